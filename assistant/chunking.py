@@ -1,0 +1,285 @@
+"""Pure markdown chunking: heading paths, 1-based line ranges, fence-aware, sized in model tokens.
+
+Why not langchain's MarkdownHeaderTextSplitter / RecursiveCharacterTextSplitter: they return text
+without line positions (citations need exact lines), strip whitespace and overlap chunks (so the
+chunks no longer rebuild the file), and re-tokenize every candidate piece. Here a section is cut
+only at line boundaries (list items, paragraphs, whole code fences) and token counts are computed
+once per line, which is exact for WordPiece because pieces never cross a newline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from assistant.schema import Chunk
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
+_LIST_ITEM = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])(?:\s|$)")
+_EMPHASIS = re.compile(r"(\*\*|__|`)")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+# Bump when chunk boundaries change for the same input, so stored indexes re-chunk.
+CHUNKER_VERSION = 1
+
+
+class TokenCounter(Protocol):
+    """What chunking needs from the embedding model's tokenizer."""
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces in each text, without special tokens."""
+        ...
+
+    def spans(self, text: str, max_tokens: int) -> list[tuple[int, int]]:
+        """Character spans covering ``text`` in order, each of at most ``max_tokens`` pieces."""
+        ...
+
+
+@dataclass
+class _Unit:
+    """A candidate chunk: lines [start, end) of the file (0-based), or a span of one line."""
+
+    path: tuple[str, ...]
+    start: int
+    end: int
+    tokens: int
+    whole_section: bool
+    heading_only: bool = False
+    text: str | None = None  # set only for pieces of an over-long line
+
+
+def clean_heading(raw: str) -> str:
+    """Heading text for display: trailing #'s, emphasis markers and a final colon removed."""
+    title = re.sub(r"[ \t]+#+[ \t]*$", "", raw.strip())
+    title = _EMPHASIS.sub("", title).strip()
+    return title.rstrip(":").strip() or raw.strip()
+
+
+def split_lines(text: str) -> list[str]:
+    """Split text into lines the way editors number them (\\n, \\r\\n or \\r)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _sections(lines: list[str], markdown: bool) -> list[tuple[tuple[str, ...], int, int, set[int]]]:
+    """(heading path, start, end, heading line numbers) of each section; fences respected."""
+    sections: list[tuple[tuple[str, ...], int, int, set[int]]] = []
+    stack: list[tuple[int, str]] = []
+    start, path, fence = 0, (), ""
+    heading_lines: set[int] = set()
+    for i, line in enumerate(lines):
+        fence_match = _FENCE.match(line)
+        if fence:
+            if fence_match and fence_match.group(1)[0] == fence[0] and len(fence_match.group(1)) >= len(fence):
+                fence = ""
+            continue
+        if fence_match:
+            fence = fence_match.group(1)
+            continue
+        heading = _HEADING.match(line) if markdown else None
+        if heading is None:
+            continue
+        if i > start:
+            sections.append((path, start, i, heading_lines))
+        level = len(heading.group(1))
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, clean_heading(heading.group(2) or "")))
+        path, start, heading_lines = tuple(t for _, t in stack), i, {i}
+    sections.append((path, start, len(lines), heading_lines))
+    return sections
+
+
+def _blocks(lines: list[str], start: int, end: int) -> list[tuple[int, int]]:
+    """Cut a section into blocks at blank lines and top-level list items, never inside a fence."""
+    base_indent = min(
+        (len(m.group(1)) for i in range(start, end) if (m := _LIST_ITEM.match(lines[i]))),
+        default=0,
+    )
+    blocks: list[tuple[int, int]] = []
+    block_start, fence = start, ""
+    for i in range(start, end):
+        line = lines[i]
+        fence_match = _FENCE.match(line)
+        if fence:
+            if fence_match and fence_match.group(1)[0] == fence[0] and len(fence_match.group(1)) >= len(fence):
+                fence = ""
+            continue
+        item = _LIST_ITEM.match(line)
+        breaks = not line.strip() or (item is not None and len(item.group(1)) <= base_indent) or fence_match
+        if breaks and i > block_start:
+            blocks.append((block_start, i))
+            block_start = i
+        if fence_match:
+            fence = fence_match.group(1)
+    blocks.append((block_start, end))
+    return blocks
+
+
+def _pack(spans: list[tuple[int, int, int]], budget: int) -> list[list[tuple[int, int, int]]]:
+    """Group consecutive (start, end, tokens) spans into runs of at most ``budget`` tokens, evenly."""
+    total = sum(t for _, _, t in spans)
+    pieces = max(1, -(-total // budget))
+    target = total / pieces
+    groups: list[list[tuple[int, int, int]]] = [[]]
+    size = 0
+    for span in spans:
+        if groups[-1] and (size + span[2] > budget or size >= target):
+            groups.append([])
+            size = 0
+        groups[-1].append(span)
+        size += span[2]
+    return groups
+
+
+def _split_section(
+    lines: list[str], counts: list[int], path: tuple[str, ...], start: int, end: int,
+    budget: int, tokenizer: TokenCounter,
+) -> list[_Unit]:
+    """Cut an over-budget section into units: blocks, then lines, then pieces of a line."""
+    spans: list[tuple[int, int, int]] = []
+    for b_start, b_end in _blocks(lines, start, end):
+        size = sum(counts[b_start:b_end])
+        if size <= budget:
+            spans.append((b_start, b_end, size))
+        else:
+            # A block (a long list item, or a code fence bigger than the model reads) is cut at
+            # line boundaries: a chunk over the window would be silently truncated by the model.
+            spans.extend((i, i + 1, counts[i]) for i in range(b_start, b_end))
+    units: list[_Unit] = []
+    run: list[tuple[int, int, int]] = []
+    for span in spans + [(-1, -1, budget + 1)]:  # sentinel flushes the last run
+        if span[2] <= budget:
+            run.append(span)
+            continue
+        for group in _pack(run, budget) if run else []:
+            g_start, g_end = group[0][0], group[-1][1]
+            units.append(_Unit(path, g_start, g_end, sum(t for _, _, t in group), False))
+        run = []
+        if span[0] >= 0:  # an over-long single line: cut it into token windows
+            line = lines[span[0]]
+            for a, b in tokenizer.spans(line, budget):
+                units.append(_Unit(path, span[0], span[1], budget, False, text=line[a:b]))
+    return units
+
+
+def _common(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def _mergeable(group: _Unit, unit: _Unit) -> bool:
+    """Neighbours under the same parent: unit is a child of the group's path, or its sibling."""
+    if group.path == unit.path == ():
+        return True
+    if unit.path[:-1] == group.path:
+        return True
+    if group.heading_only and unit.path[: len(group.path)] == group.path:
+        return True
+    return len(unit.path) == len(group.path) and unit.path[:-1] == group.path[:-1] and len(unit.path) > 1
+
+
+def _merge_small(units: list[_Unit], budget_for, min_tokens: int) -> list[_Unit]:
+    """Merge small whole sections into their neighbours under the same parent, within budget."""
+    out: list[_Unit] = []
+    for unit in units:
+        group = out[-1] if out else None
+        if (
+            group is not None
+            and group.text is None and unit.text is None
+            and (group.whole_section or group.heading_only)
+            and (unit.whole_section or group.heading_only)
+            and (group.tokens < min_tokens or unit.tokens < min_tokens)
+            and _mergeable(group, unit)
+        ):
+            path = unit.path if group.heading_only else _common(group.path, unit.path)
+            if group.tokens + unit.tokens <= budget_for(path):
+                group.path, group.end = path, unit.end
+                group.tokens += unit.tokens
+                group.whole_section = group.whole_section and unit.whole_section
+                group.heading_only = group.heading_only and unit.heading_only
+                continue
+        out.append(unit)
+    return out
+
+
+def chunk_id(source: str, heading_path: Sequence[str], text: str, occurrence: int = 0) -> str:
+    """Content hash of a chunk; line numbers are left out so edits elsewhere keep ids stable."""
+    payload = "\x00".join([source, " › ".join(heading_path), text, str(occurrence) if occurrence else ""])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def chunk_text(
+    text: str,
+    source: str,
+    tokenizer: TokenCounter,
+    max_tokens: int,
+    min_tokens: int = 48,
+    markdown: bool | None = None,
+) -> list[Chunk]:
+    """Split one note file into chunks.
+
+    Every non-blank line lands in exactly one chunk's line range (an over-long single line is
+    cut into several chunks that share its line number); code fences are never cut unless one
+    alone exceeds the model's window; each chunk's heading path plus text fits ``max_tokens``.
+
+    Args:
+        text: The file's text.
+        source: Path relative to the corpus folder (goes into ids and chunks).
+        tokenizer: The embedding model's tokenizer.
+        max_tokens: Largest chunk in word pieces, heading context included.
+        min_tokens: Sections smaller than this merge with neighbours under the same parent.
+        markdown: Parse headings; default: by the file suffix (.md/.markdown).
+
+    Returns:
+        Chunks in file order.
+    """
+    if markdown is None:
+        markdown = source.lower().endswith(MARKDOWN_SUFFIXES)
+    lines = split_lines(text)
+    counts = tokenizer.count(lines)
+    prefix_cache: dict[tuple[str, ...], int] = {}
+
+    def budget_for(path: tuple[str, ...]) -> int:
+        if path not in prefix_cache:
+            prefix_cache[path] = tokenizer.count([" › ".join(path)])[0] if path else 0
+        return max(16, max_tokens - prefix_cache[path])
+
+    units: list[_Unit] = []
+    for path, start, end, heading_lines in _sections(lines, markdown):
+        size = sum(counts[start:end])
+        if size == 0 and not any(lines[i].strip() for i in range(start, end)):
+            continue
+        if size <= budget_for(path):
+            body = [i for i in range(start, end) if lines[i].strip() and i not in heading_lines]
+            units.append(_Unit(path, start, end, size, True, heading_only=not body))
+        else:
+            units.extend(_split_section(lines, counts, path, start, end, budget_for(path), tokenizer))
+    units = _merge_small(units, budget_for, min_tokens)
+
+    chunks: list[Chunk] = []
+    seen: dict[str, int] = {}
+    for unit in units:
+        start, end = unit.start, unit.end
+        if unit.text is None:
+            while start < end and not lines[start].strip():
+                start += 1
+            while end > start and not lines[end - 1].strip():
+                end -= 1
+            if start == end:
+                continue
+            body = "\n".join(lines[start:end])
+        else:
+            body = unit.text
+            if not body.strip():
+                continue
+        base = chunk_id(source, unit.path, body)
+        occurrence = seen.get(base, 0)
+        seen[base] = occurrence + 1
+        cid = chunk_id(source, unit.path, body, occurrence) if occurrence else base
+        chunks.append(Chunk(cid, source, unit.path, start + 1, end, body))
+    return chunks

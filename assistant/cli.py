@@ -1,0 +1,89 @@
+"""The `assistant` command: ingest notes, search them. Errors become one line and exit code 1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+
+from assistant.errors import AssistantError
+
+
+class _Group(click.Group):
+    """Turns our errors into a one-line message instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):  # noqa: D102
+        try:
+            return super().invoke(ctx)
+        except AssistantError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            ctx.exit(1)
+
+
+def _assistant(ctx: click.Context):
+    from assistant.core import StudyAssistant
+
+    if "assistant" not in ctx.obj:
+        ctx.obj["assistant"] = StudyAssistant.from_env(env_file=ctx.obj["env_file"])
+    return ctx.obj["assistant"]
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), default=Path(".env"),
+              show_default=True, help="Settings file (environment variables win over it).")
+@click.pass_context
+def main(ctx: click.Context, env_file: Path) -> None:
+    """Study assistant for the AWS MLA-C01 exam, grounded in your own notes.
+
+    Notes live in ASSISTANT_CORPUS_DIR (default ./corpus); the index in ASSISTANT_INDEX_DIR
+    (default ./.index). See .env.example for every setting.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["env_file"] = env_file
+
+
+@main.command()
+@click.option("--rebuild", is_flag=True, help="Re-embed everything (also repairs a damaged index).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def ingest(ctx: click.Context, rebuild: bool, quiet: bool) -> None:
+    """Index the notes folder; only new or changed sections are embedded again."""
+    report = _assistant(ctx).ingest(rebuild=rebuild, progress=not quiet)
+    for warning in report.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    click.echo(report.summary())
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", "--top-k", "k", type=click.IntRange(min=1), default=None,
+              help="How many passages (default: ASSISTANT_TOP_K, 5).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of passages.")
+@click.option("--dense-only", is_flag=True, help="Skip keyword (BM25) search.")
+@click.pass_context
+def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dense_only: bool) -> None:
+    """Show the passages of your notes that best match QUESTION."""
+    hits = _assistant(ctx).retrieve(question, k=k, hybrid=False if dense_only else None)
+    if as_json:
+        click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo("No passages found.")
+        return
+    width = min(100, max(60, shutil.get_terminal_size((100, 24)).columns))
+    for rank, hit in enumerate(hits, 1):
+        click.secho(f"[{rank}] {hit.heading or hit.source}", bold=True)
+        click.secho(f"    {hit.source}:{hit.start_line}-{hit.end_line}  score {hit.score:.4f}  "
+                    f"similarity {hit.similarity:.2f}", dim=True)
+        body = " ".join(line.strip() for line in hit.text.splitlines() if line.strip())
+        click.echo(textwrap.fill(textwrap.shorten(body, 400, placeholder=" …"), width,
+                                 initial_indent="    ", subsequent_indent="    "))
+        click.echo()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

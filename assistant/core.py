@@ -1,0 +1,232 @@
+"""StudyAssistant: the one object the CLI, the UI and the eval use (ingest, retrieve)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from assistant.chunking import CHUNKER_VERSION, chunk_text
+from assistant.config import Settings, load_settings
+from assistant.corpus import load_corpus
+from assistant.embeddings import Embedder, ModelInfo, WordPieceTokenizer, load_embedder, model_info, resolve_model_dir
+from assistant.errors import IndexCorruptError, QuestionError
+from assistant.index import ChunkStore, Manifest
+from assistant.schema import Chunk, IngestReport, RetrievedChunk
+
+ProgressArg = bool | Callable[[int, int], None]
+MIN_CHUNK_TOKENS = 48
+_EMBED_BATCH = 64
+
+
+class StudyAssistant:
+    """Notes in, grounded passages out.
+
+    Example:
+        >>> sa = StudyAssistant.from_env()
+        >>> sa.ingest().added          # doctest: +SKIP
+        >>> sa.retrieve("explain concept drift vs data drift", k=5)  # doctest: +SKIP
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        """Wrap the settings; the model and the index open lazily on first use.
+
+        Args:
+            settings: Built at the edge with `load_settings`.
+            embedder: An already loaded embedder to share (tests, long-running apps).
+        """
+        self.settings = settings
+        self.store = ChunkStore(settings.index_dir)
+        self._info: ModelInfo | None = embedder.info if embedder else None
+        self._tokenizer: WordPieceTokenizer | None = None
+        self._embedder = embedder
+        self._retriever = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> StudyAssistant:
+        """Build from environment variables and ``.env`` (see `.env.example`)."""
+        return cls(load_settings(environ, env_file))
+
+    # -- model -----------------------------------------------------------------------------
+    @property
+    def model_info(self) -> ModelInfo:
+        """The embedding model's folder, window and fingerprint (no weights loaded)."""
+        if self._info is None:
+            self._info = model_info(resolve_model_dir(self.settings.embed_model))
+        return self._info
+
+    @property
+    def tokenizer(self) -> WordPieceTokenizer:
+        """The embedding model's tokenizer, used to size chunks."""
+        if self._tokenizer is None:
+            self._tokenizer = WordPieceTokenizer(self.model_info.path)
+        return self._tokenizer
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding engine (loaded on first use)."""
+        if self._embedder is None:
+            self._embedder = load_embedder(self.model_info, self.settings.embed_engine, self.settings.cache_dir)
+        return self._embedder
+
+    @property
+    def chunker_settings(self) -> dict:
+        """Chunking parameters recorded in the manifest; a change re-chunks every file."""
+        return {
+            "version": CHUNKER_VERSION,
+            "max_tokens": min(self.settings.chunk_tokens, self.model_info.window),
+            "min_tokens": MIN_CHUNK_TOKENS,
+        }
+
+    def chunk_notes(self, notes: Iterable) -> list[Chunk]:
+        """Chunk note files with the current settings."""
+        params = self.chunker_settings
+        return [
+            chunk
+            for note in notes
+            for chunk in chunk_text(note.text, note.source, self.tokenizer, params["max_tokens"], params["min_tokens"])
+        ]
+
+    # -- ingest ----------------------------------------------------------------------------
+    def ingest(self, rebuild: bool = False, progress: ProgressArg = True) -> IngestReport:
+        """Bring the index in line with the notes folder, embedding only new or changed chunks.
+
+        Idempotent: a second run with nothing changed adds and removes nothing (and returns
+        in well under a second without opening the database). A run that fails or is killed
+        midway leaves the previous index as it was.
+
+        Args:
+            rebuild: Re-embed everything; also recovers a damaged index folder.
+            progress: True for a progress bar on stderr, False for none, or a callable
+                ``(done, total)`` called as chunks are embedded.
+
+        Returns:
+            What was added, removed and kept, with the files skipped and why.
+
+        Raises:
+            CorpusError: Missing notes folder or nothing readable in it.
+            IndexNotWritableError: The index folder cannot be written.
+            IndexCorruptError: The index is damaged and ``rebuild`` is False.
+        """
+        started = time.perf_counter()
+        self.store.check_writable()
+        notes, warnings = load_corpus(self.settings.corpus_dir, int(self.settings.max_file_mb * 1e6))
+        try:
+            old = self.store.read_manifest()
+        except IndexCorruptError:
+            if not rebuild:
+                raise
+            self.store.wipe()
+            self.store.check_writable()
+            old = None
+        self._retriever = None
+        fingerprint, chunker = self.model_info.fingerprint, self.chunker_settings
+        digests = {n.source: n.digest for n in notes}
+        if (
+            not rebuild and old is not None and old.model == fingerprint and old.chunker == chunker
+            and {s: f.get("digest") for s, f in old.files.items()} == digests
+        ):
+            n = old.chunk_count
+            return IngestReport(len(notes), n, 0, 0, n, time.perf_counter() - started, warnings)
+
+        chunks = self.chunk_notes(notes)
+        same_model = old is not None and old.model == fingerprint
+        try:
+            reuse = {} if rebuild or not same_model else self.store.stored_vectors(old, [c.id for c in chunks])
+        except IndexCorruptError:
+            if not rebuild:
+                raise
+            reuse = {}
+        to_embed = sum(1 for c in chunks if c.id not in reuse)
+        counts: dict[str, int] = {}
+        for c in chunks:
+            counts[c.source] = counts.get(c.source, 0) + 1
+        manifest = Manifest(
+            collection="", model=fingerprint, chunker=chunker,
+            files={s: {"digest": digests[s], "chunks": counts.get(s, 0)} for s in digests},
+        )
+        self.store.build(chunks, reuse, self._embed_batches(to_embed, progress), manifest, old)
+        report = IngestReport(
+            files=len(notes), chunks=len(chunks), added=to_embed,
+            removed=(old.chunk_count if old else 0) - len(reuse), unchanged=len(reuse),
+            seconds=time.perf_counter() - started, warnings=warnings,
+        )
+        return report
+
+    def _embed_batches(self, total: int, progress: ProgressArg):
+        def run(chunks: list[Chunk]):
+            bar = None
+            if progress is True and total:
+                from tqdm import tqdm
+
+                bar = tqdm(total=total, desc="Embedding notes", unit="chunk", file=sys.stderr, leave=False)
+            done = 0
+            try:
+                for i in range(0, len(chunks), _EMBED_BATCH):
+                    batch = chunks[i : i + _EMBED_BATCH]
+                    vectors = self.embedder.embed([c.embedding_text() for c in batch])
+                    done += len(batch)
+                    if bar is not None:
+                        bar.update(len(batch))
+                    elif callable(progress):
+                        progress(done, total)
+                    yield batch, vectors
+            finally:
+                if bar is not None:
+                    bar.close()
+
+        return run
+
+    # -- retrieve --------------------------------------------------------------------------
+    def _ensure_retriever(self):
+        if self._retriever is None:
+            manifest = self.store.read_manifest()
+            if manifest is None:
+                self.ingest(progress=True)
+                manifest = self.store.read_manifest()
+            from assistant.retrieval import Retriever
+
+            self._retriever = Retriever(self.store.load(manifest), self.embedder)
+        return self._retriever
+
+    def retrieve(self, question: str, k: int | None = None, hybrid: bool | None = None) -> list[RetrievedChunk]:
+        """The passages of the notes most relevant to a question, best first.
+
+        Builds the index first (with a progress bar) if there is none yet.
+
+        Args:
+            question: The student's question.
+            k: How many chunks (default: ``ASSISTANT_TOP_K``).
+            hybrid: Fuse keyword search with dense search (default: ``ASSISTANT_HYBRID``).
+
+        Raises:
+            QuestionError: The question is empty, or k is not positive.
+        """
+        if not question or not question.strip():
+            raise QuestionError("The question is empty: type what you want to find in your notes.")
+        k = self.settings.top_k if k is None else k
+        if k < 1:
+            raise QuestionError(f"k must be 1 or more (got {k}).")
+        hybrid = self.settings.hybrid if hybrid is None else hybrid
+        return self._ensure_retriever().search(question.strip(), k=k, mode="hybrid" if hybrid else "dense")
+
+    @property
+    def retriever(self):
+        """The loaded `Retriever` (builds the index first if there is none)."""
+        return self._ensure_retriever()
+
+    def chunks(self) -> list[Chunk]:
+        """Every indexed chunk (for status pages and evaluation)."""
+        return list(self._ensure_retriever().chunks)
+
+    def vectors(self) -> np.ndarray:
+        """The stored vectors, row-aligned with `chunks()`."""
+        return self._ensure_retriever().vectors
+
+    def close(self) -> None:
+        """Release the index (the folder can then be removed or rebuilt by another process)."""
+        self._retriever = None
+        self.store.close()

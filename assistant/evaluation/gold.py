@@ -1,0 +1,76 @@
+"""The gold Q&A set (eval/gold.jsonl): loading with row-by-row validation."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.errors import AssistantError
+
+FIELDS = {"id": str, "question": str, "reference": str, "evidence": list, "answerable": bool}
+
+
+class GoldSetError(AssistantError):
+    """A gold file row is malformed; the message names the line and the field."""
+
+
+@dataclass(frozen=True)
+class GoldItem:
+    """One gold question.
+
+    Attributes:
+        id: Stable identifier.
+        question: As a student would ask it.
+        reference: A short correct answer from the notes.
+        evidence: Verbatim substrings of the notes that support the answer.
+        answerable: False when the notes do not cover the question.
+    """
+
+    id: str
+    question: str
+    reference: str
+    evidence: tuple[str, ...]
+    answerable: bool
+
+
+def load_gold(path: Path) -> list[GoldItem]:
+    """Read and validate a gold JSONL file.
+
+    Raises:
+        GoldSetError: On the first bad row, naming its line number and field.
+    """
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise GoldSetError(f"Cannot read the gold set {path}: {exc.strerror or exc}.") from None
+    items: list[GoldItem] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise GoldSetError(f"{where}: not valid JSON ({exc.msg}).") from None
+        if not isinstance(row, dict):
+            raise GoldSetError(f"{where}: expected a JSON object.")
+        for name, kind in FIELDS.items():
+            if name not in row:
+                raise GoldSetError(f"{where}: missing field '{name}'.")
+            if not isinstance(row[name], kind):
+                raise GoldSetError(f"{where}: field '{name}' must be {kind.__name__}.")
+        if not row["question"].strip():
+            raise GoldSetError(f"{where}: field 'question' is empty.")
+        if not all(isinstance(e, str) and e.strip() for e in row["evidence"]):
+            raise GoldSetError(f"{where}: field 'evidence' must be a list of non-empty strings.")
+        if row["answerable"] and not row["evidence"]:
+            raise GoldSetError(f"{where}: field 'evidence' is empty for an answerable question.")
+        if row["id"] in seen:
+            raise GoldSetError(f"{where}: field 'id' repeats {row['id']!r}.")
+        seen.add(row["id"])
+        items.append(GoldItem(row["id"], row["question"], row["reference"], tuple(row["evidence"]), row["answerable"]))
+    if not items:
+        raise GoldSetError(f"{path}: no questions.")
+    return items

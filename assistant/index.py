@@ -1,0 +1,260 @@
+"""The on-disk index: Chroma collections of chunks plus a manifest that names the live one.
+
+Crash safety ("build aside, then switch"): an ingest that changes anything writes a *new*
+collection (reusing stored vectors for unchanged chunks), and only when it is complete swaps
+`manifest.json` atomically (os.replace) to point at it. A run killed midway leaves the
+manifest, and so every query, on the previous collection; the orphan is dropped next time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import IndexCorruptError, IndexNotWritableError
+from assistant.schema import Chunk
+
+MANIFEST = "manifest.json"
+CHROMA_DIR = "chroma"
+FORMAT = 1
+_BATCH = 1000
+
+
+@dataclass
+class Manifest:
+    """What the live index holds and how it was built."""
+
+    collection: str
+    model: str
+    chunker: dict
+    files: dict[str, dict] = field(default_factory=dict)
+    updated: float = 0.0
+    format: int = FORMAT
+
+    @property
+    def chunk_count(self) -> int:
+        """Chunks in the live collection."""
+        return sum(f.get("chunks", 0) for f in self.files.values())
+
+
+@dataclass
+class LoadedIndex:
+    """The live collection and every chunk with its vector, kept in memory for BM25 and dedup."""
+
+    collection: object
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    manifest: Manifest
+
+
+def _meta(chunk: Chunk) -> dict:
+    return {
+        "source": chunk.source,
+        "heading_path": json.dumps(list(chunk.heading_path), ensure_ascii=False),
+        "start_line": chunk.start_line,
+        "end_line": chunk.end_line,
+    }
+
+
+def _chunk(cid: str, text: str, meta: dict) -> Chunk:
+    return Chunk(cid, meta["source"], tuple(json.loads(meta["heading_path"])), int(meta["start_line"]),
+                 int(meta["end_line"]), text)
+
+
+class ChunkStore:
+    """A Chroma PersistentClient in ``<index_dir>/chroma`` and the manifest beside it."""
+
+    def __init__(self, index_dir: Path) -> None:
+        """Remember the folder; nothing is opened until needed."""
+        self.index_dir = index_dir
+        self._client = None
+
+    @property
+    def manifest_path(self) -> Path:
+        """Where the manifest lives."""
+        return self.index_dir / MANIFEST
+
+    def check_writable(self) -> None:
+        """Create the folder if needed and prove we can write a file in it.
+
+        Raises:
+            IndexNotWritableError: With the path and what to do.
+        """
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.index_dir, prefix=".probe-"):
+                pass
+        except OSError as exc:
+            raise IndexNotWritableError(
+                f"Cannot write the index folder {self.index_dir} ({exc.strerror or exc}). "
+                "Fix its permissions, or set ASSISTANT_INDEX_DIR to a folder you can write."
+            ) from None
+
+    def read_manifest(self) -> Manifest | None:
+        """The manifest, or None when no index was ever built here.
+
+        Raises:
+            IndexCorruptError: The manifest exists but cannot be parsed.
+            IndexNotWritableError: The folder or manifest cannot be read.
+        """
+        try:
+            raw = self.manifest_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            raise IndexNotWritableError(
+                f"The index folder {self.index_dir} is not a folder. Set ASSISTANT_INDEX_DIR to a folder."
+            ) from None
+        except PermissionError:
+            raise IndexNotWritableError(
+                f"Cannot read the index folder {self.index_dir} (permission denied). "
+                "Fix its permissions, or set ASSISTANT_INDEX_DIR to a folder you can read and write."
+            ) from None
+        try:
+            data = json.loads(raw)
+            manifest = Manifest(**data)
+            if manifest.format != FORMAT:
+                raise ValueError(f"format {manifest.format}, expected {FORMAT}")
+            return manifest
+        except (ValueError, TypeError) as exc:
+            raise IndexCorruptError(self._corrupt_message(f"unreadable manifest: {exc}")) from None
+
+    def _corrupt_message(self, why: str) -> str:
+        return (f"The index in {self.index_dir} is damaged ({why}). "
+                "Run `assistant ingest --rebuild` to rebuild it from your notes.")
+
+    def client(self):
+        """The Chroma client (telemetry off), opened once."""
+        if self._client is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            try:
+                self._client = chromadb.PersistentClient(
+                    path=str(self.index_dir / CHROMA_DIR),
+                    settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True),
+                )
+            except PermissionError:
+                raise IndexNotWritableError(
+                    f"Cannot open the index in {self.index_dir} (permission denied). Fix its permissions, "
+                    "or set ASSISTANT_INDEX_DIR to a folder you can read and write."
+                ) from None
+            except Exception as exc:  # sqlite / rust errors for a damaged database
+                raise IndexCorruptError(self._corrupt_message(f"{type(exc).__name__}: {exc}")) from None
+        return self._client
+
+    def load(self, manifest: Manifest) -> LoadedIndex:
+        """Open the live collection and read every chunk and vector.
+
+        Raises:
+            IndexCorruptError: The collection is missing or unreadable.
+        """
+        try:
+            collection = self.client().get_collection(manifest.collection, embedding_function=None)
+            got = collection.get(include=["embeddings", "documents", "metadatas"])
+        except IndexCorruptError:
+            raise
+        except Exception as exc:
+            raise IndexCorruptError(self._corrupt_message(f"{type(exc).__name__}: {exc}")) from None
+        chunks = [_chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+        vectors = np.asarray(got["embeddings"], dtype=np.float32) if chunks else np.zeros((0, 0), np.float32)
+        if len(chunks) != manifest.chunk_count:
+            raise IndexCorruptError(self._corrupt_message(
+                f"{len(chunks)} chunks stored, the manifest expects {manifest.chunk_count}"))
+        return LoadedIndex(collection, chunks, vectors, manifest)
+
+    def stored_vectors(self, manifest: Manifest | None, ids: Iterable[str]) -> dict[str, np.ndarray]:
+        """Vectors already stored for these ids (those that exist) in the live collection."""
+        wanted = list(ids)
+        if manifest is None or not wanted:
+            return {}
+        try:
+            collection = self.client().get_collection(manifest.collection, embedding_function=None)
+            found: dict[str, np.ndarray] = {}
+            for i in range(0, len(wanted), _BATCH):
+                got = collection.get(ids=wanted[i : i + _BATCH], include=["embeddings"])
+                found.update(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32), strict=True))
+            return found
+        except IndexCorruptError:
+            raise
+        except Exception as exc:
+            raise IndexCorruptError(self._corrupt_message(f"{type(exc).__name__}: {exc}")) from None
+
+    def build(
+        self,
+        chunks: list[Chunk],
+        reuse: dict[str, np.ndarray],
+        embed: Callable[[list[Chunk]], Iterable[tuple[list[Chunk], np.ndarray]]],
+        manifest: Manifest,
+        old: Manifest | None,
+    ) -> None:
+        """Write a new collection aside, then switch the manifest to it and drop the old one.
+
+        Args:
+            chunks: Every chunk the new index holds.
+            reuse: Stored vectors by chunk id; other chunks are embedded.
+            embed: Yields (chunks, vectors) batches for the chunks it is given.
+            manifest: The manifest to write once the collection is complete (its
+                ``collection`` field is set here).
+            old: The live manifest, whose collection is dropped after the switch.
+        """
+        client = self.client()
+        name = f"chunks-{uuid.uuid4().hex[:12]}"
+        collection = client.create_collection(name, embedding_function=None, metadata={"hnsw:space": "cosine"})
+
+        def add(batch: list[Chunk], vectors: np.ndarray) -> None:
+            for i in range(0, len(batch), _BATCH):
+                part = batch[i : i + _BATCH]
+                collection.add(
+                    ids=[c.id for c in part], embeddings=vectors[i : i + _BATCH],
+                    documents=[c.text for c in part], metadatas=[_meta(c) for c in part],
+                )
+
+        kept = [c for c in chunks if c.id in reuse]
+        if kept:
+            add(kept, np.stack([reuse[c.id] for c in kept]))
+        for batch, vectors in embed([c for c in chunks if c.id not in reuse]):
+            add(batch, vectors)
+        manifest.collection = name
+        manifest.updated = time.time()
+        self._write_manifest(manifest)  # the switch
+        self.drop_unused(keep=name)
+
+    def _write_manifest(self, manifest: Manifest) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.index_dir, prefix=".manifest-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(asdict(manifest), fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.manifest_path)
+
+    def drop_unused(self, keep: str) -> None:
+        """Delete collections other than ``keep`` (the previous one, or orphans of killed runs)."""
+        client = self.client()
+        for collection in client.list_collections():
+            name = getattr(collection, "name", collection)
+            if name != keep:
+                client.delete_collection(name)
+
+    def wipe(self) -> None:
+        """Remove the whole index (used by --rebuild when the old one is unreadable)."""
+        self.close()
+        if self.index_dir.exists():
+            shutil.rmtree(self.index_dir)
+
+    def close(self) -> None:
+        """Release the Chroma client so the folder can be reopened or removed."""
+        if self._client is not None:
+            from chromadb.api.client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
+            self._client = None

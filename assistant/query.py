@@ -1,0 +1,105 @@
+"""Pure question analysis: comparison detection ("X vs Y") and keyword tokens for BM25."""
+
+from __future__ import annotations
+
+import re
+
+# Words that carry no topic; dropped from BM25 tokens and trimmed off comparison sides.
+STOPWORDS = frozenset(
+    """a an and are as at be between but by can could define describe did difference differences
+    differ do does doing explain for from how i if in into is it its me my of on or please should
+    so tell than that the their them then there these they this those to use used using vs versus
+    was we what when where which who why will with would you your yours whats what's i'm im
+    about also any compare compared comparison contrast give some which one better best between
+    mean means meaning work works""".split()
+)
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[-/.][a-z0-9]+)*")
+
+_LEAD = re.compile(
+    r"^(?:(?:can you|could you|please|pls|hey|so|ok|okay)\s+)*"
+    r"(?:explain|describe|compare|contrast|define|tell me about|what(?:'s| is| are)|whats|"
+    r"how (?:do|does|is|are)|when (?:do|should) i use|should i use|do i use|difference between|"
+    r"differences between|the difference between)\s+",
+    re.I,
+)
+_TAIL = re.compile(
+    r"[\s,;:?!.]*(?:(?:what(?:'s| is| are)|which(?: one)?|how do they|how are they)\b.*"
+    r"|(?:differ|different|compared?|the difference|the differences)\b.*)?$",
+    re.I,
+)
+_PATTERNS = [
+    re.compile(r"(?:differences?|distinguish(?:ing)?|differ(?:s|ence)?)\s+(?:between\s+)?(?P<a>.+?)\s+(?:and|from|vs\.?|versus)\s+(?P<b>.+)", re.I),
+    re.compile(r"(?P<a>.+?)\s+(?:vs\.?|versus|v\.)\s+(?P<b>.+)", re.I),
+    re.compile(r"compar(?:e|ing)\s+(?P<a>.+?)\s+(?:and|with|to|against)\s+(?P<b>.+)", re.I),
+    re.compile(r"(?P<a>.+?)\s+compared (?:to|with)\s+(?P<b>.+)", re.I),
+    re.compile(r"(?P<a>.+?)\s+or\s+(?P<b>[^,:?]+?)\s*(?:[,:?]|\s[-–—])\s*which\b.*", re.I),
+    re.compile(r"(?:which|what)\s+(?:is|one is|should i (?:use|pick|choose))\s*(?:better|best)?[\s,:]*(?P<a>.+?)\s+or\s+(?P<b>.+)", re.I),
+    re.compile(r"(?:should i (?:use|pick|choose)|do i (?:use|want|need))\s+(?P<a>.+?)\s+or\s+(?P<b>.+)", re.I),
+    re.compile(r"(?P<a>.+?)\s+and\s+(?P<b>.+?)[\s,:]*(?:what(?:'s| is) the difference|how (?:do|are) they differ).*", re.I),
+    # a question that opens with "X or Y ..." ("parquet or avro if my schema changes?")
+    re.compile(r"^(?P<a>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)\s+or\s+(?P<b>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)"
+               r"(?=\s+(?:if|for|when|to|in|on|with)\b|\s*[,:?]|\s[-–—]|$)", re.I),
+]
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens without stopwords, with a light plural strip ("models" -> "model").
+
+    Tokens such as ``a/b``, ``f1-score`` and ``s3`` stay whole and are also split into parts,
+    so "A/B testing" matches notes that write "A/B" or "AB".
+    """
+    out: list[str] = []
+    for raw in _TOKEN.findall(text.lower()):
+        parts = [raw] + (re.split(r"[-/.]", raw) if re.search(r"[-/.]", raw) else [])
+        for word in parts:
+            if not word or word in STOPWORDS:
+                continue
+            if len(word) > 4 and word.endswith("ies"):
+                word = word[:-3] + "y"
+            elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+                word = word[:-1]
+            out.append(word)
+    return out
+
+
+def _clean_side(text: str) -> str:
+    text = _LEAD.sub("", text.strip())
+    text = re.sub(r"^(?:the|a|an|using|use)\s+", "", text.strip(), flags=re.I)
+    text = re.sub(r"[\s,;:?!.()\"']+$", "", text)
+    return text.strip()
+
+
+def comparison_sides(question: str) -> tuple[str, str] | None:
+    """The two things a comparison question contrasts, or None for other questions.
+
+    Handles "X vs Y", "difference between X and Y", "compare X and Y", "X compared to Y",
+    "X or Y: which ...", "should I use X or Y", "X and Y - what's the difference". A one-word
+    side borrows the other side's trailing words ("grid vs random search" -> "grid search").
+
+    Args:
+        question: The student's question.
+
+    Returns:
+        (side_a, side_b), each non-empty, or None.
+    """
+    text = " ".join(question.split())
+    for pattern in _PATTERNS:
+        match = pattern.search(text)
+        if not match:
+            continue
+        a = _clean_side(_LEAD.sub("", match.group("a")))
+        b = _clean_side(_TAIL.sub("", match.group("b")))
+        # "which is better for X: A or B" style leftovers: keep the last clause of side a
+        a = re.split(r"[:,;]\s*", a)[-1].strip()
+        b = re.split(r"\s*[,;:]\s+|\s+(?:for|when|if|in|on|to)\s+", b)[0].strip() or b
+        if not a or not b or a.lower() == b.lower():
+            continue
+        a_words, b_words = a.split(), b.split()
+        # borrow only common-noun tails ("search"), never a name's second word ("Random Forest")
+        if len(a_words) == 1 and len(b_words) > 1 and all(w.islower() for w in b_words[1:]):
+            a = " ".join([a, *b_words[1:]])
+        elif len(b_words) == 1 and len(a_words) > 1 and all(w.islower() for w in a_words[1:]):
+            b = " ".join([b, *a_words[1:]])
+        return a, b
+    return None
