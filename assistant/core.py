@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.chunking import CHUNKER_VERSION, chunk_text
+from assistant.chunking import CHUNKER_VERSION, chunk_text, piece_texts
 from assistant.config import Settings, load_settings
 from assistant.corpus import load_corpus
 from assistant.embeddings import Embedder, ModelInfo, WordPieceTokenizer, load_embedder, model_info, resolve_model_dir
@@ -19,6 +19,7 @@ from assistant.schema import Chunk, IngestReport, RetrievedChunk
 
 ProgressArg = bool | Callable[[int, int], None]
 MIN_CHUNK_TOKENS = 48
+PIECE_TOKENS = 64
 _EMBED_BATCH = 64
 
 
@@ -79,6 +80,7 @@ class StudyAssistant:
             "version": CHUNKER_VERSION,
             "max_tokens": min(self.settings.chunk_tokens, self.model_info.window),
             "min_tokens": MIN_CHUNK_TOKENS,
+            "piece_tokens": PIECE_TOKENS,
         }
 
     def chunk_notes(self, notes: Iterable) -> list[Chunk]:
@@ -133,6 +135,7 @@ class StudyAssistant:
             return IngestReport(len(notes), n, 0, 0, n, time.perf_counter() - started, warnings)
 
         chunks = self.chunk_notes(notes)
+        pieces = {c.id: piece_texts(c, self.tokenizer, chunker["piece_tokens"]) for c in chunks}
         same_model = old is not None and old.model == fingerprint
         try:
             reuse = {} if rebuild or not same_model else self.store.stored_vectors(old, [c.id for c in chunks])
@@ -140,6 +143,7 @@ class StudyAssistant:
             if not rebuild:
                 raise
             reuse = {}
+        reuse = {cid: v for cid, v in reuse.items() if len(v) == len(pieces[cid])}
         to_embed = sum(1 for c in chunks if c.id not in reuse)
         counts: dict[str, int] = {}
         for c in chunks:
@@ -148,7 +152,7 @@ class StudyAssistant:
             collection="", model=fingerprint, chunker=chunker,
             files={s: {"digest": digests[s], "chunks": counts.get(s, 0)} for s in digests},
         )
-        self.store.build(chunks, reuse, self._embed_batches(to_embed, progress), manifest, old)
+        self.store.build(chunks, pieces, reuse, self._embed_batches(pieces, to_embed, progress), manifest)
         report = IngestReport(
             files=len(notes), chunks=len(chunks), added=to_embed,
             removed=(old.chunk_count if old else 0) - len(reuse), unchanged=len(reuse),
@@ -156,7 +160,7 @@ class StudyAssistant:
         )
         return report
 
-    def _embed_batches(self, total: int, progress: ProgressArg):
+    def _embed_batches(self, pieces: dict[str, list[str]], total: int, progress: ProgressArg):
         def run(chunks: list[Chunk]):
             bar = None
             if progress is True and total:
@@ -167,7 +171,12 @@ class StudyAssistant:
             try:
                 for i in range(0, len(chunks), _EMBED_BATCH):
                     batch = chunks[i : i + _EMBED_BATCH]
-                    vectors = self.embedder.embed([c.embedding_text() for c in batch])
+                    texts = [t for c in batch for t in pieces[c.id]]
+                    flat = self.embedder.embed(texts)
+                    vectors, at = [], 0
+                    for c in batch:
+                        vectors.append(flat[at : at + len(pieces[c.id])])
+                        at += len(pieces[c.id])
                     done += len(batch)
                     if bar is not None:
                         bar.update(len(batch))

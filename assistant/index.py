@@ -1,4 +1,8 @@
-"""The on-disk index: Chroma collections of chunks plus a manifest that names the live one.
+"""The on-disk index: Chroma collections of chunks and their pieces, and a manifest naming them.
+
+Each build writes two collections with one suffix: ``chunks-<id>`` (chunk text, heading path,
+lines; vector = normalized mean of its pieces) and ``pieces-<id>`` (small passages searched
+densely, each pointing to its chunk).
 
 Crash safety ("build aside, then switch"): an ingest that changes anything writes a *new*
 collection (reusing stored vectors for unchanged chunks), and only when it is complete swaps
@@ -48,12 +52,30 @@ class Manifest:
 
 @dataclass
 class LoadedIndex:
-    """The live collection and every chunk with its vector, kept in memory for BM25 and dedup."""
+    """The live index: every chunk with its vector in memory (BM25, dedup), pieces in Chroma.
 
-    collection: object
+    Attributes:
+        pieces: The Chroma collection of piece vectors searched densely (metadata ``chunk``).
+        piece_count: Rows in ``pieces``.
+        piece_vectors: Every piece vector (for similarity scores without a second query).
+        piece_owner: Row of ``chunks`` each piece belongs to.
+        chunks: Every chunk.
+        vectors: One unit vector per chunk (the normalized mean of its pieces).
+        manifest: What was built and how.
+    """
+
+    pieces: object
+    piece_count: int
     chunks: list[Chunk]
     vectors: np.ndarray
     manifest: Manifest
+    piece_vectors: np.ndarray
+    piece_owner: np.ndarray
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    mean = vectors.mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
 
 
 def _meta(chunk: Chunk) -> dict:
@@ -153,14 +175,17 @@ class ChunkStore:
         return self._client
 
     def load(self, manifest: Manifest) -> LoadedIndex:
-        """Open the live collection and read every chunk and vector.
+        """Open the live collections and read every chunk and vector.
 
         Raises:
-            IndexCorruptError: The collection is missing or unreadable.
+            IndexCorruptError: A collection is missing or unreadable.
         """
         try:
-            collection = self.client().get_collection(manifest.collection, embedding_function=None)
-            got = collection.get(include=["embeddings", "documents", "metadatas"])
+            client = self.client()
+            chunks_col = client.get_collection(f"chunks-{manifest.collection}", embedding_function=None)
+            pieces_col = client.get_collection(f"pieces-{manifest.collection}", embedding_function=None)
+            got = chunks_col.get(include=["embeddings", "documents", "metadatas"])
+            piece_rows = pieces_col.get(include=["embeddings", "metadatas"])
         except IndexCorruptError:
             raise
         except Exception as exc:
@@ -170,20 +195,28 @@ class ChunkStore:
         if len(chunks) != manifest.chunk_count:
             raise IndexCorruptError(self._corrupt_message(
                 f"{len(chunks)} chunks stored, the manifest expects {manifest.chunk_count}"))
-        return LoadedIndex(collection, chunks, vectors, manifest)
+        position = {c.id: i for i, c in enumerate(chunks)}
+        try:
+            owner = np.array([position[m["chunk"]] for m in piece_rows["metadatas"]], dtype=np.int64)
+        except KeyError as exc:
+            raise IndexCorruptError(self._corrupt_message(f"a piece points to a missing chunk {exc}")) from None
+        piece_vectors = np.asarray(piece_rows["embeddings"], dtype=np.float32)
+        return LoadedIndex(pieces_col, len(owner), chunks, vectors, manifest, piece_vectors, owner)
 
     def stored_vectors(self, manifest: Manifest | None, ids: Iterable[str]) -> dict[str, np.ndarray]:
-        """Vectors already stored for these ids (those that exist) in the live collection."""
+        """Stored piece vectors (one row per piece, in order) of these chunk ids, where they exist."""
         wanted = list(ids)
         if manifest is None or not wanted:
             return {}
         try:
-            collection = self.client().get_collection(manifest.collection, embedding_function=None)
-            found: dict[str, np.ndarray] = {}
+            pieces = self.client().get_collection(f"pieces-{manifest.collection}", embedding_function=None)
+            rows: dict[str, list[tuple[int, np.ndarray]]] = {}
             for i in range(0, len(wanted), _BATCH):
-                got = collection.get(ids=wanted[i : i + _BATCH], include=["embeddings"])
-                found.update(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32), strict=True))
-            return found
+                got = pieces.get(where={"chunk": {"$in": wanted[i : i + _BATCH]}}, include=["embeddings", "metadatas"])
+                for pid, vector, meta in zip(got["ids"], got["embeddings"], got["metadatas"], strict=True):
+                    rows.setdefault(meta["chunk"], []).append((int(pid.rsplit(":", 1)[1]), vector))
+            return {cid: np.asarray([v for _, v in sorted(r, key=lambda x: x[0])], dtype=np.float32)
+                    for cid, r in rows.items()}
         except IndexCorruptError:
             raise
         except Exception as exc:
@@ -192,42 +225,50 @@ class ChunkStore:
     def build(
         self,
         chunks: list[Chunk],
+        pieces: dict[str, list[str]],
         reuse: dict[str, np.ndarray],
-        embed: Callable[[list[Chunk]], Iterable[tuple[list[Chunk], np.ndarray]]],
+        embed: Callable[[list[Chunk]], Iterable[tuple[list[Chunk], list[np.ndarray]]]],
         manifest: Manifest,
-        old: Manifest | None,
     ) -> None:
-        """Write a new collection aside, then switch the manifest to it and drop the old one.
+        """Write new collections aside, then switch the manifest to them and drop the old ones.
 
         Args:
             chunks: Every chunk the new index holds.
-            reuse: Stored vectors by chunk id; other chunks are embedded.
-            embed: Yields (chunks, vectors) batches for the chunks it is given.
-            manifest: The manifest to write once the collection is complete (its
-                ``collection`` field is set here).
-            old: The live manifest, whose collection is dropped after the switch.
+            pieces: Piece texts of every chunk, by chunk id.
+            reuse: Stored piece vectors by chunk id; a chunk whose piece count differs is re-embedded.
+            embed: Yields (chunks, piece vectors per chunk) for the chunks it is given.
+            manifest: The manifest to write once complete (its ``collection`` is set here).
         """
         client = self.client()
-        name = f"chunks-{uuid.uuid4().hex[:12]}"
-        collection = client.create_collection(name, embedding_function=None, metadata={"hnsw:space": "cosine"})
+        suffix = uuid.uuid4().hex[:12]
+        space = {"hnsw:space": "cosine"}
+        chunks_col = client.create_collection(f"chunks-{suffix}", embedding_function=None, metadata=space)
+        pieces_col = client.create_collection(f"pieces-{suffix}", embedding_function=None, metadata=space)
 
-        def add(batch: list[Chunk], vectors: np.ndarray) -> None:
+        def add(batch: list[Chunk], piece_vectors: list[np.ndarray]) -> None:
             for i in range(0, len(batch), _BATCH):
-                part = batch[i : i + _BATCH]
-                collection.add(
-                    ids=[c.id for c in part], embeddings=vectors[i : i + _BATCH],
+                part, vectors = batch[i : i + _BATCH], piece_vectors[i : i + _BATCH]
+                chunks_col.add(
+                    ids=[c.id for c in part], embeddings=np.stack([_unit(v) for v in vectors]),
                     documents=[c.text for c in part], metadatas=[_meta(c) for c in part],
                 )
+                rows = [(f"{c.id}:{n}", text, vec, c.id)
+                        for c, vecs in zip(part, vectors, strict=True)
+                        for n, (text, vec) in enumerate(zip(pieces[c.id], vecs, strict=True))]
+                for j in range(0, len(rows), _BATCH):
+                    sub = rows[j : j + _BATCH]
+                    pieces_col.add(ids=[r[0] for r in sub], documents=[r[1] for r in sub],
+                                   embeddings=np.stack([r[2] for r in sub]), metadatas=[{"chunk": r[3]} for r in sub])
 
         kept = [c for c in chunks if c.id in reuse]
         if kept:
-            add(kept, np.stack([reuse[c.id] for c in kept]))
+            add(kept, [reuse[c.id] for c in kept])
         for batch, vectors in embed([c for c in chunks if c.id not in reuse]):
             add(batch, vectors)
-        manifest.collection = name
+        manifest.collection = suffix
         manifest.updated = time.time()
         self._write_manifest(manifest)  # the switch
-        self.drop_unused(keep=name)
+        self.drop_unused(keep=suffix)
 
     def _write_manifest(self, manifest: Manifest) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.index_dir, prefix=".manifest-", suffix=".tmp")
@@ -238,11 +279,11 @@ class ChunkStore:
         os.replace(tmp, self.manifest_path)
 
     def drop_unused(self, keep: str) -> None:
-        """Delete collections other than ``keep`` (the previous one, or orphans of killed runs)."""
+        """Delete collections of other builds (the previous one, or orphans of killed runs)."""
         client = self.client()
         for collection in client.list_collections():
             name = getattr(collection, "name", collection)
-            if name != keep:
+            if name not in (f"chunks-{keep}", f"pieces-{keep}"):
                 client.delete_collection(name)
 
     def wipe(self) -> None:

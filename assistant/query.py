@@ -38,6 +38,9 @@ _PATTERNS = [
     re.compile(r"(?:should i (?:use|pick|choose)|do i (?:use|want|need))\s+(?P<a>.+?)\s+or\s+(?P<b>.+)", re.I),
     re.compile(r"(?P<a>.+?)\s+and\s+(?P<b>.+?)[\s,:]*(?:what(?:'s| is) the difference|how (?:do|are) they differ).*", re.I),
     # a question that opens with "X or Y ..." ("parquet or avro if my schema changes?")
+    # a list ending the question: "... grid search, random search or bayesian optimization?"
+    re.compile(r"(?P<a>[\w/.-]+(?:\s+[\w/.-]+){0,2}(?:,\s*[\w/.-]+(?:\s+[\w/.-]+){0,2})+),?\s+(?:or|and)\s+"
+               r"(?P<b>[\w/.-]+(?:\s+[\w/.-]+){0,2})\s*[?.!]*$", re.I),
     re.compile(r"^(?P<a>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)\s+or\s+(?P<b>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)"
                r"(?=\s+(?:if|for|when|to|in|on|with)\b|\s*[,:?]|\s[-–—]|$)", re.I),
 ]
@@ -65,41 +68,50 @@ def tokens(text: str) -> list[str]:
 
 def _clean_side(text: str) -> str:
     text = _LEAD.sub("", text.strip())
+    text = re.sub(r"^[\s\-–—,;:]+", "", text)
     text = re.sub(r"^(?:the|a|an|using|use)\s+", "", text.strip(), flags=re.I)
-    text = re.sub(r"[\s,;:?!.()\"']+$", "", text)
+    text = re.sub(r"[\s,;:?!.()\"'\-–—]+$", "", text)
     return text.strip()
 
 
-def comparison_sides(question: str) -> tuple[str, str] | None:
-    """The two things a comparison question contrasts, or None for other questions.
+_MORE_SIDES = re.compile(r"\s+(?:vs\.?|versus|v\.)\s+|,\s*(?:and\s+|or\s+)?|\s+or\s+", re.I)
+_CLAUSE = re.compile(r"\s*[,;:]\s+|\s+[-–—]\s*|\s+(?:for|when|if|in|on|to|with)\s+", re.I)
 
-    Handles "X vs Y", "difference between X and Y", "compare X and Y", "X compared to Y",
-    "X or Y: which ...", "should I use X or Y", "X and Y - what's the difference". A one-word
-    side borrows the other side's trailing words ("grid vs random search" -> "grid search").
+
+def comparison_sides(question: str) -> tuple[str, ...] | None:
+    """The things a comparison question contrasts, or None for other questions.
+
+    Handles "X vs Y (vs Z)", "difference between X and Y", "compare X and Y", "X compared to
+    Y", "X or Y: which ...", "should I use X or Y", "X, Y and Z - what's the difference",
+    "..., X, Y or Z?". A one-word side borrows the others' common-noun tail ("grid vs random
+    search" -> "grid search", "random search").
 
     Args:
         question: The student's question.
 
     Returns:
-        (side_a, side_b), each non-empty, or None.
+        Two to four non-empty sides, or None.
     """
     text = " ".join(question.split())
     for pattern in _PATTERNS:
         match = pattern.search(text)
         if not match:
             continue
-        a = _clean_side(_LEAD.sub("", match.group("a")))
-        b = _clean_side(_TAIL.sub("", match.group("b")))
-        # "which is better for X: A or B" style leftovers: keep the last clause of side a
-        a = re.split(r"[:,;]\s*", a)[-1].strip()
-        b = re.split(r"\s*[,;:]\s+|\s+(?:for|when|if|in|on|to)\s+", b)[0].strip() or b
-        if not a or not b or a.lower() == b.lower():
+        head = [p for p in re.split(r",\s*", _LEAD.sub("", match.group("a"))) if p.strip()]
+        tail = [p for p in _MORE_SIDES.split(_TAIL.sub("", match.group("b"))) if p and p.strip()]
+        if not head or not tail:
             continue
-        a_words, b_words = a.split(), b.split()
+        # "which is better for X: A or B" leaves a clause before the first side; cut it off
+        head[0] = re.split(r"[:;]\s*|\s[-–—]\s*", head[0])[-1]
+        sides = [_clean_side(p) for p in head] + [_clean_side(p) for p in tail]
+        sides[-1] = _clean_side(_CLAUSE.split(sides[-1])[0]) or sides[-1]
+        sides = [x for x in sides if x]
+        if len(sides) < 2 or len({x.lower() for x in sides}) < len(sides):
+            continue
+        sides = sides[:4]
+        longest = max(sides, key=lambda x: len(x.split())).split()
         # borrow only common-noun tails ("search"), never a name's second word ("Random Forest")
-        if len(a_words) == 1 and len(b_words) > 1 and all(w.islower() for w in b_words[1:]):
-            a = " ".join([a, *b_words[1:]])
-        elif len(b_words) == 1 and len(a_words) > 1 and all(w.islower() for w in a_words[1:]):
-            b = " ".join([b, *a_words[1:]])
-        return a, b
+        if len(longest) == 2 and longest[1].islower():
+            sides = [" ".join([x, *longest[1:]]) if len(x.split()) == 1 else x for x in sides]
+        return tuple(sides)
     return None

@@ -57,15 +57,28 @@ class Retriever:
         self.chunks: list[Chunk] = index.chunks
         self.vectors = index.vectors
         self._pos = {c.id: i for i, c in enumerate(self.chunks)}
-        corpus = [tokens(c.embedding_text()) or ["_"] for c in self.chunks]
+        corpus = [tokens(c.search_text()) or ["_"] for c in self.chunks]
         self._bm25 = BM25Okapi(corpus) if corpus else None
 
     def _dense(self, vector: np.ndarray, n: int) -> list[int]:
-        if not self.chunks:
+        """Chunks ranked by their best-matching piece."""
+        if not self.chunks or not self.index.piece_count:
             return []
-        result = self.index.collection.query(query_embeddings=[vector], n_results=min(n, len(self.chunks)),
-                                             include=["distances"])
-        return [self._pos[i] for i in result["ids"][0] if i in self._pos]
+        result = self.index.pieces.query(query_embeddings=[vector], n_results=min(n * 4, self.index.piece_count),
+                                         include=["metadatas"])
+        ranked: list[int] = []
+        for meta in result["metadatas"][0]:
+            pos = self._pos.get(meta["chunk"])
+            if pos is not None and pos not in ranked:
+                ranked.append(pos)
+        return ranked[:n]
+
+    def _similarity(self, vector: np.ndarray) -> np.ndarray:
+        """Each chunk's cosine similarity to the question: that of its best piece."""
+        best = np.full(len(self.chunks), -1.0, dtype=np.float32)
+        if self.index.piece_count:
+            np.maximum.at(best, self.index.piece_owner, self.index.piece_vectors @ vector)
+        return best
 
     def _keyword(self, text: str, n: int) -> list[int]:
         words = tokens(text)
@@ -115,7 +128,7 @@ class Retriever:
             for i in order:
                 scores.setdefault(i, fused[i])
         merged = interleave(rankings) if sides else rankings[0]
-        similarity = self.vectors @ vectors[0]
+        similarity = self._similarity(vectors[0])
         picked: list[int] = []
         for i in merged:
             if dedup and picked and float(np.max(self.vectors[picked] @ self.vectors[i])) >= NEAR_DUPLICATE:

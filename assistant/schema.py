@@ -31,8 +31,8 @@ class Chunk:
         """The heading path joined for display, e.g. ``A › B``."""
         return " › ".join(self.heading_path)
 
-    def embedding_text(self) -> str:
-        """Text given to the embedding model and BM25: heading context, then the lines."""
+    def search_text(self) -> str:
+        """Text for keyword search: heading context, then the lines."""
         if not self.heading_path:
             return self.text
         return f"{self.heading}\n{self.text}"
