@@ -59,7 +59,7 @@ def clean_heading(raw: str) -> str:
 
 
 def split_lines(text: str) -> list[str]:
-    """Split text into lines the way editors number them (\\n, \\r\\n or \\r)."""
+    r"""Split text into lines the way editors number them (\n, \r\n or \r)."""
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 

@@ -129,7 +129,7 @@ def load_settings(
         elif field_name == "top_k":
             kwargs[field_name] = _parse_int(name, raw, 1)
         elif field_name == "chunk_tokens":
-            kwargs[field_name] = _parse_int(name, raw, 32)
+            kwargs[field_name] = _parse_int(name, raw, 64)
         elif field_name == "max_file_mb":
             kwargs[field_name] = _parse_float(name, raw)
     known = {f.name for f in fields(Settings)}

@@ -118,9 +118,12 @@ class StudyAssistant:
         notes, warnings = load_corpus(self.settings.corpus_dir, int(self.settings.max_file_mb * 1e6))
         try:
             old = self.store.read_manifest()
+            if rebuild:
+                self.store.verify(old)
         except IndexCorruptError:
             if not rebuild:
                 raise
+            # the old index is unreadable, so nothing in it can be lost: start clean
             self.store.wipe()
             self.store.check_writable()
             old = None
@@ -137,12 +140,7 @@ class StudyAssistant:
         chunks = self.chunk_notes(notes)
         pieces = {c.id: piece_texts(c, self.tokenizer, chunker["piece_tokens"]) for c in chunks}
         same_model = old is not None and old.model == fingerprint
-        try:
-            reuse = {} if rebuild or not same_model else self.store.stored_vectors(old, [c.id for c in chunks])
-        except IndexCorruptError:
-            if not rebuild:
-                raise
-            reuse = {}
+        reuse = {} if rebuild or not same_model else self.store.stored_vectors(old, [c.id for c in chunks])
         reuse = {cid: v for cid, v in reuse.items() if len(v) == len(pieces[cid])}
         to_embed = sum(1 for c in chunks if c.id not in reuse)
         counts: dict[str, int] = {}

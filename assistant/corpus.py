@@ -75,7 +75,8 @@ def discover(corpus_dir: Path) -> tuple[list[Path], list[str]]:
                 continue
             if full.is_symlink():
                 where = "outside the notes folder" if not _inside(full.resolve(), root) else "to another note"
-                warnings.append(f"{full.relative_to(corpus_dir).as_posix()}: skipped, a link {where} (links are not followed).")
+                rel = full.relative_to(corpus_dir).as_posix()
+                warnings.append(f"{rel}: skipped, a link {where} (links are not followed).")
                 continue
             files.append(full)
     return files, warnings

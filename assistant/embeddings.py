@@ -130,6 +130,11 @@ class WordPieceTokenizer:
                 end_char = offsets[j][0]
             else:
                 end_char = len(text)
+            # a span cut inside a word re-tokenizes differently ("##ab" -> "a", "##b"): shrink
+            # until the text itself fits, so no chunk ever exceeds what the model reads
+            while j > i + 1 and self.count([text[start_char:end_char]])[0] > max_tokens:
+                j -= 1
+                end_char = offsets[j][0]
             spans.append((start_char, end_char))
             start_char, i = end_char, j
         if not spans:

@@ -15,15 +15,15 @@ class CorpusError(AssistantError):
     """The notes folder is missing, empty, or holds nothing we can read."""
 
 
-class IndexError_(AssistantError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
+class IndexProblemError(AssistantError):
     """Base for problems with the on-disk index."""
 
 
-class IndexNotWritableError(IndexError_):
+class IndexNotWritableError(IndexProblemError):
     """The index folder cannot be created or written."""
 
 
-class IndexCorruptError(IndexError_):
+class IndexCorruptError(IndexProblemError):
     """The index folder exists but cannot be read back; `assistant ingest --rebuild` recovers."""
 
 

@@ -171,6 +171,7 @@ class ChunkStore:
                     "or set ASSISTANT_INDEX_DIR to a folder you can read and write."
                 ) from None
             except Exception as exc:  # sqlite / rust errors for a damaged database
+                _release_path(self.index_dir / CHROMA_DIR)  # don't let Chroma cache the broken system
                 raise IndexCorruptError(self._corrupt_message(f"{type(exc).__name__}: {exc}")) from None
         return self._client
 
@@ -286,16 +287,50 @@ class ChunkStore:
             if name not in (f"chunks-{keep}", f"pieces-{keep}"):
                 client.delete_collection(name)
 
+    def verify(self, manifest: Manifest | None) -> None:
+        """Open the database and the live collections, raising IndexCorruptError if unreadable."""
+        try:
+            client = self.client()
+            client.list_collections()
+            if manifest is not None:
+                for kind in ("chunks", "pieces"):
+                    client.get_collection(f"{kind}-{manifest.collection}", embedding_function=None).count()
+        except (IndexCorruptError, IndexNotWritableError):
+            raise
+        except Exception as exc:
+            raise IndexCorruptError(self._corrupt_message(f"{type(exc).__name__}: {exc}")) from None
+
     def wipe(self) -> None:
         """Remove the whole index (used by --rebuild when the old one is unreadable)."""
         self.close()
+        _release_path(self.index_dir / CHROMA_DIR)
         if self.index_dir.exists():
             shutil.rmtree(self.index_dir)
 
     def close(self) -> None:
-        """Release the Chroma client so the folder can be reopened or removed."""
+        """Release our Chroma client so the folder can be reopened or removed."""
         if self._client is not None:
-            from chromadb.api.client import SharedSystemClient
-
-            SharedSystemClient.clear_system_cache()
+            close = getattr(self._client, "close", None)
+            if callable(close):
+                close()
             self._client = None
+
+
+def _release_path(path: Path) -> None:
+    """Stop Chroma's shared in-process system for one folder, whoever opened it.
+
+    Chroma caches one System per folder for the whole process; after the folder is deleted a
+    new client would silently reuse the stale one. There is no public per-folder release, so
+    this uses the class-level cache (chromadb 1.x) and leaves other folders' clients alone.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    target = str(path.resolve())
+    for identifier in list(SharedSystemClient._identifier_to_system):
+        if identifier and str(Path(identifier).resolve()) == target:
+            system = SharedSystemClient._identifier_to_system.pop(identifier)
+            SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+            try:
+                system.stop()
+            except Exception:  # noqa: BLE001 - a system that never opened (damaged file) has nothing to stop
+                pass

@@ -29,18 +29,21 @@ _TAIL = re.compile(
     re.I,
 )
 _PATTERNS = [
-    re.compile(r"(?:differences?|distinguish(?:ing)?|differ(?:s|ence)?)\s+(?:between\s+)?(?P<a>.+?)\s+(?:and|from|vs\.?|versus)\s+(?P<b>.+)", re.I),
+    re.compile(r"(?:differences?|distinguish(?:ing)?|differ(?:s|ence)?)\s+(?:between\s+)?"
+               r"(?P<a>.+?)\s+(?:and|from|vs\.?|versus)\s+(?P<b>.+)", re.I),
     re.compile(r"(?P<a>.+?)\s+(?:vs\.?|versus|v\.)\s+(?P<b>.+)", re.I),
     re.compile(r"compar(?:e|ing)\s+(?P<a>.+?)\s+(?:and|with|to|against)\s+(?P<b>.+)", re.I),
     re.compile(r"(?P<a>.+?)\s+compared (?:to|with)\s+(?P<b>.+)", re.I),
     re.compile(r"(?P<a>.+?)\s+or\s+(?P<b>[^,:?]+?)\s*(?:[,:?]|\s[-–—])\s*which\b.*", re.I),
-    re.compile(r"(?:which|what)\s+(?:is|one is|should i (?:use|pick|choose))\s*(?:better|best)?[\s,:]*(?P<a>.+?)\s+or\s+(?P<b>.+)", re.I),
+    re.compile(r"(?:which|what)\s+(?:is|one is|should i (?:use|pick|choose))\s*(?:better|best)?[\s,:]*"
+               r"(?P<a>.+?)\s+or\s+(?P<b>.+)", re.I),
     re.compile(r"(?:should i (?:use|pick|choose)|do i (?:use|want|need))\s+(?P<a>.+?)\s+or\s+(?P<b>.+)", re.I),
-    re.compile(r"(?P<a>.+?)\s+and\s+(?P<b>.+?)[\s,:]*(?:what(?:'s| is) the difference|how (?:do|are) they differ).*", re.I),
-    # a question that opens with "X or Y ..." ("parquet or avro if my schema changes?")
+    re.compile(r"(?P<a>.+?)\s+and\s+(?P<b>.+?)[\s,:]*"
+               r"(?:what(?:'s| is) the difference|how (?:do|are) they differ).*", re.I),
     # a list ending the question: "... grid search, random search or bayesian optimization?"
     re.compile(r"(?P<a>[\w/.-]+(?:\s+[\w/.-]+){0,2}(?:,\s*[\w/.-]+(?:\s+[\w/.-]+){0,2})+),?\s+(?:or|and)\s+"
                r"(?P<b>[\w/.-]+(?:\s+[\w/.-]+){0,2})\s*[?.!]*$", re.I),
+    # a question that opens with "X or Y ..." ("parquet or avro if my schema changes?")
     re.compile(r"^(?P<a>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)\s+or\s+(?P<b>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)"
                r"(?=\s+(?:if|for|when|to|in|on|with)\b|\s*[,:?]|\s[-–—]|$)", re.I),
 ]

@@ -1,0 +1,79 @@
+"""Shared fixtures: one real embedder and tokenizer for the session, one full index of the real notes."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["ANONYMIZED_TELEMETRY"] = "False"
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from assistant.config import Settings  # noqa: E402
+from assistant.core import StudyAssistant  # noqa: E402
+from assistant.embeddings import OnnxEmbedder, WordPieceTokenizer, bundled_model_dir, model_info  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE_DIR = REPO / ".cache"
+NOTES_FILE = REPO / "corpus" / "aws-mla-c01-notes.md"
+GOLD_FILE = REPO / "eval" / "gold.jsonl"
+
+
+@pytest.fixture(scope="session")
+def tokenizer() -> WordPieceTokenizer:
+    return WordPieceTokenizer(bundled_model_dir())
+
+
+@pytest.fixture(scope="session")
+def embedder() -> OnnxEmbedder:
+    return OnnxEmbedder(model_info(bundled_model_dir()), cache_dir=CACHE_DIR)
+
+
+@pytest.fixture(scope="session")
+def notes_text() -> str:
+    return NOTES_FILE.read_text(encoding="utf-8")
+
+
+def make_settings(tmp: Path, **overrides) -> Settings:
+    """Settings for a corpus and index under ``tmp`` (the ONNX cache is the repo's)."""
+    values = {"corpus_dir": tmp / "corpus", "index_dir": tmp / "index", "cache_dir": CACHE_DIR}
+    values.update(overrides)
+    return Settings(**values)
+
+
+def write_notes(folder: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def make_assistant(embedder):
+    """Factory: a StudyAssistant on ``tmp`` sharing the session embedder; closed at teardown."""
+    made: list[StudyAssistant] = []
+
+    def make(tmp: Path, **overrides) -> StudyAssistant:
+        sa = StudyAssistant(make_settings(tmp, **overrides), embedder=embedder)
+        made.append(sa)
+        return sa
+
+    yield make
+    for sa in made:
+        sa.close()
+
+
+@pytest.fixture(scope="session")
+def notes_assistant(tmp_path_factory, embedder):
+    """The ONE full index of the real notes (~180 chunks), shared by the retrieval tests."""
+    tmp = tmp_path_factory.mktemp("real-notes")
+    (tmp / "corpus").mkdir()
+    shutil.copy(NOTES_FILE, tmp / "corpus" / NOTES_FILE.name)
+    sa = StudyAssistant(make_settings(tmp), embedder=embedder)
+    report = sa.ingest(progress=False)
+    assert report.added == report.chunks > 100
+    yield sa
+    sa.close()

@@ -1,0 +1,200 @@
+"""The `assistant` command through click's CliRunner (real settings, model and index)."""
+
+from __future__ import annotations
+
+import gc
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import CACHE_DIR, write_notes
+
+from assistant.cli import main
+
+NOTES = {
+    "drift.md": (
+        "# Drift\n\n## Data Drift\n\nData drift happens when the statistical properties of the input "
+        "features change over time, for example when a new customer segment starts using the product, "
+        "so a model trained on the old distribution degrades although its code never changed. Compare "
+        "live feature statistics with the training baseline to detect it early.\n\n## Concept Drift\n\n"
+        "Concept drift is a change in the relationship between the inputs and the target variable: the "
+        "same features now imply a different label, as when fraudsters change their tactics. It is "
+        "detected by tracking model quality against ground truth labels and fixed by retraining.\n"
+    ),
+    "deploy/endpoints.md": (
+        "# Endpoints\n\nReal-time endpoints serve low-latency predictions behind an HTTPS API; "
+        "production variants allow A/B testing and auto scaling follows the invocations metric. "
+        "Batch Transform scores whole datasets in S3 without any endpoint.\n"
+    ),
+}
+KEYS = {"id", "text", "source", "heading_path", "start_line", "end_line", "score"}
+
+
+def env_for(tmp: Path, **extra: str | None) -> dict[str, str | None]:
+    env: dict[str, str | None] = {
+        "ASSISTANT_CORPUS_DIR": str(tmp / "corpus"),
+        "ASSISTANT_INDEX_DIR": str(tmp / "index"),
+        "ASSISTANT_CACHE_DIR": str(CACHE_DIR),
+        "ASSISTANT_EMBED_MODEL": None,
+        "ASSISTANT_EMBED_ENGINE": None,
+        "ASSISTANT_TOP_K": None,
+        "ASSISTANT_HYBRID": None,
+        "ASSISTANT_CHUNK_TOKENS": None,
+        "ASSISTANT_MAX_FILE_MB": None,
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+    }
+    env.update(extra)
+    return env
+
+
+def run(tmp: Path, *args: str, env_file: Path | None = None, **extra: str | None):
+    env_file = env_file if env_file is not None else tmp / "no-such.env"
+    return CliRunner().invoke(main, ["--env-file", str(env_file), *args], env=env_for(tmp, **extra))
+
+
+def one_error_line(result) -> str:
+    assert result.exit_code == 1, (result.exit_code, result.output, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("cli")
+    write_notes(tmp / "corpus", NOTES)
+    result = run(tmp, "ingest", "-q")
+    assert result.exit_code == 0, result.output
+    return tmp
+
+
+def test_help_lists_commands(tmp_path):
+    for flag in ("--help", "-h"):
+        result = CliRunner().invoke(main, [flag])
+        assert result.exit_code == 0
+        assert "ingest" in result.output and "search" in result.output
+    result = CliRunner().invoke(main, ["search", "--help"])
+    assert result.exit_code == 0
+    assert "--json" in result.output and "--top-k" in result.output
+
+
+def test_ingest_prints_summary_and_warnings(tmp_path):
+    write_notes(tmp_path / "corpus", NOTES)
+    (tmp_path / "corpus" / "empty.md").write_text("")
+    (tmp_path / "corpus" / "blob.txt").write_bytes(b"\x00\x01binary")
+    result = run(tmp_path, "ingest", "-q")
+    assert result.exit_code == 0, result.output
+    out = result.stdout.strip().splitlines()
+    assert len(out) == 1
+    assert out[0].startswith("Indexed 2 file(s): 3 chunks (3 added, 0 removed, 0 unchanged) in ")
+    warnings = result.stderr.strip().splitlines()
+    assert "warning: empty.md: skipped, it is empty." in warnings
+    assert "warning: blob.txt: skipped, it looks like a binary file, not text notes." in warnings
+    assert len(warnings) == 2
+    again = run(tmp_path, "ingest")
+    assert again.exit_code == 0
+    assert "(0 added, 0 removed, 3 unchanged)" in again.stdout
+
+
+def test_ingest_rebuild_reembeds_everything(indexed):
+    result = run(indexed, "ingest", "--rebuild", "-q")
+    assert result.exit_code == 0, result.output
+    assert "Indexed 2 file(s): 3 chunks (3 added, 3 removed, 0 unchanged)" in result.stdout
+
+
+def test_search_json(indexed):
+    result = run(indexed, "search", "what is concept drift", "--json", "-k", "2")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert isinstance(hits, list) and len(hits) == 2
+    for hit in hits:
+        assert isinstance(hit, dict)
+        assert KEYS <= set(hit)
+        assert isinstance(hit["heading_path"], list)
+        assert isinstance(hit["start_line"], int) and isinstance(hit["end_line"], int)
+        assert isinstance(hit["score"], float)
+        lines = (indexed / "corpus" / hit["source"]).read_text().split("\n")
+        assert "\n".join(lines[hit["start_line"] - 1 : hit["end_line"]]) == hit["text"]
+    assert hits[0]["heading_path"] == ["Drift", "Concept Drift"]
+    assert hits[0]["source"] == "drift.md"
+
+
+def test_search_dense_only_and_default_k(indexed):
+    result = run(indexed, "search", "batch transform", "--json", "--dense-only")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert len(hits) == 3  # default k 5, but the index holds only 3 chunks
+    assert hits[0]["source"] == "deploy/endpoints.md"
+
+
+def test_search_k_from_env_file(indexed, tmp_path):
+    env_file = tmp_path / "settings.env"
+    env_file.write_text("ASSISTANT_TOP_K=1\n")
+    result = run(indexed, "search", "drift", "--json", env_file=env_file)
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == 1
+
+
+def test_search_text_output(indexed):
+    result = run(indexed, "search", "auto scaling of endpoints", "-k", "1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("[1] Endpoints\n")
+    assert "deploy/endpoints.md:1-" in result.stdout
+    assert "score" in result.stdout and "similarity" in result.stdout
+
+
+def test_blank_question_is_one_error_line(indexed):
+    line = one_error_line(run(indexed, "search", "   "))
+    assert "empty" in line
+
+
+def test_zero_k_is_a_usage_error(indexed):
+    result = run(indexed, "search", "drift", "-k", "0")
+    assert result.exit_code == 2
+    assert "Invalid value" in result.stderr and "-k" in result.stderr
+
+
+def test_missing_corpus_is_one_error_line(tmp_path):
+    line = one_error_line(run(tmp_path, "ingest"))
+    assert str(tmp_path / "corpus") in line
+    assert "does not exist" in line and "ASSISTANT_CORPUS_DIR" in line
+    # search on a missing index builds it first, so it reports the same problem
+    line = one_error_line(run(tmp_path, "search", "drift"))
+    assert "does not exist" in line
+
+
+def test_unwritable_index_folder_is_one_error_line(tmp_path):
+    write_notes(tmp_path / "corpus", NOTES)
+    (tmp_path / "afile").write_text("not a folder")
+    bad = tmp_path / "afile" / "index"
+    line = one_error_line(run(tmp_path, "ingest", "-q", ASSISTANT_INDEX_DIR=str(bad)))
+    assert str(bad) in line
+    line = one_error_line(run(tmp_path, "search", "drift", ASSISTANT_INDEX_DIR=str(bad)))
+    assert "ASSISTANT_INDEX_DIR" in line
+
+
+def test_bad_setting_is_one_error_line(indexed):
+    line = one_error_line(run(indexed, "search", "drift", ASSISTANT_TOP_K="many"))
+    assert "ASSISTANT_TOP_K" in line
+
+
+def test_corrupt_manifest_is_one_error_line_with_rebuild_hint(tmp_path):
+    write_notes(tmp_path / "corpus", NOTES)
+    assert run(tmp_path, "ingest", "-q").exit_code == 0
+    # each real `assistant` command is its own process: forget the Chroma client this one opened
+    # (see test_ingest.py::test_rebuild_after_another_assistant_used_the_index for the in-process case)
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+    gc.collect()
+    (tmp_path / "index" / "manifest.json").write_text("garbage")
+    line = one_error_line(run(tmp_path, "search", "drift"))
+    assert "assistant ingest --rebuild" in line
+    result = run(tmp_path, "ingest", "--rebuild", "-q")
+    assert result.exit_code == 0, result.output
+    assert json.loads(run(tmp_path, "search", "drift", "--json").stdout)
