@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ from assistant.schema import Chunk, IngestReport, RetrievedChunk
 
 ProgressArg = bool | Callable[[int, int], None]
 MIN_CHUNK_TOKENS = 48
-PIECE_TOKENS = 64
+PIECE_TOKENS = 52
 _EMBED_BATCH = 64
 
 
@@ -142,7 +143,13 @@ class StudyAssistant:
         same_model = old is not None and old.model == fingerprint
         reuse = {} if rebuild or not same_model else self.store.stored_vectors(old, [c.id for c in chunks])
         reuse = {cid: v for cid, v in reuse.items() if len(v) == len(pieces[cid])}
-        to_embed = sum(1 for c in chunks if c.id not in reuse)
+        if old is None:
+            # Chroma takes ~1-2 s to import and open; do it while the model embeds (onnxruntime
+            # releases the GIL), instead of after. Errors resurface when build() opens it.
+            warm = threading.Thread(target=self._open_quietly, daemon=True)
+            warm.start()
+        fresh = [c for c in chunks if c.id not in reuse]
+        vectors = {**reuse, **self._embed(fresh, pieces, progress)}
         counts: dict[str, int] = {}
         for c in chunks:
             counts[c.source] = counts.get(c.source, 0) + 1
@@ -150,42 +157,43 @@ class StudyAssistant:
             collection="", model=fingerprint, chunker=chunker,
             files={s: {"digest": digests[s], "chunks": counts.get(s, 0)} for s in digests},
         )
-        self.store.build(chunks, pieces, reuse, self._embed_batches(pieces, to_embed, progress), manifest)
-        report = IngestReport(
-            files=len(notes), chunks=len(chunks), added=to_embed,
+        self.store.build(chunks, pieces, vectors, manifest)
+        return IngestReport(
+            files=len(notes), chunks=len(chunks), added=len(fresh),
             removed=(old.chunk_count if old else 0) - len(reuse), unchanged=len(reuse),
             seconds=time.perf_counter() - started, warnings=warnings,
         )
-        return report
 
-    def _embed_batches(self, pieces: dict[str, list[str]], total: int, progress: ProgressArg):
-        def run(chunks: list[Chunk]):
-            bar = None
-            if progress is True and total:
-                from tqdm import tqdm
+    def _open_quietly(self) -> None:
+        try:
+            self.store.client()
+        except Exception:  # noqa: BLE001 - reported by the main thread's own call
+            pass
 
-                bar = tqdm(total=total, desc="Embedding notes", unit="chunk", file=sys.stderr, leave=False)
-            done = 0
-            try:
-                for i in range(0, len(chunks), _EMBED_BATCH):
-                    batch = chunks[i : i + _EMBED_BATCH]
-                    texts = [t for c in batch for t in pieces[c.id]]
-                    flat = self.embedder.embed(texts)
-                    vectors, at = [], 0
-                    for c in batch:
-                        vectors.append(flat[at : at + len(pieces[c.id])])
-                        at += len(pieces[c.id])
-                    done += len(batch)
-                    if bar is not None:
-                        bar.update(len(batch))
-                    elif callable(progress):
-                        progress(done, total)
-                    yield batch, vectors
-            finally:
+    def _embed(self, chunks: list[Chunk], pieces: dict[str, list[str]], progress: ProgressArg) -> dict[str, np.ndarray]:
+        """Piece vectors of each chunk, with a progress bar (or callback) per batch."""
+        out: dict[str, np.ndarray] = {}
+        bar = None
+        if progress is True and chunks:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(chunks), desc="Embedding notes", unit="chunk", file=sys.stderr, leave=False)
+        try:
+            for i in range(0, len(chunks), _EMBED_BATCH):
+                batch = chunks[i : i + _EMBED_BATCH]
+                flat = self.embedder.embed([t for c in batch for t in pieces[c.id]])
+                at = 0
+                for c in batch:
+                    out[c.id] = flat[at : at + len(pieces[c.id])]
+                    at += len(pieces[c.id])
                 if bar is not None:
-                    bar.close()
-
-        return run
+                    bar.update(len(batch))
+                elif callable(progress):
+                    progress(len(out), len(chunks))
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
 
     # -- retrieve --------------------------------------------------------------------------
     def _ensure_retriever(self):

@@ -211,7 +211,7 @@ def export_onnx(info: ModelInfo, target: Path) -> None:
 class OnnxEmbedder:
     """The model run by onnxruntime: same vectors as sentence-transformers, fast to start."""
 
-    def __init__(self, info: ModelInfo, cache_dir: Path, batch_size: int = 16) -> None:
+    def __init__(self, info: ModelInfo, cache_dir: Path, batch_size: int = 8) -> None:
         """Load (exporting first if needed) ``<cache_dir>/onnx/<fingerprint>/model.onnx``."""
         import onnxruntime as ort
         from tokenizers import Tokenizer

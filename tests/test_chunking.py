@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from assistant.chunking import chunk_text, split_lines
+from assistant.chunking import chunk_text, plain_text, split_lines
 from assistant.query import comparison_sides, tokens
 from assistant.schema import Chunk
 
@@ -365,8 +365,9 @@ def test_pieces_cover_every_line_and_stay_small(tokenizer, notes_text):
         bodies = [p[len(head):] for p in pieces]
         assert all(p.startswith(head) for p in pieces)
         assert tokenizer.count(bodies) and max(tokenizer.count(bodies)) <= 64
-        # pieces keep the chunk's text in order (an over-long line is cut mid-line)
-        assert "".join("".join(bodies).split()) == "".join(chunk.text.split())
+        # pieces keep the chunk's text in order, as plain text (an over-long line is cut mid-line)
+        assert "".join("".join(bodies).split()) == "".join(plain_text(chunk.text).split())
+        assert "**" not in "".join(bodies)
 
 
 def test_pieces_split_an_over_long_line(tokenizer):

@@ -382,7 +382,8 @@ def test_killed_ingest_leaves_previous_index_live(tmp_path, make_assistant):
                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stderr = _kill_when_embedding_progresses(proc)
     assert proc.returncode == -signal.SIGKILL, stderr
-    assert len(_builds(tmp_path / "index")) == 2, "expected the live build and the killed run's orphan"
+    # embedding happens before anything is written, so the killed run left nothing behind
+    assert len(_builds(tmp_path / "index")) == 1, _list_collections(tmp_path / "index")
 
     # queries still see the old, complete index
     sa = make_assistant(tmp_path)
@@ -398,3 +399,23 @@ def test_killed_ingest_leaves_previous_index_live(tmp_path, make_assistant):
     assert NEW_FACT in top.text
     sa.close()
     assert len(_builds(tmp_path / "index")) == 1, _list_collections(tmp_path / "index")
+
+
+def test_orphan_collections_of_a_killed_write_are_ignored_then_dropped(small, make_assistant):
+    """A run killed while writing leaves half-built collections: queries never see them."""
+    tmp, sa, _ = small
+    sa.close()
+    client = chromadb.PersistentClient(path=str(tmp / "index" / "chroma"),
+                                       settings=chromadb.config.Settings(anonymized_telemetry=False))
+    orphan = client.create_collection("pieces-deadbeef0000", embedding_function=None)
+    orphan.add(ids=["x:0"], embeddings=[[1.0] + [0.0] * 383], documents=["ORPHAN TEXT"])
+    client.create_collection("chunks-deadbeef0000", embedding_function=None)
+    assert len(_builds(tmp / "index")) == 2
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+    sa = make_assistant(tmp)
+    assert all("ORPHAN" not in hit.text for hit in sa.retrieve("batch transform", k=10))
+    sa.ingest(rebuild=True, progress=False)
+    sa.close()
+    assert len(_builds(tmp / "index")) == 1
