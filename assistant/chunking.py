@@ -23,7 +23,7 @@ _LIST_ITEM = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])(?:\s|$)")
 _EMPHASIS = re.compile(r"(\*\*|__|`)")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 # Bump when chunk boundaries change for the same input, so stored indexes re-chunk.
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 
 
 class TokenCounter(Protocol):

@@ -173,15 +173,18 @@ class StudyAssistant:
     def _embed(self, chunks: list[Chunk], pieces: dict[str, list[str]], progress: ProgressArg) -> dict[str, np.ndarray]:
         """Piece vectors of each chunk, with a progress bar (or callback) per batch."""
         out: dict[str, np.ndarray] = {}
+        if not chunks:
+            return out
+        embedder = self.embedder  # load (or convert, once) before the bar starts
         bar = None
-        if progress is True and chunks:
+        if progress is True:
             from tqdm import tqdm
 
             bar = tqdm(total=len(chunks), desc="Embedding notes", unit="chunk", file=sys.stderr, leave=False)
         try:
             for i in range(0, len(chunks), _EMBED_BATCH):
                 batch = chunks[i : i + _EMBED_BATCH]
-                flat = self.embedder.embed([t for c in batch for t in pieces[c.id]])
+                flat = embedder.embed([t for c in batch for t in pieces[c.id]])
                 at = 0
                 for c in batch:
                     out[c.id] = flat[at : at + len(pieces[c.id])]

@@ -198,3 +198,42 @@ def test_corrupt_manifest_is_one_error_line_with_rebuild_hint(tmp_path):
     result = run(tmp_path, "ingest", "--rebuild", "-q")
     assert result.exit_code == 0, result.output
     assert json.loads(run(tmp_path, "search", "drift", "--json").stdout)
+
+
+def _unprivileged_works() -> bool:
+    """`unshare --user` drops root's override of file permissions (we stay the owner, without caps)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "--user", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _unprivileged_works(), reason="needs `unshare --user` to drop root's permission override")
+@pytest.mark.parametrize("command", [["search", "data drift"], ["ingest", "-q"]])
+def test_unreadable_index_folder_is_one_error_line_and_loses_nothing(indexed, command):
+    import os
+    import subprocess
+    import sys
+
+    index = indexed / "index"
+    env = {k: v for k, v in env_for(indexed).items() if v is not None}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}, **env}
+    os.chmod(index, 0)
+    try:
+        # as root the permission bits would be ignored: run the real CLI without that override
+        proc = subprocess.run(["unshare", "--user", sys.executable, "-m", "assistant.cli",
+                               "--env-file", str(indexed / "no-such.env"), *command],
+                              capture_output=True, text=True, env=env, cwd=indexed, timeout=120)
+    finally:
+        os.chmod(index, 0o755)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), proc.stderr
+    assert "permission denied" in lines[0].lower() and str(index) in lines[0]
+    # nothing was lost: with permissions back, the index answers without re-embedding
+    result = run(indexed, "ingest", "-q")
+    assert result.exit_code == 0 and "0 added, 0 removed" in result.stdout
+    hits = json.loads(run(indexed, "search", "data drift", "--json").stdout)
+    assert hits[0]["source"] == "drift.md"
