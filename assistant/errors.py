@@ -23,6 +23,10 @@ class IndexNotWritableError(IndexProblemError):
     """The index folder cannot be created or written."""
 
 
+class IndexUnavailableError(IndexProblemError):
+    """The Chroma server named by ASSISTANT_CHROMA_URL cannot be reached."""
+
+
 class IndexCorruptError(IndexProblemError):
     """The index folder exists but cannot be read back; `assistant ingest --rebuild` recovers."""
 

@@ -22,13 +22,15 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
-from assistant.errors import IndexCorruptError, IndexNotWritableError
+from assistant.errors import IndexCorruptError, IndexNotWritableError, IndexProblemError, IndexUnavailableError
 from assistant.schema import Chunk
 
 MANIFEST = "manifest.json"
+PENDING = "pending.json"  # builds started but not yet live: dropped if a run dies midway
 CHROMA_DIR = "chroma"
 FORMAT = 1
 _BATCH = 1000
@@ -94,11 +96,16 @@ def _chunk(cid: str, text: str, meta: dict) -> Chunk:
 
 
 class ChunkStore:
-    """A Chroma PersistentClient in ``<index_dir>/chroma`` and the manifest beside it."""
+    """Chroma (a PersistentClient in ``<index_dir>/chroma``, or a server) and the manifest.
 
-    def __init__(self, index_dir: Path) -> None:
-        """Remember the folder; nothing is opened until needed."""
+    With a server, other people's collections may live beside ours, so only builds this index
+    made (the live one, the previous one, and those recorded as pending) are ever deleted.
+    """
+
+    def __init__(self, index_dir: Path, chroma_url: str | None = None) -> None:
+        """Remember where things live; nothing is opened until needed."""
         self.index_dir = index_dir
+        self.chroma_url = chroma_url
         self._client = None
         self._lock = threading.Lock()  # ingest opens the client from a warm-up thread too
 
@@ -152,6 +159,14 @@ class ChunkStore:
         except (ValueError, TypeError) as exc:
             raise IndexCorruptError(self._corrupt_message(f"unreadable manifest: {exc}")) from None
 
+    def _failure(self, exc: Exception) -> IndexProblemError:
+        """Our error for a Chroma failure: a server that fails is unavailable, a local file damaged."""
+        if self.chroma_url:
+            return IndexUnavailableError(
+                f"The Chroma server at {self.chroma_url} failed ({type(exc).__name__}: {exc}). Check that it "
+                "is running and healthy, then retry; `assistant ingest --rebuild` rebuilds our collections.")
+        return IndexCorruptError(self._corrupt_message(f"{type(exc).__name__}: {exc}"))
+
     def _corrupt_message(self, why: str) -> str:
         return (f"The index in {self.index_dir} is damaged ({why}). "
                 "Run `assistant ingest --rebuild` to rebuild it from your notes.")
@@ -163,23 +178,45 @@ class ChunkStore:
 
     def _open_client(self):
         if self._client is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
-
-            try:
-                self._client = chromadb.PersistentClient(
-                    path=str(self.index_dir / CHROMA_DIR),
-                    settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True),
-                )
-            except PermissionError:
-                raise IndexNotWritableError(
-                    f"Cannot open the index in {self.index_dir} (permission denied). Fix its permissions, "
-                    "or set ASSISTANT_INDEX_DIR to a folder you can read and write."
-                ) from None
-            except Exception as exc:  # sqlite / rust errors for a damaged database
-                _release_path(self.index_dir / CHROMA_DIR)  # don't let Chroma cache the broken system
-                raise IndexCorruptError(self._corrupt_message(f"{type(exc).__name__}: {exc}")) from None
+            self._client = self._http_client() if self.chroma_url else self._local_client()
         return self._client
+
+    def _local_client(self):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        try:
+            return chromadb.PersistentClient(
+                path=str(self.index_dir / CHROMA_DIR),
+                settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True),
+            )
+        except PermissionError:
+            raise IndexNotWritableError(
+                f"Cannot open the index in {self.index_dir} (permission denied). Fix its permissions, "
+                "or set ASSISTANT_INDEX_DIR to a folder you can read and write."
+            ) from None
+        except Exception as exc:  # sqlite / rust errors for a damaged database
+            _release_path(self.index_dir / CHROMA_DIR)  # don't let Chroma cache the broken system
+            raise IndexCorruptError(self._corrupt_message(f"{type(exc).__name__}: {exc}")) from None
+
+    def _http_client(self):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        parts = urlsplit(self.chroma_url)
+        try:
+            client = chromadb.HttpClient(
+                host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 8000),
+                ssl=parts.scheme == "https", settings=ChromaSettings(anonymized_telemetry=False),
+            )
+            client.heartbeat()
+            return client
+        except Exception as exc:
+            raise IndexUnavailableError(
+                f"Cannot reach the Chroma server at {self.chroma_url} ({type(exc).__name__}). Start it "
+                "(e.g. `chroma run --path chroma-data --host 127.0.0.1 --port 8000`), or unset "
+                "ASSISTANT_CHROMA_URL to keep the index in a local folder."
+            ) from None
 
     def load(self, manifest: Manifest) -> LoadedIndex:
         """Open the live collections and read every chunk and vector.
@@ -193,10 +230,10 @@ class ChunkStore:
             pieces_col = client.get_collection(f"pieces-{manifest.collection}", embedding_function=None)
             got = chunks_col.get(include=["embeddings", "documents", "metadatas"])
             piece_rows = pieces_col.get(include=["embeddings", "metadatas"])
-        except IndexCorruptError:
+        except IndexProblemError:
             raise
         except Exception as exc:
-            raise IndexCorruptError(self._corrupt_message(f"{type(exc).__name__}: {exc}")) from None
+            raise self._failure(exc) from None
         chunks = [_chunk(i, d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
         vectors = np.asarray(got["embeddings"], dtype=np.float32) if chunks else np.zeros((0, 0), np.float32)
         if len(chunks) != manifest.chunk_count:
@@ -224,10 +261,10 @@ class ChunkStore:
                     rows.setdefault(meta["chunk"], []).append((int(pid.rsplit(":", 1)[1]), vector))
             return {cid: np.asarray([v for _, v in sorted(r, key=lambda x: x[0])], dtype=np.float32)
                     for cid, r in rows.items()}
-        except IndexCorruptError:
+        except IndexProblemError:
             raise
         except Exception as exc:
-            raise IndexCorruptError(self._corrupt_message(f"{type(exc).__name__}: {exc}")) from None
+            raise self._failure(exc) from None
 
     def build(self, chunks: list[Chunk], pieces: dict[str, list[str]], vectors: dict[str, np.ndarray],
               manifest: Manifest) -> None:
@@ -241,6 +278,7 @@ class ChunkStore:
         """
         client = self.client()
         suffix = uuid.uuid4().hex[:12]
+        self._set_pending(self._pending() | {suffix})
         space = {"hnsw:space": "cosine"}
         chunks_col = client.create_collection(f"chunks-{suffix}", embedding_function=None, metadata=space)
         pieces_col = client.create_collection(f"pieces-{suffix}", embedding_function=None, metadata=space)
@@ -256,10 +294,11 @@ class ChunkStore:
             sub = rows[j : j + _BATCH]
             pieces_col.add(ids=[r[0] for r in sub], documents=[r[1] for r in sub],
                            embeddings=np.stack([r[2] for r in sub]), metadatas=[{"chunk": r[3]} for r in sub])
+        old = self.read_manifest()
         manifest.collection = suffix
         manifest.updated = time.time()
         self._write_manifest(manifest)  # the switch
-        self.drop_unused(keep=suffix)
+        self.drop_unused(keep=suffix, also=old.collection if old else None)
 
     def _write_manifest(self, manifest: Manifest) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.index_dir, prefix=".manifest-", suffix=".tmp")
@@ -269,13 +308,33 @@ class ChunkStore:
             os.fsync(fh.fileno())
         os.replace(tmp, self.manifest_path)
 
-    def drop_unused(self, keep: str) -> None:
-        """Delete collections of other builds (the previous one, or orphans of killed runs)."""
+    def _pending(self) -> set[str]:
+        try:
+            return set(json.loads((self.index_dir / PENDING).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return set()
+
+    def _set_pending(self, suffixes: set[str]) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.index_dir, prefix=".pending-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(sorted(suffixes), fh)
+        os.replace(tmp, self.index_dir / PENDING)
+
+    def drop_unused(self, keep: str, also: str | None = None) -> None:
+        """Delete builds other than ``keep``: the previous one and orphans of killed runs.
+
+        Locally the folder is ours, so every other collection goes; on a server only the builds
+        this index made (``also`` and the pending ones) are touched.
+        """
         client = self.client()
-        for collection in client.list_collections():
-            name = getattr(collection, "name", collection)
+        names = [getattr(c, "name", c) for c in client.list_collections()]
+        if self.chroma_url:
+            doomed = ({also} if also else set()) | self._pending()
+            names = [n for n in names if n.split("-", 1)[-1] in doomed]
+        for name in names:
             if name not in (f"chunks-{keep}", f"pieces-{keep}"):
                 client.delete_collection(name)
+        self._set_pending(set())
 
     def verify(self, manifest: Manifest | None) -> None:
         """Open the database and the live collections, raising IndexCorruptError if unreadable."""
@@ -285,15 +344,22 @@ class ChunkStore:
             if manifest is not None:
                 for kind in ("chunks", "pieces"):
                     client.get_collection(f"{kind}-{manifest.collection}", embedding_function=None).count()
-        except (IndexCorruptError, IndexNotWritableError):
+        except IndexProblemError:
             raise
         except Exception as exc:
-            raise IndexCorruptError(self._corrupt_message(f"{type(exc).__name__}: {exc}")) from None
+            raise self._failure(exc) from None
 
     def wipe(self) -> None:
         """Remove the whole index (used by --rebuild when the old one is unreadable)."""
+        if self.chroma_url:  # the server may be fine; drop the builds we can name
+            try:
+                manifest = self.read_manifest()
+            except IndexCorruptError:
+                manifest = None
+            self.drop_unused(keep="", also=manifest.collection if manifest else None)
         self.close()
-        _release_path(self.index_dir / CHROMA_DIR)
+        if not self.chroma_url:
+            _release_path(self.index_dir / CHROMA_DIR)
         if self.index_dir.exists():
             shutil.rmtree(self.index_dir)
 

@@ -118,3 +118,11 @@ def test_settings_are_frozen_and_overrides_skip_none():
     t = s.with_overrides(top_k=9, hybrid=None)
     assert t.top_k == 9 and t.hybrid is True
     assert s.top_k == 5
+
+
+def test_chroma_url_is_validated():
+    assert load_settings({}, None).chroma_url is None
+    assert load_settings({"ASSISTANT_CHROMA_URL": "http://127.0.0.1:8000/"}, None).chroma_url == "http://127.0.0.1:8000"
+    for bad in ("127.0.0.1:8000", "ftp://host", "http://host:port"):
+        with pytest.raises(ConfigError, match="ASSISTANT_CHROMA_URL"):
+            load_settings({"ASSISTANT_CHROMA_URL": bad}, None)
