@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import click
@@ -83,6 +84,20 @@ def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dens
         click.echo(textwrap.fill(textwrap.shorten(body, 400, placeholder=" …"), width,
                                  initial_indent="    ", subsequent_indent="    "))
         click.echo()
+
+
+@main.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Show what is indexed and whether your notes changed since."""
+    info = _assistant(ctx).status()
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.updated)) if info.updated else "never"
+    changed = {True: "yes: run `assistant ingest`", False: "no", None: "unknown (notes folder unreadable)"}
+    click.echo(f"notes folder   {info.corpus_dir}")
+    click.echo(f"index          {info.index_dir} (vectors in {info.store})")
+    click.echo(f"indexed        {info.files} file(s), {info.chunks} chunks; last ingest {when}")
+    click.echo(f"notes changed  {changed[info.stale]}")
+    click.echo(f"model          {info.model}")
 
 
 if __name__ == "__main__":  # pragma: no cover

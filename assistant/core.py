@@ -14,9 +14,9 @@ from assistant.chunking import CHUNKER_VERSION, chunk_text, piece_texts
 from assistant.config import Settings, load_settings
 from assistant.corpus import load_corpus
 from assistant.embeddings import Embedder, ModelInfo, WordPieceTokenizer, load_embedder, model_info, resolve_model_dir
-from assistant.errors import IndexCorruptError, QuestionError
+from assistant.errors import CorpusError, IndexCorruptError, QuestionError
 from assistant.index import ChunkStore, Manifest
-from assistant.schema import Chunk, IngestReport, RetrievedChunk
+from assistant.schema import Chunk, IndexStatus, IngestReport, RetrievedChunk
 
 ProgressArg = bool | Callable[[int, int], None]
 MIN_CHUNK_TOKENS = 48
@@ -243,6 +243,28 @@ class StudyAssistant:
     def vectors(self) -> np.ndarray:
         """The stored vectors, row-aligned with `chunks()`."""
         return self._ensure_retriever().vectors
+
+    def status(self) -> IndexStatus:
+        """What is indexed and whether the notes changed since (reads only the manifest and notes)."""
+        manifest = self.store.read_manifest()
+        stale: bool | None
+        try:
+            notes, _ = load_corpus(self.settings.corpus_dir, int(self.settings.max_file_mb * 1e6))
+            current = {n.source: n.digest for n in notes}
+        except CorpusError:
+            current = None
+        if manifest is None:
+            stale = True if current else None
+        elif current is None:
+            stale = None
+        else:
+            stale = current != {s: f.get("digest") for s, f in manifest.files.items()}
+        return IndexStatus(
+            corpus_dir=str(self.settings.corpus_dir), index_dir=str(self.settings.index_dir),
+            store=self.settings.chroma_url or str(self.settings.index_dir / "chroma"),
+            files=len(manifest.files) if manifest else 0, chunks=manifest.chunk_count if manifest else 0,
+            updated=manifest.updated if manifest else None, stale=stale, model=str(self.model_info.path),
+        )
 
     def close(self) -> None:
         """Release the index (the folder can then be removed or rebuilt by another process)."""

@@ -111,3 +111,28 @@ class IngestReport:
             f"({self.added} added, {self.removed} removed, {self.unchanged} unchanged) "
             f"in {self.seconds:.1f} s"
         )
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """What the index holds, for `assistant status` and the UI's sidebar.
+
+    Attributes:
+        corpus_dir: The notes folder.
+        index_dir: The index folder.
+        store: Where vectors live: the local Chroma folder or the server URL.
+        files: Note files in the index.
+        chunks: Chunks in the index.
+        updated: Unix time of the last ingest that changed something (None: never built).
+        stale: Notes were added, changed or removed since (None when the folder is unreadable).
+        model: The embedding model folder.
+    """
+
+    corpus_dir: str
+    index_dir: str
+    store: str
+    files: int
+    chunks: int
+    updated: float | None
+    stale: bool | None
+    model: str

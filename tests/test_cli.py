@@ -237,3 +237,15 @@ def test_unreadable_index_folder_is_one_error_line_and_loses_nothing(indexed, co
     assert result.exit_code == 0 and "0 added, 0 removed" in result.stdout
     hits = json.loads(run(indexed, "search", "data drift", "--json").stdout)
     assert hits[0]["source"] == "drift.md"
+
+
+def test_status_reports_counts_and_staleness(tmp_path):
+    write_notes(tmp_path / "corpus", NOTES)
+    before = run(tmp_path, "status")
+    assert before.exit_code == 0 and "0 file(s), 0 chunks; last ingest never" in before.stdout
+    assert "notes changed  yes" in before.stdout
+    assert run(tmp_path, "ingest", "-q").exit_code == 0
+    fresh = run(tmp_path, "status")
+    assert "2 file(s)" in fresh.stdout and "notes changed  no" in fresh.stdout
+    (tmp_path / "corpus" / "drift.md").write_text(NOTES["drift.md"] + "\nMore notes.\n", encoding="utf-8")
+    assert "notes changed  yes" in run(tmp_path, "status").stdout
