@@ -108,13 +108,14 @@ class Retriever:
             question: The student's question.
             k: How many chunks.
             mode: ``hybrid`` (dense + BM25), ``dense`` or ``bm25``.
-            expand: Also search each side of a comparison ("X vs Y") and interleave the three
-                rankings, so both sides reach the top.
+            expand: Also search each side of a comparison ("X vs Y", "A, B or C") and interleave
+                the rankings, so every side reaches the top.
             dedup: Drop chunks nearly identical to a better-ranked one.
 
         Returns:
-            Chunks; ``score`` is the fused score in the ranking a chunk was taken from,
-            ``similarity`` its cosine similarity to the whole question.
+            Chunks; ``score`` is the chunk's fused score in the first ranking that holds it (the
+            whole question's when it is there), ``similarity`` its cosine similarity to the whole
+            question (that of its best piece).
         """
         if mode not in ("hybrid", "dense", "bm25"):
             raise ValueError(f"unknown retrieval mode {mode!r}; available: hybrid, dense, bm25")
