@@ -1,9 +1,14 @@
-"""Hybrid retrieval: dense (Chroma) + BM25 fused by reciprocal rank, per side for comparisons.
+"""Hybrid retrieval: dense (Chroma) + BM25, fused by score, per side for comparison questions.
 
-Why not langchain's EnsembleRetriever/BM25Retriever: they return Documents without scores, so
-the fused score and the dense similarity (which later decides "your notes don't cover this")
-would be lost; the fusion itself is a few lines (Cormack et al. 2009, k=60). BM25 is rank_bm25's
-BM25Okapi, the same engine BM25Retriever wraps.
+Fusion is a convex combination of min-max normalized scores (Bruch et al., "An Analysis of
+Fusion Functions for Hybrid Retrieval", 2022). Reciprocal-rank fusion was tried first and lost
+on both question sets: RRF throws away *how much* better a hit is, so a rare exact term that
+BM25 ranks first ("DeepAR") drowned under chunks both retrievers found mediocre.
+
+Why not langchain's EnsembleRetriever/BM25Retriever: they return Documents without scores (and
+Ensemble fuses by weighted RRF), so neither the fused score nor the dense similarity (which later
+decides "your notes don't cover this") would survive. BM25 is rank_bm25's BM25Okapi, the engine
+BM25Retriever wraps.
 """
 
 from __future__ import annotations
@@ -17,19 +22,41 @@ from assistant.index import LoadedIndex
 from assistant.query import comparison_sides, tokens
 from assistant.schema import Chunk, RetrievedChunk
 
-RRF_K = 60
+# Weight of the dense score in the fusion (1 - this for BM25). Measured MRR@5 on gold / held-out:
+# RRF 0.860 / 0.878; convex 0.5: 0.874 / 0.919, 0.6: 0.878 / 0.911, 0.7: 0.875 / 0.898.
+DENSE_WEIGHT = 0.6
 # Two chunks whose vectors are this close say the same thing (the notes restate topics in
 # summaries and later chapters); only the better-ranked one is returned.
 NEAR_DUPLICATE = 0.92
 
 
-def rrf(rankings: Sequence[Sequence[int]], weights: Sequence[float] | None = None, k: int = RRF_K) -> dict[int, float]:
-    """Reciprocal-rank fusion of ranked lists of item positions."""
-    scores: dict[int, float] = {}
-    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
-        for rank, item in enumerate(ranking):
-            scores[item] = scores.get(item, 0.0) + weight / (k + rank + 1)
-    return scores
+def convex_fusion(candidates: Sequence[int], dense: np.ndarray, keyword: np.ndarray,
+                  alpha: float = DENSE_WEIGHT) -> dict[int, float]:
+    """Fuse two retrievers' scores over a candidate set.
+
+    Each retriever's scores are min-max normalized over the candidates, then combined as
+    ``alpha * dense + (1 - alpha) * keyword``.
+
+    Args:
+        candidates: Positions to score (the union of both retrievers' top hits).
+        dense: Dense score of every position.
+        keyword: BM25 score of every position.
+        alpha: Weight of the dense score.
+
+    Returns:
+        Fused score in [0, 1] by position.
+    """
+    if not candidates:
+        return {}
+    idx = np.asarray(candidates)
+
+    def normalized(scores: np.ndarray) -> np.ndarray:
+        values = scores[idx].astype(np.float64)
+        span = values.max() - values.min()
+        return (values - values.min()) / span if span > 0 else np.zeros_like(values)
+
+    fused = alpha * normalized(dense) + (1 - alpha) * normalized(keyword)
+    return {int(i): float(f) for i, f in zip(idx, fused, strict=True)}
 
 
 def interleave(lists: Sequence[Sequence[int]]) -> list[int]:
@@ -82,21 +109,25 @@ class Retriever:
             np.maximum.at(best, self.index.piece_owner, self.index.piece_vectors @ vector)
         return best
 
-    def _keyword(self, text: str, n: int) -> list[int]:
+    def _keyword_scores(self, text: str) -> np.ndarray:
         words = tokens(text)
         if self._bm25 is None or not words:
-            return []
-        scores = self._bm25.get_scores(words)
-        top = np.argsort(-scores, kind="stable")[:n]
-        return [int(i) for i in top if scores[i] > 0]
+            return np.zeros(len(self.chunks))
+        return self._bm25.get_scores(words)
 
-    def _ranked(self, text: str, vector: np.ndarray, mode: str) -> tuple[list[int], dict[int, float]]:
-        lists = []
-        if mode in ("hybrid", "dense"):
-            lists.append(self._dense(vector, self.candidates))
-        if mode in ("hybrid", "bm25"):
-            lists.append(self._keyword(text, self.candidates))
-        fused = rrf(lists)
+    def _ranked(
+        self, text: str, vector: np.ndarray, dense: np.ndarray, mode: str,
+    ) -> tuple[list[int], dict[int, float]]:
+        """Positions best first, with their scores, for one query text (``dense``: its similarities)."""
+        keyword = self._keyword_scores(text) if mode != "dense" else None
+        if mode == "dense":
+            order = self._dense(vector, self.candidates)
+            return order, {i: float(dense[i]) for i in order}
+        top_keyword = [int(i) for i in np.argsort(-keyword, kind="stable")[: self.candidates] if keyword[i] > 0]
+        if mode == "bm25":
+            return top_keyword, {i: float(keyword[i]) for i in top_keyword}
+        candidates = list(dict.fromkeys(self._dense(vector, self.candidates) + top_keyword))
+        fused = convex_fusion(candidates, dense, keyword)
         return sorted(fused, key=lambda i: -fused[i]), fused
 
     def search(
@@ -124,14 +155,15 @@ class Retriever:
         sides = comparison_sides(question) if expand else None
         texts = [question, *(sides or ())]
         vectors = self.embedder.embed(texts)
+        similarities = [self._similarity(v) for v in vectors]
         rankings, scores = [], {}
-        for text, vector in zip(texts, vectors, strict=True):
-            order, fused = self._ranked(text, vector, mode)
+        for text, vector, dense in zip(texts, vectors, similarities, strict=True):
+            order, fused = self._ranked(text, vector, dense, mode)
             rankings.append(order)
             for i in order:
                 scores.setdefault(i, fused[i])
         merged = interleave(rankings) if sides else rankings[0]
-        similarity = self._similarity(vectors[0])
+        similarity = similarities[0]
         picked: list[int] = []
         for i in merged:
             if dedup and picked and float(np.max(self.vectors[picked] @ self.vectors[i])) >= NEAR_DUPLICATE:

@@ -11,7 +11,7 @@ from conftest import GOLD_FILE, NOTES_FILE
 
 from assistant.evaluation.gold import GoldItem, GoldSetError, load_gold
 from assistant.evaluation.retrieval_metrics import mean_scores, normalize, score_retrieval
-from assistant.retrieval import NEAR_DUPLICATE, interleave, rrf
+from assistant.retrieval import NEAR_DUPLICATE, convex_fusion, interleave
 from assistant.schema import RetrievedChunk
 
 DATA_DRIFT = "statistical properties of the input data change"
@@ -131,22 +131,28 @@ def test_gold_set_retrieval_quality_floor(notes_assistant):
 # -- fusion helpers ----------------------------------------------------------------------------
 
 
-def test_rrf_sums_reciprocal_ranks():
-    scores = rrf([[3, 1, 2], [1, 4]])
-    assert scores[1] == pytest.approx(1 / 62 + 1 / 61)
-    assert scores[3] == pytest.approx(1 / 61)
-    assert scores[2] == pytest.approx(1 / 63)
-    assert scores[4] == pytest.approx(1 / 62)
-    assert max(scores, key=scores.get) == 1
+def test_convex_fusion_normalizes_each_retriever():
+    dense = np.array([0.9, 0.5, 0.1, 0.7])
+    keyword = np.array([0.0, 10.0, 5.0, 0.0])
+    fused = convex_fusion([0, 1, 2], dense, keyword, alpha=0.5)
+    assert set(fused) == {0, 1, 2}  # only candidates are scored
+    assert fused[0] == pytest.approx(0.5 * 1.0 + 0.5 * 0.0)
+    assert fused[1] == pytest.approx(0.5 * 0.5 + 0.5 * 1.0)
+    assert fused[2] == pytest.approx(0.5 * 0.0 + 0.5 * 0.5)
+    assert convex_fusion([], dense, keyword) == {}
 
 
-def test_rrf_weights_and_k():
-    scores = rrf([[0, 1], [1, 0]], weights=[2.0, 1.0], k=0)
-    assert scores[0] == pytest.approx(2.0 / 1 + 1.0 / 2)
-    assert scores[1] == pytest.approx(2.0 / 2 + 1.0 / 1)
-    assert rrf([]) == {}
-    with pytest.raises(ValueError):
-        rrf([[1], [2]], weights=[1.0])
+def test_convex_fusion_keeps_a_strong_keyword_hit_on_top():
+    # a rare exact term: BM25 is sure about position 3, which dense ranks only third
+    dense = np.array([0.60, 0.58, 0.30, 0.50, 0.20])
+    keyword = np.array([1.0, 1.2, 0.5, 9.0, 0.0])
+    fused = convex_fusion([0, 1, 2, 3, 4], dense, keyword, alpha=0.6)
+    assert max(fused, key=fused.get) == 3
+
+
+def test_convex_fusion_with_flat_scores_does_not_divide_by_zero():
+    fused = convex_fusion([0, 1], np.array([0.3, 0.3]), np.array([0.0, 0.0]))
+    assert fused == {0: 0.0, 1: 0.0}
 
 
 def test_interleave_round_robin_first_occurrence_wins():
