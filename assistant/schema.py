@@ -49,7 +49,7 @@ class RetrievedChunk:
         heading_path: Heading path from the document top.
         start_line: 1-based first line.
         end_line: 1-based last line (inclusive).
-        score: Fused retrieval score (reciprocal-rank fusion; comparable within one query).
+        score: Fused retrieval score in [0, 1] (normalized dense + BM25; comparable within one query).
         similarity: Cosine similarity of the chunk to the question (dense evidence; used
             to judge whether the notes cover a question at all).
     """
