@@ -117,15 +117,19 @@ def test_sanity_queries_find_the_obvious_section(notes_assistant, question, head
 
 
 @pytest.mark.slow
-def test_gold_set_retrieval_quality_floor(notes_assistant):
-    """A regression floor well below the measured hybrid scores (hit@5 0.98, MRR@5 0.86)."""
-    gold = [g for g in load_gold(GOLD_FILE) if g.answerable]
+@pytest.mark.parametrize(("name", "floors"), [
+    # measured (README): gold 0.973 / 0.892 / 0.878, held-out 1.000 / 1.000 / 0.911
+    ("gold.jsonl", {"hit": 0.95, "recall": 0.86, "mrr": 0.85}),
+    ("holdout.jsonl", {"hit": 0.97, "recall": 0.97, "mrr": 0.88}),
+])
+def test_retrieval_quality_floors(notes_assistant, name, floors):
+    """Regression floors a little under the measured hybrid scores on both question sets."""
+    items = [g for g in load_gold(GOLD_FILE.parent / name) if g.answerable]
     scores = [score_retrieval(g.evidence, [h.text for h in notes_assistant.retrieve(g.question, k=5)], k=5)
-              for g in gold]
+              for g in items]
     means = mean_scores(scores)
-    assert means["hit"] >= 0.90, means
-    assert means["recall"] >= 0.80, means
-    assert means["mrr"] >= 0.75, means
+    for metric, floor in floors.items():
+        assert means[metric] >= floor, (metric, means)
 
 
 # -- fusion helpers ----------------------------------------------------------------------------
