@@ -258,3 +258,12 @@ def test_repo_gold_set_is_valid_and_grounded_in_the_notes():
     missing = [(g.id, e) for g in items for e in g.evidence if e not in notes]
     assert not missing, missing[:5]
     assert all(g.evidence for g in items if g.answerable)
+
+
+def test_repo_holdout_set_is_valid_and_grounded_in_the_notes():
+    items = load_gold(GOLD_FILE.parent / "holdout.jsonl")
+    assert len(items) >= 60 and sum(not g.answerable for g in items) >= 5
+    notes = NOTES_FILE.read_text(encoding="utf-8")
+    assert not [(g.id, e) for g in items for e in g.evidence if e not in notes]
+    gold_questions = {g.question.lower() for g in load_gold(GOLD_FILE)}
+    assert not [g.id for g in items if g.question.lower() in gold_questions]  # independent of the gold set
