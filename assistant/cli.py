@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from assistant.chunking import plain_text
 from assistant.errors import AssistantError
 
 
@@ -80,7 +81,7 @@ def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dens
         click.secho(f"[{rank}] {hit.heading or hit.source}", bold=True)
         click.secho(f"    {hit.source}:{hit.start_line}-{hit.end_line}  score {hit.score:.4f}  "
                     f"similarity {hit.similarity:.2f}", dim=True)
-        body = " ".join(line.strip() for line in hit.text.splitlines() if line.strip())
+        body = " ".join(line.strip() for line in plain_text(hit.text).splitlines() if line.strip())
         click.echo(textwrap.fill(textwrap.shorten(body, 400, placeholder=" …"), width,
                                  initial_indent="    ", subsequent_indent="    "))
         click.echo()

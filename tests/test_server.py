@@ -47,7 +47,7 @@ def server(tmp_path):
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                pytest.fail("chroma run did not start")
+                pytest.fail("chroma run did not answer on 127.0.0.1 within 60 s (is the loopback interface up?)")
             time.sleep(0.2)
     yield url, port
     proc.terminate()
