@@ -68,8 +68,18 @@ def ingest(ctx: click.Context, rebuild: bool, quiet: bool) -> None:
 @click.option("--dense-only", is_flag=True, help="Skip keyword (BM25) search.")
 @click.pass_context
 def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dense_only: bool) -> None:
-    """Show the passages of your notes that best match QUESTION."""
-    hits = _assistant(ctx).retrieve(question, k=k, hybrid=False if dense_only else None)
+    """Show the passages of your notes that best match QUESTION.
+
+    If your notes changed since the last ingest, the index is brought up to date first.
+    """
+    sa = _assistant(ctx)
+    if question.strip() and sa.status().stale:
+        click.secho("Your notes changed since the last ingest: updating the index first.", dim=True, err=True)
+        report = sa.ingest(progress=True)
+        for warning in report.warnings:
+            click.secho(f"warning: {warning}", fg="yellow", err=True)
+        click.secho(report.summary(), dim=True, err=True)
+    hits = sa.retrieve(question, k=k, hybrid=False if dense_only else None)
     if as_json:
         click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         return

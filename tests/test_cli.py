@@ -249,3 +249,15 @@ def test_status_reports_counts_and_staleness(tmp_path):
     assert "2 file(s)" in fresh.stdout and "notes changed  no" in fresh.stdout
     (tmp_path / "corpus" / "drift.md").write_text(NOTES["drift.md"] + "\nMore notes.\n", encoding="utf-8")
     assert "notes changed  yes" in run(tmp_path, "status").stdout
+
+
+def test_search_updates_a_stale_index_first(tmp_path):
+    write_notes(tmp_path / "corpus", NOTES)
+    assert run(tmp_path, "ingest", "-q").exit_code == 0
+    write_notes(tmp_path / "corpus", {"new/quokka.md": "# Quokka\n\nThe quokka cluster keeps checkpoints in S3.\n"})
+    result = run(tmp_path, "search", "where are quokka checkpoints kept", "--json")
+    assert result.exit_code == 0, result.output
+    assert "updating the index first" in result.stderr and "1 added" in result.stderr
+    assert json.loads(result.stdout)[0]["source"] == "new/quokka.md"
+    again = run(tmp_path, "search", "where are quokka checkpoints kept", "--json")
+    assert "updating" not in again.stderr  # up to date now: no second ingest
