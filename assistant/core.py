@@ -16,6 +16,7 @@ from assistant.corpus import load_corpus
 from assistant.embeddings import Embedder, ModelInfo, WordPieceTokenizer, load_embedder, model_info, resolve_model_dir
 from assistant.errors import CorpusError, IndexCorruptError, QuestionError
 from assistant.index import ChunkStore, Manifest
+from assistant.query import content_positions
 from assistant.schema import Chunk, IndexStatus, IngestReport, RetrievedChunk
 
 ProgressArg = bool | Callable[[int, int], None]
@@ -82,6 +83,7 @@ class StudyAssistant:
             "max_tokens": min(self.settings.chunk_tokens, self.model_info.window),
             "min_tokens": MIN_CHUNK_TOKENS,
             "piece_tokens": PIECE_TOKENS,
+            "token_vectors": True,
         }
 
     def chunk_notes(self, notes: Iterable) -> list[Chunk]:
@@ -142,7 +144,7 @@ class StudyAssistant:
         pieces = {c.id: piece_texts(c, self.tokenizer, chunker["piece_tokens"]) for c in chunks}
         same_model = old is not None and old.model == fingerprint
         reuse = {} if rebuild or not same_model else self.store.stored_vectors(old, [c.id for c in chunks])
-        reuse = {cid: v for cid, v in reuse.items() if len(v) == len(pieces[cid])}
+        reuse = {cid: v for cid, v in reuse.items() if len(v[0]) == len(pieces[cid])}
         if old is None:
             # Chroma takes ~1-2 s to import and open; do it while the model embeds (onnxruntime
             # releases the GIL), instead of after. Errors resurface when build() opens it.
@@ -170,9 +172,11 @@ class StudyAssistant:
         except Exception:  # noqa: BLE001 - reported by the main thread's own call
             pass
 
-    def _embed(self, chunks: list[Chunk], pieces: dict[str, list[str]], progress: ProgressArg) -> dict[str, np.ndarray]:
-        """Piece vectors of each chunk, with a progress bar (or callback) per batch."""
-        out: dict[str, np.ndarray] = {}
+    def _embed(
+        self, chunks: list[Chunk], pieces: dict[str, list[str]], progress: ProgressArg,
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per chunk: its piece vectors and its content-token vectors, with a progress bar per batch."""
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if not chunks:
             return out
         embedder = self.embedder  # load (or convert, once) before the bar starts
@@ -184,11 +188,13 @@ class StudyAssistant:
         try:
             for i in range(0, len(chunks), _EMBED_BATCH):
                 batch = chunks[i : i + _EMBED_BATCH]
-                flat = embedder.embed([t for c in batch for t in pieces[c.id]])
+                flat, states = embedder.embed_tokens([t for c in batch for t in pieces[c.id]])
                 at = 0
                 for c in batch:
-                    out[c.id] = flat[at : at + len(pieces[c.id])]
-                    at += len(pieces[c.id])
+                    n = len(pieces[c.id])
+                    kept = [s[content_positions(toks)] for toks, s in states[at : at + n]]
+                    out[c.id] = (flat[at : at + n], np.concatenate(kept) if kept else np.zeros((0, flat.shape[1])))
+                    at += n
                 if bar is not None:
                     bar.update(len(batch))
                 elif callable(progress):

@@ -142,14 +142,28 @@ class WordPieceTokenizer:
         return spans
 
 
+TokenStates = list[tuple[list[str], np.ndarray]]
+
+
 class Embedder(Protocol):
-    """Turns texts into unit-length vectors (one row each)."""
+    """Turns texts into unit-length vectors (one row each), and optionally per-token vectors."""
 
     info: ModelInfo
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Embed texts; ``progress(n)`` is called after each batch with the batch size."""
         ...
+
+    def embed_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, TokenStates]:
+        """Vectors as `embed`, plus each text's word pieces and their unit-length vectors.
+
+        The token vectors come from the same forward pass; [CLS] and [SEP] are left out.
+        """
+        ...
+
+
+def _unit_rows(states: np.ndarray) -> np.ndarray:
+    return (states / np.clip(np.linalg.norm(states, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
 
 
 def _pool(hidden: np.ndarray, mask: np.ndarray, info: ModelInfo) -> np.ndarray:
@@ -235,7 +249,17 @@ class OnnxEmbedder:
 
     def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Embed texts in length-sorted batches (less padding); rows keep the input order."""
+        return self._run(texts, progress, with_tokens=False)[0]
+
+    def embed_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, TokenStates]:
+        """Vectors plus each text's word pieces and their unit-length vectors (one forward pass)."""
+        return self._run(texts, None, with_tokens=True)
+
+    def _run(
+        self, texts: Sequence[str], progress: Progress | None, with_tokens: bool,
+    ) -> tuple[np.ndarray, TokenStates]:
         out = np.zeros((len(texts), 0), dtype=np.float32)
+        states: list = [None] * len(texts)
         order = np.argsort([len(t) for t in texts], kind="stable")
         for i in range(0, len(texts), self.batch_size):
             idx = order[i : i + self.batch_size]
@@ -248,9 +272,14 @@ class OnnxEmbedder:
             if out.shape[1] == 0:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
             out[idx] = vectors
+            if with_tokens:
+                for row, (j, enc) in enumerate(zip(idx, encoded, strict=True)):
+                    keep = [t for t, (tok, m) in enumerate(zip(enc.tokens, enc.attention_mask, strict=True))
+                            if m and tok not in ("[CLS]", "[SEP]")]
+                    states[j] = ([enc.tokens[t] for t in keep], _unit_rows(hidden[row, keep]))
             if progress:
                 progress(len(idx))
-        return out
+        return out, states
 
 
 class SentenceTransformerEmbedder:
@@ -275,6 +304,25 @@ class SentenceTransformerEmbedder:
             if progress:
                 progress(len(batch))
         return np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
+
+    def embed_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, TokenStates]:
+        """Vectors plus each text's word pieces and their unit-length vectors (one forward pass)."""
+        from tokenizers import Tokenizer
+
+        if not hasattr(self, "_tok"):
+            self._tok = Tokenizer.from_file(str(self.info.path / "tokenizer.json"))
+            self._tok.enable_truncation(self.info.max_seq_length)
+            self._tok.no_padding()
+        outputs = self._model.encode(list(texts), batch_size=self.batch_size, output_value=None,
+                                     normalize_embeddings=self.info.normalize, show_progress_bar=False)
+        vectors = np.stack([o["sentence_embedding"].cpu().numpy() for o in outputs]).astype(np.float32)
+        states: TokenStates = []
+        for text, o in zip(texts, outputs, strict=True):
+            tokens = self._tok.encode(text).tokens
+            hidden = o["token_embeddings"].cpu().numpy()[: len(tokens)]
+            keep = [t for t, tok in enumerate(tokens) if tok not in ("[CLS]", "[SEP]")]
+            states.append(([tokens[t] for t in keep], _unit_rows(hidden[keep])))
+        return vectors, states
 
 
 def load_embedder(info: ModelInfo, engine: str, cache_dir: Path) -> Embedder:

@@ -62,6 +62,9 @@ class LoadedIndex:
         piece_count: Rows in ``pieces``.
         piece_vectors: Every piece vector (for similarity scores without a second query).
         piece_owner: Row of ``chunks`` each piece belongs to.
+        token_matrix: The contextual vectors of every chunk's content word pieces, chunk after
+            chunk (stored as float16), for late-interaction scoring.
+        token_offsets: Rows ``token_offsets[i]:token_offsets[i + 1]`` of ``token_matrix`` are chunk i's.
         chunks: Every chunk.
         vectors: One unit vector per chunk (the normalized mean of its pieces).
         manifest: What was built and how.
@@ -74,6 +77,8 @@ class LoadedIndex:
     manifest: Manifest
     piece_vectors: np.ndarray
     piece_owner: np.ndarray
+    token_matrix: np.ndarray
+    token_offsets: np.ndarray
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -245,13 +250,43 @@ class ChunkStore:
         except KeyError as exc:
             raise IndexCorruptError(self._corrupt_message(f"a piece points to a missing chunk {exc}")) from None
         piece_vectors = np.asarray(piece_rows["embeddings"], dtype=np.float32)
-        return LoadedIndex(pieces_col, len(owner), chunks, vectors, manifest, piece_vectors, owner)
+        tokens = self._read_tokens(manifest.collection)
+        missing = [c.id for c in chunks if c.id not in tokens]
+        if missing:
+            raise IndexCorruptError(self._corrupt_message(f"token vectors missing for {len(missing)} chunk(s)"))
+        per_chunk = [tokens[c.id] for c in chunks]
+        offsets = np.cumsum([0] + [len(t) for t in per_chunk])
+        dim = piece_vectors.shape[1] if piece_vectors.size else 0
+        matrix = np.concatenate(per_chunk).astype(np.float32) if offsets[-1] else np.zeros((0, dim), np.float32)
+        return LoadedIndex(pieces_col, len(owner), chunks, vectors, manifest, piece_vectors, owner, matrix, offsets)
 
-    def stored_vectors(self, manifest: Manifest | None, ids: Iterable[str]) -> dict[str, np.ndarray]:
-        """Stored piece vectors (one row per piece, in order) of these chunk ids, where they exist."""
+    def _tokens_path(self, suffix: str) -> Path:
+        return self.index_dir / f"tokens-{suffix}.npz"
+
+    def _read_tokens(self, suffix: str) -> dict[str, np.ndarray]:
+        """Token vectors of a build by chunk id ({} when the file is missing or unreadable)."""
+        try:
+            with np.load(self._tokens_path(suffix), allow_pickle=False) as data:
+                ids, offsets, states = data["ids"], data["offsets"], data["states"]
+        except (OSError, ValueError, KeyError):
+            return {}
+        return {str(cid): states[offsets[i] : offsets[i + 1]] for i, cid in enumerate(ids)}
+
+    def _write_tokens(self, suffix: str, chunks: list[Chunk], tokens: dict[str, np.ndarray]) -> None:
+        offsets = np.cumsum([0] + [len(tokens[c.id]) for c in chunks])
+        states = np.concatenate([tokens[c.id] for c in chunks]).astype(np.float16) if chunks else np.zeros((0, 0))
+        fd, tmp = tempfile.mkstemp(dir=self.index_dir, prefix=".tokens-", suffix=".npz")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, ids=np.array([c.id for c in chunks]), offsets=offsets, states=states)
+        os.replace(tmp, self._tokens_path(suffix))
+
+    def stored_vectors(self, manifest: Manifest | None, ids: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Stored (piece vectors, token vectors) of these chunk ids, where both exist."""
         wanted = list(ids)
         if manifest is None or not wanted:
             return {}
+        tokens = self._read_tokens(manifest.collection)
+        wanted = [cid for cid in wanted if cid in tokens]
         try:
             pieces = self.client().get_collection(f"pieces-{manifest.collection}", embedding_function=None)
             rows: dict[str, list[tuple[int, np.ndarray]]] = {}
@@ -259,41 +294,47 @@ class ChunkStore:
                 got = pieces.get(where={"chunk": {"$in": wanted[i : i + _BATCH]}}, include=["embeddings", "metadatas"])
                 for pid, vector, meta in zip(got["ids"], got["embeddings"], got["metadatas"], strict=True):
                     rows.setdefault(meta["chunk"], []).append((int(pid.rsplit(":", 1)[1]), vector))
-            return {cid: np.asarray([v for _, v in sorted(r, key=lambda x: x[0])], dtype=np.float32)
-                    for cid, r in rows.items()}
         except IndexProblemError:
             raise
         except Exception as exc:
             raise self._failure(exc) from None
+        return {
+            cid: (np.asarray([v for _, v in sorted(r, key=lambda x: x[0])], dtype=np.float32),
+                  tokens[cid].astype(np.float32))
+            for cid, r in rows.items()
+        }
 
-    def build(self, chunks: list[Chunk], pieces: dict[str, list[str]], vectors: dict[str, np.ndarray],
-              manifest: Manifest) -> None:
+    def build(self, chunks: list[Chunk], pieces: dict[str, list[str]],
+              vectors: dict[str, tuple[np.ndarray, np.ndarray]], manifest: Manifest) -> None:
         """Write new collections aside, then switch the manifest to them and drop the old ones.
 
         Args:
             chunks: Every chunk the new index holds.
             pieces: Piece texts of every chunk, by chunk id.
-            vectors: Piece vectors of every chunk (one row per piece), by chunk id.
+            vectors: Per chunk id: its piece vectors (one row per piece) and its token vectors.
             manifest: The manifest to write once complete (its ``collection`` is set here).
         """
         client = self.client()
         suffix = uuid.uuid4().hex[:12]
         self._set_pending(self._pending() | {suffix})
-        space = {"hnsw:space": "cosine"}
+        # generous HNSW search/build breadth: our collections are small, and the default ef made dense
+        # results vary by a few points of recall from one build to the next
+        space = {"hnsw:space": "cosine", "hnsw:search_ef": 256, "hnsw:construction_ef": 256, "hnsw:M": 32}
         chunks_col = client.create_collection(f"chunks-{suffix}", embedding_function=None, metadata=space)
         pieces_col = client.create_collection(f"pieces-{suffix}", embedding_function=None, metadata=space)
         for i in range(0, len(chunks), _BATCH):
             part = chunks[i : i + _BATCH]
             chunks_col.add(
-                ids=[c.id for c in part], embeddings=np.stack([_unit(vectors[c.id]) for c in part]),
+                ids=[c.id for c in part], embeddings=np.stack([_unit(vectors[c.id][0]) for c in part]),
                 documents=[c.text for c in part], metadatas=[_meta(c) for c in part],
             )
-        rows = [(f"{c.id}:{n}", text, vectors[c.id][n], c.id)
+        rows = [(f"{c.id}:{n}", text, vectors[c.id][0][n], c.id)
                 for c in chunks for n, text in enumerate(pieces[c.id])]
         for j in range(0, len(rows), _BATCH):
             sub = rows[j : j + _BATCH]
             pieces_col.add(ids=[r[0] for r in sub], documents=[r[1] for r in sub],
                            embeddings=np.stack([r[2] for r in sub]), metadatas=[{"chunk": r[3]} for r in sub])
+        self._write_tokens(suffix, chunks, {c.id: vectors[c.id][1] for c in chunks})
         old = self.read_manifest()
         manifest.collection = suffix
         manifest.updated = time.time()
@@ -334,6 +375,9 @@ class ChunkStore:
         for name in names:
             if name not in (f"chunks-{keep}", f"pieces-{keep}"):
                 client.delete_collection(name)
+        for path in self.index_dir.glob("tokens-*.npz"):
+            if path != self._tokens_path(keep):
+                path.unlink(missing_ok=True)
         self._set_pending(set())
 
     def verify(self, manifest: Manifest | None) -> None:

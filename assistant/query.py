@@ -118,3 +118,15 @@ def comparison_sides(question: str) -> tuple[str, ...] | None:
             sides = [" ".join([x, *longest[1:]]) if len(x.split()) == 1 else x for x in sides]
         return tuple(sides)
     return None
+
+
+def content_positions(pieces: list[str]) -> list[int]:
+    """Positions of word pieces that carry meaning: no stopwords, no bare punctuation.
+
+    Used for late-interaction scoring, where every kept query piece looks for its best match.
+    Continuation pieces ("##ing") are kept: their word was kept by its first piece.
+    """
+    return [
+        i for i, piece in enumerate(pieces)
+        if any(ch.isalnum() for ch in piece) and (piece.startswith("##") or piece.lower() not in STOPWORDS)
+    ]

@@ -63,12 +63,23 @@ def test_onnx_matches_sentence_transformers():
     info = model_info(bundled_model_dir())
     from conftest import CACHE_DIR
 
-    onnx = load_embedder(info, "onnx", CACHE_DIR).embed(TEXTS)
-    reference = SentenceTransformerEmbedder(info).embed(TEXTS)
+    embedder = load_embedder(info, "onnx", CACHE_DIR)
+    onnx = embedder.embed(TEXTS)
+    st = SentenceTransformerEmbedder(info)
+    reference = st.embed(TEXTS)
     assert reference.shape == onnx.shape
     np.testing.assert_allclose(np.linalg.norm(reference, axis=1), 1.0, atol=1e-5)
     cosine = (onnx * reference).sum(1) / (np.linalg.norm(onnx, axis=1) * np.linalg.norm(reference, axis=1))
     assert cosine.min() > 0.9999, cosine
+
+    # token vectors (late interaction) agree too, word piece for word piece
+    onnx_vectors, onnx_tokens = embedder.embed_tokens(TEXTS)
+    st_vectors, st_tokens = st.embed_tokens(TEXTS)
+    np.testing.assert_allclose(onnx_vectors, onnx, atol=1e-6)
+    assert (onnx_vectors * st_vectors).sum(1).min() > 0.9999
+    for (pieces_a, states_a), (pieces_b, states_b) in zip(onnx_tokens, st_tokens, strict=True):
+        assert pieces_a == pieces_b and "[CLS]" not in pieces_a and "[SEP]" not in pieces_a
+        assert (states_a * states_b).sum(1).min() > 0.999
 
 
 def test_load_embedder_rejects_unknown_engine(tmp_path):

@@ -419,3 +419,25 @@ def test_orphan_collections_of_a_killed_write_are_ignored_then_dropped(small, ma
     sa.ingest(rebuild=True, progress=False)
     sa.close()
     assert len(_builds(tmp / "index")) == 1
+
+
+def test_missing_token_vectors_file_is_corrupt_and_rebuild_recovers(small, make_assistant):
+    tmp, sa, _ = small
+    sa.close()
+    [tokens_file] = list((tmp / "index").glob("tokens-*.npz"))
+    tokens_file.unlink()
+    sa = make_assistant(tmp)
+    with pytest.raises(IndexCorruptError, match="token vectors missing.*assistant ingest --rebuild"):
+        sa.retrieve("batch transform")
+    sa.ingest(rebuild=True, progress=False)
+    assert sa.retrieve("batch transform", k=1)[0].heading_path == ["SageMaker", "Batch Transform"]
+    assert len(list((tmp / "index").glob("tokens-*.npz"))) == 1
+
+
+def test_incremental_ingest_reuses_token_vectors(small, make_assistant):
+    tmp, sa, _ = small
+    (tmp / "corpus" / "added.md").write_text("# Added\n\nKinesis ingests streaming clickstream data.\n")
+    report = sa.ingest(progress=False)
+    assert report.added == 1 and report.unchanged == SMALL_CHUNKS
+    assert len(list((tmp / "index").glob("tokens-*.npz"))) == 1  # the previous build's file is gone
+    assert sa.retrieve("streaming clickstream", k=1)[0].source == "added.md"

@@ -267,3 +267,38 @@ def test_repo_holdout_set_is_valid_and_grounded_in_the_notes():
     assert not [(g.id, e) for g in items for e in g.evidence if e not in notes]
     gold_questions = {g.question.lower() for g in load_gold(GOLD_FILE)}
     assert not [g.id for g in items if g.question.lower() in gold_questions]  # independent of the gold set
+
+
+# -- late interaction and the two dense paths ------------------------------------------------------
+
+
+def test_maxsim_takes_each_query_tokens_best_match():
+    from assistant.retrieval import maxsim
+
+    e = np.eye(4, dtype=np.float32)
+    matrix = np.vstack([e[[0, 1]], e[[2]], np.zeros((0, 4), np.float32)])  # chunk 0: t0,t1; 1: t2; 2: none
+    offsets = np.array([0, 2, 3, 3])
+    query = e[[0, 2]]
+    scores = maxsim(query, matrix, offsets, [0, 1, 2])
+    assert scores.tolist() == pytest.approx([0.5, 0.5, 0.0])
+    assert maxsim(query[:0], matrix, offsets, [0]).tolist() == [0.0]
+
+
+@pytest.mark.slow
+def test_chroma_hnsw_path_agrees_with_the_exact_scan(notes_assistant):
+    from assistant.retrieval import Retriever
+
+    exact = notes_assistant.retriever
+    via_chroma = Retriever(exact.index, exact.embedder, exact_limit=0)  # force Chroma's query
+    for question in ["explain concept drift vs data drift", "how do I secure a SageMaker endpoint",
+                     "what is SMOTE used for"]:
+        assert [h.id for h in via_chroma.search(question, 5)] == [h.id for h in exact.search(question, 5)]
+
+
+@pytest.mark.slow
+def test_every_chunk_has_token_vectors(notes_assistant):
+    index = notes_assistant.retriever.index
+    sizes = np.diff(index.token_offsets)
+    assert len(sizes) == len(index.chunks) and sizes.min() > 0
+    assert index.token_matrix.shape == (sizes.sum(), index.piece_vectors.shape[1])
+    assert np.allclose(np.linalg.norm(index.token_matrix, axis=1), 1.0, atol=1e-2)  # stored as float16
