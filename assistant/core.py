@@ -251,7 +251,7 @@ class StudyAssistant:
         return self._ensure_retriever().vectors
 
     def status(self) -> IndexStatus:
-        """What is indexed and whether the notes changed since (reads only the manifest and notes)."""
+        """What is indexed and whether it is stale: notes, model or chunking changed since the last ingest."""
         manifest = self.store.read_manifest()
         stale: bool | None
         try:
@@ -264,7 +264,10 @@ class StudyAssistant:
         elif current is None:
             stale = None
         else:
-            stale = current != {s: f.get("digest") for s, f in manifest.files.items()}
+            stale = (
+                current != {s: f.get("digest") for s, f in manifest.files.items()}
+                or manifest.model != self.model_info.fingerprint or manifest.chunker != self.chunker_settings
+            )
         return IndexStatus(
             corpus_dir=str(self.settings.corpus_dir), index_dir=str(self.settings.index_dir),
             store=self.settings.chroma_url or str(self.settings.index_dir / "chroma"),
