@@ -33,9 +33,17 @@ WEIGHTS = (0.4, 0.4, 0.2)
 DENSE_WEIGHT = 0.6  # dense vs BM25 before late interaction (and when there are no token vectors)
 LATE_CANDIDATES = 60
 EXACT_SCAN_LIMIT = 50_000  # pieces; scanning 50k takes ~6 ms here, a couple of HNSW queries
-# Two chunks whose vectors are this close say the same thing (the notes restate topics in
-# summaries and later chapters); only the better-ranked one is returned.
-NEAR_DUPLICATE = 0.92
+# Two chunks sharing this much of their vocabulary (Jaccard of content words) say the same thing:
+# a section pasted twice, or the same notes in two files; only the better-ranked one is returned.
+# Text, not vectors: adjacent chunks of one section have chunk vectors at cosine 0.92-0.94 (their
+# pieces share the heading) while sharing only 15-35% of their words. The MLA notes restate topics
+# in several chapters in different words (at most 0.48 here), so nothing in them is dropped.
+NEAR_DUPLICATE = 0.6
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    """Share of distinct words two texts have in common."""
+    return len(a & b) / len(a | b) if a or b else 1.0
 
 
 def convex_fusion(candidates: Sequence[int], dense: np.ndarray, keyword: np.ndarray,
@@ -140,6 +148,7 @@ class Retriever:
         self._blas = ThreadpoolController()
         corpus = [tokens(c.search_text()) or ["_"] for c in self.chunks]
         self._bm25 = BM25Okapi(corpus) if corpus else None
+        self._words = [set(tokens(c.text)) for c in self.chunks]
 
     def _dense(self, vectors: np.ndarray, similarities: list[np.ndarray], n: int) -> list[list[int]]:
         """For each query vector, chunks ranked by their best-matching piece.
@@ -250,7 +259,7 @@ class Retriever:
         similarity = similarities[0]
         picked: list[int] = []
         for i in merged:
-            if dedup and picked and float(np.max(self.vectors[picked] @ self.vectors[i])) >= NEAR_DUPLICATE:
+            if dedup and any(jaccard(self._words[i], self._words[j]) >= NEAR_DUPLICATE for j in picked):
                 continue
             picked.append(i)
             if len(picked) == k:

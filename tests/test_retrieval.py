@@ -11,7 +11,8 @@ from conftest import GOLD_FILE, NOTES_FILE
 
 from assistant.evaluation.gold import GoldItem, GoldSetError, load_gold
 from assistant.evaluation.retrieval_metrics import mean_scores, normalize, score_retrieval
-from assistant.retrieval import NEAR_DUPLICATE, convex_fusion, interleave
+from assistant.query import tokens
+from assistant.retrieval import NEAR_DUPLICATE, convex_fusion, interleave, jaccard
 from assistant.schema import RetrievedChunk
 
 DATA_DRIFT = "statistical properties of the input data change"
@@ -76,11 +77,25 @@ def test_default_k_comes_from_settings(notes_assistant):
     "model monitoring",
 ])
 def test_no_near_duplicates_in_results(notes_assistant, question):
-    vectors = dict(zip((c.id for c in notes_assistant.chunks()), notes_assistant.vectors(), strict=True))
     hits = notes_assistant.retrieve(question, k=8)
-    for i, a in enumerate(hits):
-        for b in hits[i + 1 :]:
-            assert float(vectors[a.id] @ vectors[b.id]) < NEAR_DUPLICATE, (a.heading, b.heading)
+    words = [set(tokens(h.text)) for h in hits]
+    for i in range(len(hits)):
+        for j in range(i + 1, len(hits)):
+            assert jaccard(words[i], words[j]) < NEAR_DUPLICATE, (hits[i].heading, hits[j].heading)
+
+
+def test_copied_notes_are_returned_once(tmp_path, make_assistant):
+    from conftest import write_notes
+
+    text = ("# Drift\n\n- **Data drift:** the input distribution changes over time.\n"
+            "- **Concept drift:** the relation between inputs and target changes.\n")
+    write_notes(tmp_path / "corpus", {"drift.md": text, "backup/drift-copy.md": text,
+                                      "other.md": "# Endpoints\n\nReal-time endpoints serve predictions.\n"})
+    sa = make_assistant(tmp_path)
+    hits = sa.retrieve("what is concept drift", k=3)
+    assert [h.source for h in hits].count("drift.md") + [h.source for h in hits].count("backup/drift-copy.md") == 1
+    undeduped = sa.retriever.search("what is concept drift", 3, dedup=False)
+    assert {"drift.md", "backup/drift-copy.md"} <= {h.source for h in undeduped}
 
 
 @pytest.mark.slow
