@@ -13,10 +13,17 @@ import numpy as np
 from assistant.chunking import CHUNKER_VERSION, chunk_text, piece_texts
 from assistant.config import Settings, load_settings
 from assistant.corpus import load_corpus
-from assistant.embeddings import Embedder, ModelInfo, WordPieceTokenizer, load_embedder, model_info, resolve_model_dir
+from assistant.embeddings import (
+    Embedder,
+    ModelInfo,
+    WordPieceTokenizer,
+    content_vectors,
+    load_embedder,
+    model_info,
+    resolve_model_dir,
+)
 from assistant.errors import CorpusError, IndexCorruptError, QuestionError
 from assistant.index import ChunkStore, Manifest
-from assistant.query import content_positions
 from assistant.schema import Chunk, IndexStatus, IngestReport, RetrievedChunk
 
 ProgressArg = bool | Callable[[int, int], None]
@@ -192,7 +199,7 @@ class StudyAssistant:
                 at = 0
                 for c in batch:
                     n = len(pieces[c.id])
-                    kept = [s[content_positions(toks)] for toks, s in states[at : at + n]]
+                    kept = content_vectors(states[at : at + n])
                     out[c.id] = (flat[at : at + n], np.concatenate(kept) if kept else np.zeros((0, flat.shape[1])))
                     at += n
                 if bar is not None:

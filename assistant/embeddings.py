@@ -162,6 +162,13 @@ class Embedder(Protocol):
         ...
 
 
+def content_vectors(states: TokenStates) -> list[np.ndarray]:
+    """Each text's token vectors without stopwords and punctuation (what late interaction compares)."""
+    from assistant.query import content_positions
+
+    return [vectors[content_positions(pieces)] for pieces, vectors in states]
+
+
 def _unit_rows(states: np.ndarray) -> np.ndarray:
     return (states / np.clip(np.linalg.norm(states, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
 

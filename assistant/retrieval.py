@@ -21,17 +21,16 @@ from collections.abc import Sequence
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from assistant.embeddings import Embedder
+from assistant.embeddings import Embedder, content_vectors
 from assistant.index import LoadedIndex
-from assistant.query import comparison_sides, content_positions, tokens
+from assistant.query import comparison_sides, tokens
 from assistant.schema import Chunk, RetrievedChunk
 
 # Fusion weights: dense (best piece), BM25, late interaction (token MaxSim). Measured recall@5 /
 # MRR@5 on gold and held-out: RRF of dense+BM25 0.900/0.860 and 0.984/0.878; convex 0.6/0.4/0
 # 0.892/0.878 and 1.000/0.911; 0.4/0.4/0.2 0.912/0.892 and 1.000/0.930.
 WEIGHTS = (0.4, 0.4, 0.2)
-DENSE_WEIGHT = 0.6  # dense vs BM25 before late interaction (and when there are no token vectors)
-LATE_CANDIDATES = 60
+DENSE_WEIGHT = 0.6  # dense vs BM25 when a question has no content tokens for late interaction
 EXACT_SCAN_LIMIT = 50_000  # pieces; scanning 50k takes ~6 ms here, a couple of HNSW queries
 # Two chunks sharing this much of their vocabulary (Jaccard of content words) say the same thing:
 # a section pasted twice, or the same notes in two files; only the better-ranked one is returned.
@@ -203,12 +202,11 @@ class Retriever:
         if mode == "bm25":
             return top_keyword, {i: float(keyword[i]) for i in top_keyword}
         candidates = list(dict.fromkeys(top_dense + top_keyword))
-        fused = convex_fusion(candidates, dense, keyword)
-        if query_tokens is not None and len(query_tokens):
-            # late interaction re-scores the strongest candidates only (it costs a matrix product each)
+        if query_tokens is None or not len(query_tokens):
+            fused = convex_fusion(candidates, dense, keyword)
+        else:
             late = np.zeros(len(self.chunks))
-            shortlist = sorted(fused, key=lambda i: -fused[i])[:LATE_CANDIDATES]
-            late[shortlist] = maxsim(query_tokens, self.index.token_matrix, self.index.token_offsets, shortlist)
+            late[candidates] = maxsim(query_tokens, self.index.token_matrix, self.index.token_offsets, candidates)
             fused = normalized_sum(candidates, list(zip(WEIGHTS, (dense, keyword, late), strict=True)))
         return sorted(fused, key=lambda i: -fused[i]), fused
 
@@ -244,7 +242,7 @@ class Retriever:
         texts = [question, *(sides or ())]
         if mode == "hybrid":
             vectors, states = self.embedder.embed_tokens(texts)
-            query_tokens = [s[content_positions(toks)] for toks, s in states]
+            query_tokens = content_vectors(states)
         else:
             vectors, query_tokens = self.embedder.embed(texts), [None] * len(texts)
         similarities = [self._similarity(v) for v in vectors]
