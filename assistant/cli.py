@@ -97,6 +97,128 @@ def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dens
         click.echo()
 
 
+def _refresh_if_stale(sa) -> None:
+    if sa.status().stale:
+        click.secho("Your notes changed since the last ingest: updating the index first.", dim=True, err=True)
+        report = sa.ingest(progress=True)
+        for warning in report.warnings:
+            click.secho(f"warning: {warning}", fg="yellow", err=True)
+        click.secho(report.summary(), dim=True, err=True)
+
+
+def _print_sources(answer) -> None:
+    """The cited passages: number, heading path, file and lines (the quoted lines when known)."""
+    if answer.abstained or not answer.citations:
+        return
+    click.echo()
+    click.secho("Sources", bold=True)
+    for c in sorted(answer.citations, key=lambda c: c.n):
+        lines = f"{c.start_line}-{c.end_line}" if c.end_line != c.start_line else f"{c.start_line}"
+        click.echo(f"  [{c.n}] {c.chunk.heading or c.chunk.source}")
+        click.secho(f"      {c.chunk.source}, lines {lines}", dim=True)
+
+
+def _print_footer(answer) -> None:
+    facts = [f"{answer.backend}", f"prompt {answer.prompt}", f"{answer.seconds:.2f} s"]
+    if answer.tokens_in or answer.tokens_out:
+        facts.append(f"tokens {answer.tokens_in} in / {answer.tokens_out} out")
+    if answer.notice:
+        click.secho(answer.notice, dim=True, err=True)
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        click.secho(f"(searched your notes for: {answer.standalone_question})", dim=True, err=True)
+    click.secho(" · ".join(facts), dim=True, err=True)
+
+
+def _stream_answer(sa, question: str, history, backend: str | None, prompt: str | None, k: int | None):
+    """Print an answer as it streams, then its sources; return the Answer.
+
+    A backend that fails midway leaves its partial text on screen, then the error.
+    """
+    from assistant.errors import BackendError
+    from assistant.schema import Answer
+
+    answer = None
+    try:
+        for event in sa.stream(question, history=history, backend=backend, prompt=prompt, k=k):
+            if isinstance(event, Answer):
+                answer = event
+            else:
+                click.echo(event, nl=False)
+    except BackendError as exc:
+        if exc.partial:
+            click.echo()
+            click.secho("[answer interrupted]", fg="yellow", err=True)
+        raise
+    click.echo()
+    _print_sources(answer)
+    _print_footer(answer)
+    return answer
+
+
+_BACKEND_HELP = "Answer backend: extractive (default, offline), bedrock, openai, llamacpp."
+
+
+@main.command()
+@click.argument("question")
+@click.option("--backend", "-b", default=None, help=_BACKEND_HELP + " Default: ASSISTANT_BACKEND.")
+@click.option("--prompt", "-p", default=None, help="Prompt template name (default: ASSISTANT_PROMPT, 'default').")
+@click.option("-k", "--top-k", "k", type=click.IntRange(min=1), default=None, help="Passages to retrieve.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON (no streaming).")
+@click.pass_context
+def ask(ctx: click.Context, question: str, backend: str | None, prompt: str | None, k: int | None,
+        as_json: bool) -> None:
+    """Answer QUESTION from your notes, with citations (or say the notes don't cover it)."""
+    sa = _assistant(ctx)
+    if question.strip():
+        _refresh_if_stale(sa)
+    if as_json:
+        answer = sa.answer(question, backend=backend, prompt=prompt, k=k)
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    _stream_answer(sa, question, None, backend, prompt, k)
+
+
+@main.command()
+@click.option("--backend", "-b", default=None, help=_BACKEND_HELP)
+@click.option("--prompt", "-p", default=None, help="Prompt template name.")
+@click.option("-k", "--top-k", "k", type=click.IntRange(min=1), default=None, help="Passages to retrieve.")
+@click.pass_context
+def chat(ctx: click.Context, backend: str | None, prompt: str | None, k: int | None) -> None:
+    """Chat about your notes; follow-up questions use the conversation. Type /new to start over, /quit to leave.
+
+    The model and index stay loaded between questions.
+    """
+    sa = _assistant(ctx)
+    _refresh_if_stale(sa)
+    engine = sa.backend(backend)  # fail early on an unknown or unconfigured backend
+    click.secho(f"Chatting with your notes ({engine.name}). /new starts over, /quit leaves.", dim=True)
+    history: list[dict[str, str]] = []
+    while True:
+        try:
+            question = click.prompt(click.style("you", bold=True), prompt_suffix="> ", default="",
+                                    show_default=False)
+        except (EOFError, click.Abort):
+            click.echo()
+            return
+        command = question.strip().lower()
+        if command in {"/quit", "/exit", "quit", "exit"}:
+            return
+        if command == "/new":
+            history.clear()
+            click.secho("New chat.", dim=True)
+            continue
+        if not command:
+            continue
+        try:
+            answer = _stream_answer(sa, question, history, engine.name, prompt, k)
+        except AssistantError as exc:
+            # the conversation so far is kept; the failed turn is not added to it
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            continue
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+        click.echo()
+
+
 @main.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:

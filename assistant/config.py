@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from assistant.errors import ConfigError
@@ -22,6 +22,18 @@ _ENV = {
     "ASSISTANT_HYBRID": "hybrid",
     "ASSISTANT_CHUNK_TOKENS": "chunk_tokens",
     "ASSISTANT_MAX_FILE_MB": "max_file_mb",
+    "ASSISTANT_BACKEND": "backend",
+    "ASSISTANT_PROMPT": "prompt",
+    "ASSISTANT_BEDROCK_MODEL": "bedrock_model",
+    "ASSISTANT_BEDROCK_REGION": "bedrock_region",
+    "ASSISTANT_OPENAI_BASE_URL": "openai_base_url",
+    "ASSISTANT_OPENAI_MODEL": "openai_model",
+    "ASSISTANT_OPENAI_API_KEY": "openai_api_key",
+    "ASSISTANT_GGUF": "gguf",
+    "ASSISTANT_TEMPERATURE": "temperature",
+    "ASSISTANT_MAX_TOKENS": "max_tokens",
+    "ASSISTANT_CONTEXT_TOKENS": "context_tokens",
+    "ASSISTANT_LLM_TIMEOUT": "llm_timeout",
 }
 
 EMBED_ENGINES = ("onnx", "sentence-transformers")
@@ -46,6 +58,18 @@ class Settings:
         chunk_tokens: Largest chunk, in the embedding model's word pieces (capped at
             what the model reads).
         max_file_mb: Files larger than this are skipped with a message.
+        backend: Default answer backend (``extractive``, ``bedrock``, ``openai``, ``llamacpp``).
+        prompt: Default prompt template name (a file in ``assistant/prompts/``).
+        bedrock_model: Bedrock model id (or inference profile id) for the ``bedrock`` backend.
+        bedrock_region: AWS region for Bedrock; None uses boto3's normal chain (AWS_REGION, profile).
+        openai_base_url: Address of an OpenAI-compatible server, e.g. ``http://127.0.0.1:11434/v1``.
+        openai_model: Model name on that server.
+        openai_api_key: Key for that server, if it wants one (never written anywhere by us).
+        gguf: Path to a GGUF model file for the in-process ``llamacpp`` backend.
+        temperature: Sampling temperature of LLM backends.
+        max_tokens: Most tokens an LLM backend may generate per answer.
+        context_tokens: The LLM's context window; passages are trimmed to fit in it.
+        llm_timeout: Seconds to wait for an LLM backend before giving up.
     """
 
     corpus_dir: Path = Path("corpus")
@@ -58,6 +82,18 @@ class Settings:
     hybrid: bool = True
     chunk_tokens: int = 256
     max_file_mb: float = 2.0
+    backend: str = "extractive"
+    prompt: str = "default"
+    bedrock_model: str = "anthropic.claude-3-haiku-20240307-v1:0"
+    bedrock_region: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
+    gguf: Path | None = None
+    temperature: float = 0.0
+    max_tokens: int = 512
+    context_tokens: int = 4096
+    llm_timeout: float = 60.0
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced (None values are ignored)."""
@@ -122,7 +158,7 @@ def load_settings(
         raw = values.get(name)
         if raw is None or raw.strip() == "":
             continue
-        if field_name in {"corpus_dir", "index_dir", "cache_dir", "embed_model"}:
+        if field_name in {"corpus_dir", "index_dir", "cache_dir", "embed_model", "gguf"}:
             kwargs[field_name] = Path(raw.strip()).expanduser()
         elif field_name == "chroma_url":
             url = raw.strip().rstrip("/")
@@ -140,8 +176,27 @@ def load_settings(
             kwargs[field_name] = _parse_int(name, raw, 1)
         elif field_name == "chunk_tokens":
             kwargs[field_name] = _parse_int(name, raw, 64)
-        elif field_name == "max_file_mb":
+        elif field_name in {"max_file_mb", "llm_timeout"}:
             kwargs[field_name] = _parse_float(name, raw)
+        elif field_name == "temperature":
+            try:
+                value = float(raw.strip())
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r} is not a number.") from None
+            if not 0 <= value <= 2:
+                raise ConfigError(f"{name}={raw!r} is out of range; use a value from 0 to 2.")
+            kwargs[field_name] = value
+        elif field_name in {"max_tokens", "context_tokens"}:
+            kwargs[field_name] = _parse_int(name, raw, 16 if field_name == "max_tokens" else 512)
+        elif field_name == "openai_base_url":
+            url = raw.strip().rstrip("/")
+            if not re.fullmatch(r"https?://\S+", url):
+                raise ConfigError(f"{name}={raw!r} is not a server address like http://127.0.0.1:11434/v1.")
+            kwargs[field_name] = url
+        elif field_name in {"backend", "prompt"}:
+            kwargs[field_name] = raw.strip().lower()
+        else:
+            kwargs[field_name] = raw.strip()
     known = {f.name for f in fields(Settings)}
     assert set(kwargs) <= known  # the table above and the dataclass must agree
     return Settings(**kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from assistant.embeddings import (
 )
 from assistant.errors import CorpusError, IndexCorruptError, QuestionError
 from assistant.index import ChunkStore, Manifest
-from assistant.schema import Chunk, IndexStatus, IngestReport, RetrievedChunk
+from assistant.schema import Answer, Chunk, IndexStatus, IngestReport, RetrievedChunk
 
 ProgressArg = bool | Callable[[int, int], None]
 MIN_CHUNK_TOKENS = 48
@@ -41,12 +41,14 @@ class StudyAssistant:
         >>> sa.retrieve("explain concept drift vs data drift", k=5)  # doctest: +SKIP
     """
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, **backend_deps: object) -> None:
         """Wrap the settings; the model and the index open lazily on first use.
 
         Args:
             settings: Built at the edge with `load_settings`.
             embedder: An already loaded embedder to share (tests, long-running apps).
+            **backend_deps: Passed to backend factories, e.g. ``client`` (a bedrock-runtime
+                client to use instead of one made from the AWS credential chain).
         """
         self.settings = settings
         self.store = ChunkStore(settings.index_dir, settings.chroma_url)
@@ -54,6 +56,9 @@ class StudyAssistant:
         self._tokenizer: WordPieceTokenizer | None = None
         self._embedder = embedder
         self._retriever = None
+        self._backends: dict = {}
+        self._backend_deps = backend_deps
+        self._gate = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> StudyAssistant:
@@ -282,7 +287,114 @@ class StudyAssistant:
             updated=manifest.updated if manifest else None, stale=stale, model=str(self.model_info.path),
         )
 
+    # -- answer ----------------------------------------------------------------------------
+    @property
+    def vocabulary(self):
+        """What the notes contain, for the coverage gate (built once per loaded index)."""
+        retriever = self._ensure_retriever()
+        if getattr(retriever, "_vocabulary", None) is None:
+            from assistant.abstention import Vocabulary
+
+            retriever._vocabulary = Vocabulary([c.search_text() for c in retriever.chunks])
+        return retriever._vocabulary
+
+    def line_vectors(self, chunk: RetrievedChunk) -> dict[int, np.ndarray] | None:
+        """A passage's stored token vectors per file line (None if they don't line up); cached."""
+        from assistant.linevectors import line_token_rows
+
+        retriever = self._ensure_retriever()
+        cache = retriever.__dict__.setdefault("_line_vectors", {})
+        if chunk.id not in cache:
+            pos = retriever._pos.get(chunk.id)
+            if pos is None:
+                return None
+            whole = retriever.chunks[pos]
+            index = retriever.index
+            rows = index.token_matrix[index.token_offsets[pos] : index.token_offsets[pos + 1]]
+            pieces = piece_texts(whole, self.tokenizer, self.chunker_settings["piece_tokens"])
+            cache[chunk.id] = line_token_rows(whole, pieces, rows, self.tokenizer)
+        return cache[chunk.id]
+
+    def coverage_evidence(self, question: str, hits: list[RetrievedChunk]) -> dict[str, float]:
+        """The coverage gate's features for a question and its passages (see `abstention`)."""
+        from assistant.abstention import evidence
+
+        return evidence(question, hits, self.vocabulary)
+
+    def backend(self, name: str | None = None):
+        """The answer backend by name (default ``ASSISTANT_BACKEND``), created once and kept warm.
+
+        Raises:
+            BackendConfigError: Unknown name (lists the available ones) or not set up.
+        """
+        from assistant.backends import create_backend
+
+        key = (name or self.settings.backend).strip().lower()
+        if key not in self._backends:
+            self._backends[key] = create_backend(key, self.settings, embedder=lambda: self.embedder,
+                                                 line_vectors=self.line_vectors, **self._backend_deps)
+        return self._backends[key]
+
+    def _parts(self):
+        from assistant.abstention import load_gate
+        from assistant.answering import ChainParts
+        from assistant.tokens import count_messages, count_tokens
+
+        if self._gate is None:
+            self._gate = load_gate()
+        tiktoken_dir = str(self.settings.cache_dir / "tiktoken")
+        return ChainParts(
+            retrieve=lambda q, k, hybrid: self.retrieve(q, k=k, hybrid=hybrid),
+            vocabulary=self.vocabulary, gate=self._gate,
+            count_messages=lambda messages: count_messages(messages, tiktoken_dir),
+            count_text=lambda text: count_tokens(text, tiktoken_dir),
+        )
+
+    def stream(
+        self, question: str, history: Sequence[Mapping[str, str]] | None = None, backend: str | None = None,
+        prompt: str | None = None, k: int | None = None, hybrid: bool | None = None,
+    ) -> Iterator[str | Answer]:
+        """Answer a question, yielding text pieces as they are generated and then the final `Answer`.
+
+        Args:
+            question: The student's question.
+            history: Earlier messages, oldest first: dicts with ``role`` (``user`` or
+                ``assistant``) and ``content``. A follow-up is rewritten with it before retrieval.
+            backend: Backend name (default ``ASSISTANT_BACKEND``).
+            prompt: Prompt template name (default ``ASSISTANT_PROMPT``).
+            k: Passages to retrieve.
+            hybrid: Keyword + dense retrieval.
+
+        Raises:
+            QuestionError: Empty question.
+            ConfigError: Unknown backend or prompt (the message lists the available ones).
+            BackendError: The backend failed; ``partial`` holds the text streamed before it.
+        """
+        from assistant.answering import run
+
+        engine = self.backend(backend)
+        yield from run(question, engine, prompt or self.settings.prompt, self._parts(), history=history, k=k,
+                       hybrid=hybrid, max_tokens=self.settings.max_tokens, temperature=self.settings.temperature)
+
+    def answer(
+        self, question: str, history: Sequence[Mapping[str, str]] | None = None, backend: str | None = None,
+        prompt: str | None = None, k: int | None = None, hybrid: bool | None = None,
+    ) -> Answer:
+        """Answer a question from the notes, with citations, or say the notes don't cover it.
+
+        Same arguments and errors as `stream`; returns only the final `Answer`.
+        """
+        final = None
+        for event in self.stream(question, history=history, backend=backend, prompt=prompt, k=k, hybrid=hybrid):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None  # run() always ends with an Answer
+        return final
+
     def close(self) -> None:
-        """Release the index (the folder can then be removed or rebuilt by another process)."""
+        """Release the index and backends (the folder can then be removed or rebuilt by another process)."""
+        for engine in self._backends.values():
+            engine.close()
+        self._backends.clear()
         self._retriever = None
         self.store.close()

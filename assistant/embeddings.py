@@ -110,6 +110,11 @@ class WordPieceTokenizer:
         encodings = self._tok.encode_batch(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in encodings]
 
+    def pieces(self, text: str) -> tuple[list[str], list[tuple[int, int]]]:
+        """Word pieces of ``text`` (no [CLS]/[SEP]) and their character offsets."""
+        encoding = self._tok.encode(text, add_special_tokens=False)
+        return list(encoding.tokens), list(encoding.offsets)
+
     def spans(self, text: str, max_tokens: int) -> list[tuple[int, int]]:
         """Cut ``text`` into consecutive character spans of at most ``max_tokens`` pieces.
 

@@ -37,3 +37,20 @@ class QuestionError(AssistantError):
 
 class EmbeddingError(AssistantError):
     """The embedding model could not be loaded or run."""
+
+
+class BackendError(AssistantError):
+    """An answer backend failed (unreachable, refused, timed out); the message says what to do.
+
+    Attributes:
+        partial: Text the backend had already streamed before it failed ("" if none).
+    """
+
+    def __init__(self, message: str, partial: str = "") -> None:
+        """Keep the message and whatever was streamed before the failure."""
+        super().__init__(message)
+        self.partial = partial
+
+
+class BackendConfigError(BackendError, ConfigError):
+    """A backend is unknown, or not set up (missing package, model file, server address)."""

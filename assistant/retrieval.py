@@ -16,6 +16,7 @@ BM25Retriever wraps.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -147,6 +148,10 @@ class Retriever:
         self._blas = ThreadpoolController()
         corpus = [tokens(c.search_text()) or ["_"] for c in self.chunks]
         self._bm25 = BM25Okapi(corpus) if corpus else None
+        # in how many chunks each word occurs (heading path included): weighs question words when
+        # deciding whether the notes cover a question at all
+        self.doc_freq: Counter[str] = Counter(w for words in corpus for w in set(words))
+        self.chunk_words: list[set[str]] = [set(words) for words in corpus]
         self._words = [set(tokens(c.text)) for c in self.chunks]
 
     def _dense(self, vectors: np.ndarray, similarities: list[np.ndarray], n: int) -> list[list[int]]:

@@ -261,3 +261,37 @@ def test_search_updates_a_stale_index_first(tmp_path):
     assert json.loads(result.stdout)[0]["source"] == "new/quokka.md"
     again = run(tmp_path, "search", "where are quokka checkpoints kept", "--json")
     assert "updating" not in again.stderr  # up to date now: no second ingest
+
+
+def test_ask_streams_a_cited_answer_then_sources(indexed):
+    result = run(indexed, "ask", "what is the difference between data drift and concept drift?")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "**Data drift:**" in out and "**Concept drift:**" in out and "[1]" in out
+    assert "Sources" in out and "drift.md, lines" in out
+    assert "Quoted from your notes" in result.stderr and "extractive" in result.stderr
+
+
+def test_ask_json_has_answer_fields(indexed):
+    result = run(indexed, "ask", "how are real-time endpoints scaled?", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"text", "citations", "abstained", "backend", "prompt", "seconds", "contexts"} <= set(data)
+    assert data["backend"] == "extractive" and not data["abstained"]
+    assert data["citations"] and data["citations"][0]["chunk"]["source"] in {"drift.md", "deploy/endpoints.md"}
+
+
+def test_ask_unknown_backend_and_prompt_are_one_error_line(indexed):
+    assert "available: extractive" in one_error_line(run(indexed, "ask", "what is drift?", "--backend", "nope"))
+    assert "available: default" in one_error_line(run(indexed, "ask", "what is drift?", "--prompt", "nope"))
+    assert "empty" in one_error_line(run(indexed, "ask", "  "))
+
+
+def test_chat_keeps_history_for_follow_ups_and_survives_errors(indexed):
+    result = CliRunner().invoke(
+        main, ["--env-file", str(indexed / "no-such.env"), "chat"], env=env_for(indexed),
+        input="explain concept drift vs data drift\n\nand how do I detect it?\n/new\n/quit\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "searched your notes for: How do I detect concept drift vs data drift?" in result.stderr
+    assert "New chat." in result.stdout

@@ -1,0 +1,201 @@
+"""The answer chain: condense follow-up -> retrieve -> coverage gate -> prompt -> generate -> parse.
+
+Why plain functions and not a langchain runnable pipeline: the chain streams text pieces and then
+one typed `Answer` (with checked citations), and its middle step decides between two paths
+(abstain, or generate); each step is a pure, separately tested function, and langchain_core's
+ChatPromptTemplate fills the prompts. A runnable wrapper would add an import and a layer of
+indirection without removing any of this code.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from assistant import followup
+from assistant.abstention import Gate, Vocabulary, evidence
+from assistant.backends.base import GenerationRequest, LLMBackend
+from assistant.citations import parse_citations
+from assistant.errors import BackendError, QuestionError
+from assistant.prompting import CONDENSE, build_messages, fit_contexts, format_history, load_prompt
+from assistant.query import comparison_sides
+from assistant.schema import Answer, RetrievedChunk
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+NOT_COVERED = "Your notes don't cover this."
+_LLM_ABSTAINS = re.compile(r"notes (?:do not|don['’]t|does not|doesn['’]t) (?:cover|answer|mention)", re.I)
+
+
+@dataclass(frozen=True)
+class ChainParts:
+    """What one answer run needs from the assistant (all already loaded).
+
+    Attributes:
+        retrieve: ``(question, k, hybrid) -> passages``.
+        vocabulary: What the notes contain (for the coverage gate).
+        gate: The calibrated coverage gate.
+        count_messages: Token counter for chat prompts.
+        count_text: Token counter for text.
+    """
+
+    retrieve: Callable[[str, int | None, bool | None], list[RetrievedChunk]]
+    vocabulary: Vocabulary
+    gate: Gate
+    count_messages: Callable[[list[dict[str, str]]], int]
+    count_text: Callable[[str], int]
+
+
+def clean_question(question: str) -> tuple[str, str]:
+    """The question trimmed, and a notice if it had to be shortened.
+
+    Raises:
+        QuestionError: Empty or whitespace only.
+    """
+    text = " ".join((question or "").split())
+    if not text:
+        raise QuestionError("The question is empty: type what you want to know about your notes.")
+    if len(text) > MAX_QUESTION_CHARS:
+        cut = text[:MAX_QUESTION_CHARS].rsplit(" ", 1)[0]
+        return cut, (f"Your question was {len(text):,} characters; only the first {len(cut):,} were used.")
+    return text, ""
+
+
+def abstention_text(hits: Sequence[RetrievedChunk], limit: int = 3) -> tuple[str, list[str]]:
+    """The "not covered" message and the closest topics the notes do cover (distinct headings)."""
+    topics: list[str] = []
+    places: list[str] = []
+    for hit in hits:
+        topic = hit.heading or hit.source
+        if topic not in topics:
+            topics.append(topic)
+            places.append(f"- **{topic}** ({hit.source}, lines {hit.start_line}-{hit.end_line})")
+        if len(topics) == limit:
+            break
+    if not topics:
+        return NOT_COVERED, []
+    return NOT_COVERED + " The closest topics they do cover:\n" + "\n".join(places), topics
+
+
+def standalone_question(
+    question: str, history: Sequence[Mapping[str, str]] | None, backend: LLMBackend, parts: ChainParts,
+    settings_max_tokens: int = 64,
+) -> str:
+    """The question to retrieve with: rewritten only if it is a follow-up.
+
+    LLM backends rewrite with the condense prompt; the extractive backend (and any LLM whose
+    rewrite comes back empty or rambling) carries the conversation's subject by rule.
+    """
+    if not followup.is_follow_up(question, history):
+        return question
+    by_rule = followup.rewrite(question, history)
+    if not backend.writes_prose:
+        return by_rule
+    messages = build_messages(load_prompt(CONDENSE), history=format_history(history or []), question=question)
+    try:
+        text = "".join(backend.stream(GenerationRequest(question, messages=messages,
+                                                        max_tokens=settings_max_tokens, temperature=0.0)))
+    except BackendError as exc:
+        log.warning("condensing the follow-up failed (%s); using the rule-based rewrite", exc)
+        return by_rule
+    text = " ".join(text.strip().strip('"').split())
+    if not text or len(text) > 3 * len(by_rule) + 80:
+        return by_rule
+    return text
+
+
+def run(
+    question: str,
+    backend: LLMBackend,
+    prompt_name: str,
+    parts: ChainParts,
+    history: Sequence[Mapping[str, str]] | None = None,
+    k: int | None = None,
+    hybrid: bool | None = None,
+    max_tokens: int = 512,
+    temperature: float = 0.0,
+) -> Iterator[str | Answer]:
+    """Answer one question, yielding text pieces as they are produced and then the `Answer`.
+
+    Args:
+        question: As the student typed it.
+        backend: The answer writer.
+        prompt_name: Prompt template name (checked even for the extractive backend).
+        parts: Retrieval, gate and token counters.
+        history: Earlier messages (``role``/``content``), oldest first.
+        k: Passages to retrieve (None: the settings' default).
+        hybrid: Keyword + dense retrieval (None: the settings' default).
+        max_tokens: Most tokens an LLM may generate.
+        temperature: LLM sampling temperature.
+
+    Raises:
+        QuestionError: Empty question.
+        ConfigError: Unknown prompt.
+        BackendError: The backend failed; ``partial`` holds the text streamed before.
+    """
+    started = time.perf_counter()
+    text, notice = clean_question(question)
+    template = load_prompt(prompt_name)
+    standalone = standalone_question(text, history, backend, parts)
+    hits = parts.retrieve(standalone, k, hybrid)
+    features = evidence(standalone, hits, parts.vocabulary)
+    probability = parts.gate.probability(features)
+    facts = {**{n: round(v, 4) for n, v in features.items()}, "p_covered": round(probability, 4),
+             "threshold": parts.gate.threshold}
+    notices = [notice] if notice else []
+    if not backend.writes_prose:
+        from assistant.backends.extractive import NOTICE
+
+        notices.append(NOTICE)
+
+    def abstain(contexts: list[RetrievedChunk], tokens_in: int = 0, tokens_out: int = 0) -> Answer:
+        message, topics = abstention_text(hits)
+        return Answer(text=message, abstained=True, backend=backend.name, prompt=template.name,
+                      seconds=time.perf_counter() - started, question=text, standalone_question=standalone,
+                      contexts=contexts, closest_topics=topics, notice=" ".join(notices),
+                      tokens_in=tokens_in, tokens_out=tokens_out, evidence=facts)
+
+    if not hits or probability < parts.gate.threshold:
+        answer = abstain(list(hits))
+        yield answer.text
+        yield answer
+        return
+
+    contexts, messages, tokens_in = list(hits), [], 0
+    if backend.writes_prose:
+        budget = (backend.context_tokens or 0) - max_tokens
+        contexts, messages = fit_contexts(hits, template, standalone, budget, parts.count_messages)
+        tokens_in = parts.count_messages(messages)
+    request = GenerationRequest(standalone, contexts, messages, comparison_sides(standalone), max_tokens, temperature)
+    pieces: list[str] = []
+    try:
+        for piece in backend.stream(request):
+            if piece:
+                pieces.append(piece)
+                yield piece
+    except BackendError as exc:
+        exc.partial = "".join(pieces)
+        raise
+    except Exception as exc:  # a backend bug must still reach the user as one clear line
+        raise BackendError(f"The {backend.name} backend failed: {exc}", "".join(pieces)) from exc
+    raw = "".join(pieces).strip()
+    usage = backend.last_usage
+    tokens_in = usage.tokens_in if backend.writes_prose and usage.tokens_in else tokens_in
+    tokens_out = (usage.tokens_out or parts.count_text(raw)) if backend.writes_prose else 0
+    if not raw or (_LLM_ABSTAINS.search(raw) and len(raw) < 200):
+        answer = abstain(contexts, tokens_in, tokens_out)
+        yield "\n\n" + answer.text if raw else answer.text
+        yield answer
+        return
+    parsed = parse_citations(raw, contexts)
+    yield Answer(
+        text=parsed.text, citations=parsed.citations, abstained=False, backend=backend.name,
+        prompt=template.name, seconds=time.perf_counter() - started, question=text,
+        standalone_question=standalone, contexts=contexts, notice=" ".join(notices),
+        tokens_in=tokens_in, tokens_out=tokens_out, dropped_markers=parsed.dropped,
+        unverified_quotes=parsed.unverified_quotes, evidence=facts,
+    )

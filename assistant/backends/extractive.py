@@ -1,0 +1,306 @@
+"""The default backend: no language model. It quotes the most relevant sentences of the notes.
+
+Every sentence of the retrieved passages is scored against the question (embedding similarity plus
+the share of the question's topic words it holds); the best ones are kept, without repeats, up to
+~150 words, and shown in reading order under short bold lead-ins, each cited. For a comparison
+("X vs Y") each side gets its own part, then the contrast if the notes state one.
+
+Offline, deterministic and fast: sentence vectors are cached, so a warm answer costs one small
+embedding call for the question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from assistant.abstention import salient
+from assistant.backends.base import GenerationRequest, Usage
+from assistant.embeddings import Embedder, content_vectors
+from assistant.schema import RetrievedChunk
+from assistant.sentences import Unit, passage_units, split_sentences
+
+NOTICE = ("Quoted from your notes (extractive mode: no language model; "
+          "pick another backend for written prose).")
+WORD_BUDGET = 150
+KEYWORD_WEIGHT = 0.35  # share of the question's topic words in a sentence, next to cosine similarity
+REDUNDANT = 0.6  # a line sharing this share of its distinct words (Jaccard) with a kept one adds nothing
+RELATIVE_FLOOR = 0.75  # keep lines scoring at least this share of the best one
+SIDE_WEIGHT = 0.8  # a comparison part ranks lines by this much side match, the rest whole-question match
+LINE_WORDS = 60  # a longer line is shown up to its last sentence within this many words
+_CONTRAST = re.compile(r"\b(?:whereas|unlike|while|in contrast|instead|rather than|compared|differs?|"
+                       r"difference|vs\.?|versus|but)\b", re.I)
+
+
+@lru_cache(maxsize=50_000)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(salient(text))
+
+
+def keyword_share(query: str, unit: Unit, heading: str) -> float:
+    """Share of the query's topic words found in the sentence, its lead-ins or its heading."""
+    wanted = _words(query)
+    if not wanted:
+        return 0.0
+    have = _words(heading) | _words(unit.parent) | _words(unit.label) | _words(unit.text)
+    return len(wanted & have) / len(wanted)
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
+def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
+           taken: list[int] | None = None) -> list[int]:
+    """Greedy pick of the best sentences: above ``floor``, not redundant, within ``budget`` words.
+
+    Args:
+        scores: One score per unit.
+        units: The candidate sentences.
+        budget: Words allowed for the picked sentences together.
+        floor: Lowest score worth keeping.
+        taken: Units already picked elsewhere (not repeated, and redundant with).
+
+    Returns:
+        Positions of the picked units, best first.
+    """
+    taken = list(taken or [])
+    picked: list[int] = []
+    used = 0
+    for i in np.argsort(-scores, kind="stable"):
+        i = int(i)
+        if scores[i] < floor or i in taken:
+            continue
+        words = _words(f"{units[i].label} {units[i].text}")
+        if any(_jaccard(words, _words(f"{units[j].label} {units[j].text}")) >= REDUNDANT for j in taken + picked):
+            continue
+        size = len(shorten(units[i].text).split())
+        if used + size > budget and picked:
+            continue
+        picked.append(i)
+        used += size
+        if used >= budget:
+            break
+    return picked
+
+
+def _lead(unit: Unit, heading_path: Sequence[str]) -> str:
+    return unit.label or unit.parent or (heading_path[-1] if heading_path else "")
+
+
+def shorten(text: str, words: int = LINE_WORDS) -> str:
+    """A long line cut after its last whole sentence within ``words`` words (or at ``words``), marked " …"."""
+    if len(text.split()) <= words:
+        return text
+    kept = ""
+    for a, b in split_sentences(text):
+        if len((kept + text[a:b]).split()) > words:
+            break
+        kept = text[: b]
+    return (kept or " ".join(text.split()[:words])).rstrip() + " …"
+
+
+def _render_group(units: list[Unit], contexts: Sequence[RetrievedChunk], lead: str | None) -> str:
+    """One bullet: a bold lead-in, then its lines in reading order, each cited."""
+    body = " ".join(f"{shorten(u.text)} [{u.chunk + 1}]" for u in units)
+    return f"- **{lead}:** {body}" if lead else f"- {body}"
+
+
+def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[RetrievedChunk],
+           lead: str | None = None) -> list[str]:
+    """Bullets for the picked sentences in reading order, grouped under their lead-ins.
+
+    Args:
+        units: All candidate sentences.
+        picked: Which ones to show.
+        contexts: The passages (for heading paths).
+        lead: One lead-in for every bullet (a comparison side); None uses each sentence's own.
+    """
+    ordered = sorted((units[i] for i in picked),
+                     key=lambda u: (contexts[u.chunk].source, u.line, contexts[u.chunk].text.find(u.raw)))
+    lines: list[str] = []
+    group: list[Unit] = []
+    group_lead = None
+    for unit in ordered:
+        unit_lead = lead if lead is not None else _lead(unit, contexts[unit.chunk].heading_path)
+        if group and (unit_lead != group_lead or unit.line - group[-1].line > 3):
+            lines.append(_render_group(group, contexts, group_lead))
+            group = []
+        group.append(unit)
+        group_lead = unit_lead
+    if group:
+        lines.append(_render_group(group, contexts, group_lead))
+    if lead is not None and len(lines) > 1:
+        # one part per side: its lead-in once, then the sentences
+        first, *rest = lines
+        lines = [first] + [re.sub(r"^- \*\*.+?:\*\* ", "  ", r) for r in rest]
+    return lines
+
+
+def _phrase(text: str) -> str:
+    return " " + " ".join(salient(text)) + " "
+
+
+def _mentions(side: str, units: Sequence[Unit]) -> np.ndarray:
+    """Which lines name a side: its words in a row (lead-in included), else all its words anywhere."""
+    phrase = _phrase(side)
+    named = np.array([phrase.strip() != "" and phrase in _phrase(f"{u.label} {u.text}") for u in units])
+    if named.any():
+        return named
+    words = _words(side)
+    return np.array([bool(words) and words <= _words(f"{u.label} {u.text}") for u in units])
+
+
+def side_title(side: str) -> str:
+    """A comparison side as a lead-in: "I detect concept drift" -> "Concept drift"."""
+    text = re.sub(r"^(?:(?:how|when|why)\s+)?(?:(?:do|can|should|would)\s+)?(?:i|we|you)\s+\w+\s+(?:the\s+)?", "",
+                  side.strip(), flags=re.I) or side.strip()
+    return text[:1].upper() + text[1:]
+
+
+class ExtractiveBackend:
+    """Answers by quoting the notes: offline, deterministic, cited sentence by sentence."""
+
+    name = "extractive"
+    writes_prose = False
+    context_tokens = 0
+
+    def __init__(self, embedder: Callable[[], Embedder], word_budget: int = WORD_BUDGET,
+                 cache_size: int = 20_000,
+                 line_vectors: Callable[[RetrievedChunk], dict[int, np.ndarray] | None] | None = None) -> None:
+        """Keep a handle on the embedding model (loaded on first use).
+
+        Args:
+            embedder: Returns the loaded embedder (the index's own model).
+            word_budget: Longest answer, in words.
+            cache_size: Line vectors (fallback path) kept in memory.
+            line_vectors: A passage's stored token vectors per file line (see `linevectors`);
+                without it, or where it returns None, lines are embedded (and cached) instead.
+        """
+        self._embedder = embedder
+        self._line_vectors = line_vectors
+        self.word_budget = word_budget
+        self.last_usage = Usage(0, 0)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            fresh = self._embedder().embed(missing)
+            for text, vector in zip(missing, fresh, strict=True):
+                self._cache[text] = vector / (np.linalg.norm(vector) or 1.0)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        for t in texts:
+            self._cache.move_to_end(t)
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1))
+
+    def _similarities(self, queries: list[str], units: list[Unit], headings: list[str],
+                      contexts: Sequence[RetrievedChunk]) -> np.ndarray:
+        """Similarity of each query to each line (queries x units).
+
+        Late interaction (MaxSim) on the index's stored token vectors where available, else the
+        cosine of the embedded line.
+        """
+        embedder = self._embedder()
+        query_vectors, states = embedder.embed_tokens(queries)
+        query_tokens = content_vectors(states)
+        out = np.zeros((len(queries), len(units)))
+        stored = {}
+        if self._line_vectors is not None:
+            for i, chunk in enumerate(contexts):
+                stored[i] = self._line_vectors(chunk)
+        missing = [n for n, u in enumerate(units) if not (stored.get(u.chunk) or {}).get(u.line) is not None]
+        for n, unit in enumerate(units):
+            rows = (stored.get(unit.chunk) or {}).get(unit.line)
+            if rows is None or not len(rows):
+                continue
+            for q, tokens in enumerate(query_tokens):
+                if len(tokens):
+                    out[q, n] = float((tokens @ rows.T).max(axis=1).mean())
+        if missing:
+            query_vectors = query_vectors / np.linalg.norm(query_vectors, axis=1, keepdims=True).clip(1e-9)
+            vectors = self._vectors([units[n].embed_text(headings[n]) for n in missing])
+            out[:, missing] = query_vectors @ vectors.T
+        return out
+
+    def compose(self, request: GenerationRequest) -> str:
+        """The whole answer (markdown with ``[n]`` markers), or "" when no sentence qualifies."""
+        contexts = request.contexts
+        units = [u for i, c in enumerate(contexts) for u in passage_units(c, i)]
+        if not units:
+            return ""
+        headings = [contexts[u.chunk].heading for u in units]
+        sides = list(request.sides or ())
+        queries = [request.question, *sides]
+        similarity = self._similarities(queries, units, headings, contexts)
+
+        def scores(q: int) -> np.ndarray:
+            keywords = np.array([keyword_share(queries[q], u, h) for u, h in zip(units, headings, strict=True)])
+            return similarity[q] + KEYWORD_WEIGHT * keywords
+
+        if not sides:
+            s = scores(0)
+            picked = select(s, units, self.word_budget, floor=RELATIVE_FLOOR * float(s.max()))
+            return "\n".join(render(units, picked, contexts))
+
+        # a comparison: each side's best sentences under the side's name, then the contrast
+        per_side = max(25, self.word_budget // (len(sides) + 1))
+        parts: list[str] = []
+        taken: list[int] = []
+        mentions = [_mentions(side_title(side), units) for side in sides]
+        whole = scores(0)
+        for q, side in enumerate(sides, start=1):
+            # the side's own match, and the whole question's (which carries "how do I detect ...")
+            s = SIDE_WEIGHT * scores(q) + (1 - SIDE_WEIGHT) * whole
+            # sentences that name this side speak for it; one about another side must not stand in
+            if mentions[q - 1].any():
+                s = np.where(mentions[q - 1], s, -1.0)
+            picked = select(s, units, per_side, floor=RELATIVE_FLOOR * float(s.max()), taken=taken)
+            taken.extend(picked)
+            parts.extend(render(units, picked, contexts, lead=side_title(side)))
+        # the contrast: a sentence that names two sides and says how they differ
+        contrast = np.array([sum(m[n] for m in mentions) >= 2 and bool(_CONTRAST.search(u.text))
+                             for n, u in enumerate(units)])
+        s = np.where(contrast, whole, -1.0)
+        if s.max() > 0:
+            picked = select(s, units, per_side, floor=RELATIVE_FLOOR * float(whole.max()), taken=taken)[:1]
+            parts.extend(render(units, picked, contexts, lead="The difference"))
+        return "\n".join(parts)
+
+    def stream(self, request: GenerationRequest) -> Iterator[str]:
+        """Yield the answer a bullet at a time."""
+        text = self.compose(request)
+        for n, line in enumerate(text.split("\n")):
+            yield ("\n" if n else "") + line
+
+    def close(self) -> None:
+        """Drop cached sentence vectors."""
+        self._cache.clear()
+
+
+def create(settings, embedder: Callable[[], Embedder] | None = None,
+           line_vectors: Callable[[RetrievedChunk], dict[int, np.ndarray] | None] | None = None,
+           **_: object) -> ExtractiveBackend:
+    """Registry factory: needs the index's embedding model (passed by `StudyAssistant`)."""
+    if embedder is None:
+        from assistant.embeddings import load_embedder, model_info, resolve_model_dir
+
+        loaded: list[Embedder] = []
+
+        def embedder() -> Embedder:
+            if not loaded:
+                info = model_info(resolve_model_dir(settings.embed_model))
+                loaded.append(load_embedder(info, settings.embed_engine, settings.cache_dir))
+            return loaded[0]
+
+    return ExtractiveBackend(embedder, line_vectors=line_vectors)

@@ -1,0 +1,83 @@
+"""Pure follow-up handling: spot a question that leans on the conversation, and make it standalone.
+
+Only follow-ups are rewritten: "and how do I detect it?" after "explain concept drift vs data
+drift" becomes "how do I detect concept drift vs data drift?", while a question with its own
+subject goes to retrieval untouched. LLM backends rewrite with the condense prompt; this rule is
+what the extractive backend uses, and the fallback when an LLM's rewrite is unusable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from assistant.query import tokens
+
+_PRONOUN = re.compile(r"\b(it|its|it's|this|that|these|those|they|them|their|theirs|one|ones|the former|the latter)\b",
+                      re.I)
+_CONNECTOR = re.compile(r"^\s*(?:and|but|so|also|then|ok(?:ay)?,?\s+(?:and|so)?|what about|how about|and what about|"
+                        r"same for|what if|why)\b[\s,]*", re.I)
+_LEAD = re.compile(
+    r"^(?:(?:can you|could you|please|pls)\s+)*(?:explain|describe|define|compare|contrast|tell me about|"
+    r"what(?:'s| is| are)(?: the)?(?: difference between)?|whats|how (?:do|does|can|should) (?:i|you|we)|"
+    r"when (?:do|should) i use|should i use|do i use|difference between)\s+",
+    re.I,
+)
+# content words of a question at most this many, plus a pronoun, means it leans on the context
+MAX_OWN_WORDS = 2
+
+
+def _user_turns(history: Sequence[Mapping[str, str]]) -> list[str]:
+    return [m.get("content", "") for m in history if m.get("role") == "user" and m.get("content", "").strip()]
+
+
+def is_follow_up(question: str, history: Sequence[Mapping[str, str]] | None) -> bool:
+    """Whether a question needs the conversation to be understood.
+
+    True with history and either a leading connector ("and ...", "what about ...") or a pronoun
+    in a question with at most two topic words of its own ("how do I detect it?").
+    """
+    if not history or not _user_turns(history):
+        return False
+    own = [w for w in tokens(question) if not _PRONOUN.fullmatch(w)]
+    if _CONNECTOR.match(question):
+        return True
+    return bool(_PRONOUN.search(question)) and len(own) <= MAX_OWN_WORDS
+
+
+def subject(question: str) -> str:
+    """The topic of a question: its words without the asking phrase or the question mark."""
+    text = " ".join(question.split())
+    text = _LEAD.sub("", text)
+    text = re.sub(r"^(?:the|a|an)\s+", "", text, flags=re.I)
+    return re.sub(r"[\s?!.]+$", "", text)
+
+
+def current_topic(history: Sequence[Mapping[str, str]]) -> str:
+    """The subject the conversation is on: that of the last user question that had its own."""
+    topic = ""
+    turns = _user_turns(history)
+    for n, turn in enumerate(turns):
+        earlier = [{"role": "user", "content": t} for t in turns[:n]]
+        if not topic or not is_follow_up(turn, earlier):
+            topic = subject(turn)
+    return topic
+
+
+def rewrite(question: str, history: Sequence[Mapping[str, str]] | None) -> str:
+    """The question made standalone by carrying the conversation's subject (unchanged if not a follow-up).
+
+    The subject is that of the last user question that had its own (see `current_topic`). A
+    pronoun is replaced by it; otherwise ("what about label drift?") it is added as context.
+    """
+    if not is_follow_up(question, history):
+        return question
+    topic = current_topic(history or [])
+    if not topic:
+        return question
+    body = _CONNECTOR.sub("", question).strip() or question.strip()
+    if _PRONOUN.search(body):
+        replaced = _PRONOUN.sub(topic, body, count=1)
+        return replaced[:1].upper() + replaced[1:]
+    body = re.sub(r"[\s?!.]+$", "", body)
+    return f"{body[:1].upper() + body[1:]} (about {topic})?"

@@ -1,0 +1,136 @@
+"""Pure prompt building: templates from files, numbered passages, chat messages, context budget.
+
+Templates live in ``assistant/prompts/<name>.md`` (a ``description:`` line, then ``=== system ===``
+and ``=== user ===`` sections with ``{context}``, ``{question}`` and, for condensing, ``{history}``),
+so the evaluation can compare them by name. Filling them is langchain_core's ChatPromptTemplate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+from assistant.errors import ConfigError
+from assistant.schema import RetrievedChunk
+
+CONDENSE = "condense"
+_SECTION = re.compile(r"^=== (system|user) ===\s*$", re.M)
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A named prompt: system and user message templates.
+
+    Attributes:
+        name: File stem (``default``, ``short-answers``).
+        description: One line saying what the template is for.
+        system: System message template.
+        user: User message template.
+    """
+
+    name: str
+    description: str
+    system: str
+    user: str
+
+
+def parse_prompt(name: str, text: str) -> PromptTemplate:
+    """Read a template file's text.
+
+    Raises:
+        ConfigError: The file lacks a system or user section.
+    """
+    parts = _SECTION.split(text)
+    head, sections = parts[0], dict(zip(parts[1::2], (p.strip() for p in parts[2::2]), strict=True))
+    if set(sections) != {"system", "user"}:
+        raise ConfigError(f"Prompt {name!r} needs '=== system ===' and '=== user ===' sections.")
+    match = re.search(r"^description:\s*(.+)$", head, re.M)
+    return PromptTemplate(name, match.group(1).strip() if match else "", sections["system"], sections["user"])
+
+
+def available_prompts() -> list[str]:
+    """Names of the answer templates shipped in ``assistant/prompts`` (the condense one excluded)."""
+    folder = resources.files("assistant").joinpath("prompts")
+    return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".md") and p.name[:-3] != CONDENSE)
+
+
+def load_prompt(name: str) -> PromptTemplate:
+    """Load a template by name.
+
+    Raises:
+        ConfigError: No such template; the message lists the available ones.
+    """
+    key = (name or "").strip().lower()
+    path = resources.files("assistant").joinpath("prompts").joinpath(f"{key}.md")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", key) or not path.is_file():
+        raise ConfigError(f"Unknown prompt {name!r}; available: {', '.join(available_prompts())}.")
+    return parse_prompt(key, path.read_text(encoding="utf-8"))
+
+
+def format_passage(n: int, chunk: RetrievedChunk, text: str | None = None) -> str:
+    """One numbered passage: ``[n] heading path (file, lines a-b)`` then its text, fenced as data."""
+    label = chunk.heading or chunk.source
+    body = chunk.text if text is None else text
+    return f"[{n}] {label} ({chunk.source}, lines {chunk.start_line}-{chunk.end_line})\n<<<\n{body.strip()}\n>>>"
+
+
+def format_context(contexts: Sequence[RetrievedChunk]) -> str:
+    """The numbered passages ``[1]..[n]`` joined for a prompt."""
+    return "\n\n".join(format_passage(n, c) for n, c in enumerate(contexts, 1))
+
+
+def format_history(history: Sequence[dict[str, str]], turns: int = 3) -> str:
+    """The last ``turns`` exchanges as ``Student:`` / ``Assistant:`` lines (citations stripped)."""
+    lines = []
+    for message in list(history)[-2 * turns:]:
+        who = "Student" if message.get("role") == "user" else "Assistant"
+        content = re.sub(r"\s*\[\d+(?:[,\s\-–]+\d+)*\]", "", message.get("content", ""))
+        lines.append(f"{who}: {' '.join(content.split())[:600]}")
+    return "\n".join(lines)
+
+
+def build_messages(template: PromptTemplate, **values: str) -> list[dict[str, str]]:
+    """Fill a template into chat messages (``role``/``content`` dicts).
+
+    Values are inserted as data: braces inside them (code in the notes) are not template syntax.
+    """
+    from langchain_core.prompts import ChatPromptTemplate
+
+    prompt = ChatPromptTemplate.from_messages([("system", template.system), ("human", template.user)])
+    roles = {"system": "system", "human": "user", "ai": "assistant"}
+    return [{"role": roles[m.type], "content": str(m.content)} for m in prompt.format_messages(**values)]
+
+
+def fit_contexts(
+    contexts: Sequence[RetrievedChunk], template: PromptTemplate, question: str,
+    budget: int, count: Callable[[list[dict[str, str]]], int],
+) -> tuple[list[RetrievedChunk], list[dict[str, str]]]:
+    """Drop the lowest-ranked passages until the prompt fits in ``budget`` tokens.
+
+    The best passage is kept even alone, cut to fit if it must be.
+
+    Args:
+        contexts: Passages, best first.
+        template: The answer template.
+        question: The standalone question.
+        budget: Tokens the prompt may use (context window minus the answer's allowance).
+        count: Token counter for chat messages.
+
+    Returns:
+        The passages kept (still numbered from 1 in this order) and the filled messages.
+    """
+    kept = list(contexts)
+    while True:
+        messages = build_messages(template, context=format_context(kept), question=question)
+        if budget <= 0 or count(messages) <= budget or len(kept) <= 1:
+            break
+        kept.pop()
+    if kept and budget > 0 and count(messages) > budget:
+        text = kept[0].text
+        while len(text) > 200 and count(messages) > budget:
+            text = text[: int(len(text) * 0.8)]
+            context = format_passage(1, kept[0], text + " …")
+            messages = build_messages(template, context=context, question=question)
+    return kept, messages

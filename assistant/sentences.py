@@ -1,0 +1,117 @@
+"""Pure text units of a passage: its lines (bullets, sentences), with bold lead-ins and line numbers.
+
+The extractive backend picks from these, and citation checking matches answer sentences back to
+them, so both agree on what "a sentence of the notes" is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.schema import RetrievedChunk
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
+_BULLET = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+")
+_LABEL = re.compile(r"^\*\*(?P<label>[^*]{1,80}?)\*\*\s*:?\s*(?::\s*)?")
+_LABEL_COLON_INSIDE = re.compile(r"^\*\*(?P<label>[^*]{1,80}?):\*\*\s*")
+# a sentence ends at . ! ? followed by a space and an upper-case letter, digit or markup; "e.g." stays
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\betc)[.!?](?=\s+[\"'(*`]*[A-Z0-9])")
+_MARKUP = re.compile(r"\*\*|__|`")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One line of a passage, as the extractive backend quotes it and citations highlight it.
+
+    Attributes:
+        chunk: Position of the passage in the retrieved list (0-based).
+        line: 1-based line number in the note file.
+        raw: The line exactly as it appears in the passage text (markup included, indent removed).
+        text: The line without markup, bullet marker or lead-in (what the answer shows).
+        label: The bold lead-in of its bullet ("Data Drift"), or "".
+        parent: The lead-in of the enclosing bullet ("Drift in ML Models"), or "".
+        first: Always True for whole lines (kept for callers that split lines into sentences).
+    """
+
+    chunk: int
+    line: int
+    raw: str
+    text: str
+    label: str
+    parent: str
+    first: bool
+
+    def embed_text(self, heading: str) -> str:
+        """What gets embedded: the sentence with the context that says what it is about."""
+        topic = " ".join(x for x in (self.parent or heading, self.label) if x)
+        return f"{topic}: {self.text}" if topic else self.text
+
+
+def clean(text: str) -> str:
+    """Markdown emphasis and code markers removed, whitespace collapsed."""
+    return " ".join(_MARKUP.sub("", text).split())
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of one line of text (at least one span for non-blank text)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+        if text[start:end].strip():
+            spans.append((start, end))
+        start = end
+    if text[start:].strip():
+        spans.append((start, len(text)))
+    # drop leading whitespace from each span so the raw text starts at a word
+    out = []
+    for a, b in spans:
+        while a < b and text[a].isspace():
+            a += 1
+        out.append((a, b))
+    return out
+
+
+def passage_units(chunk: RetrievedChunk, position: int) -> list[Unit]:
+    """Every line of a passage outside code fences, headings and table rules, in reading order.
+
+    Args:
+        chunk: A retrieved passage.
+        position: Its 0-based position in the retrieved list.
+
+    Returns:
+        Units with their line numbers, lead-ins and enclosing lead-ins.
+    """
+    units: list[Unit] = []
+    labels: list[tuple[int, str]] = []  # (indent, label) of open bullets, for nested bullets' parent
+    fenced = False
+    for offset, line in enumerate(chunk.text.split("\n")):
+        if _FENCE.match(line):
+            fenced = not fenced
+            continue
+        if fenced or not line.strip() or _HEADING.match(line) or _TABLE_RULE.match(line):
+            continue
+        bullet = _BULLET.match(line)
+        indent = len(bullet.group(1)) if bullet else len(line) - len(line.lstrip())
+        body_start = bullet.end() if bullet else indent
+        body = line[body_start:]
+        label = ""
+        match = _LABEL_COLON_INSIDE.match(body) or _LABEL.match(body)
+        if match:
+            label = match.group("label").strip().rstrip(":").strip()
+        while labels and labels[-1][0] >= indent:
+            labels.pop()
+        parent = labels[-1][1] if labels else ""
+        rest = body[match.end():] if match else body
+        if label:
+            labels.append((indent, label))
+        if not clean(rest).strip(" :"):
+            continue  # a lead-in alone ("**Drift in ML Models:**") introduces its sub-bullets
+        text = clean(rest).strip()
+        if len(text) < 3:
+            continue
+        units.append(Unit(position, chunk.start_line + offset, line.strip(), text, label, parent, True))
+    return units
