@@ -97,8 +97,9 @@ def standalone_question(
         return by_rule
     messages = build_messages(load_prompt(CONDENSE), history=format_history(history or []), question=question)
     try:
-        text = "".join(backend.stream(GenerationRequest(question, messages=messages,
-                                                        max_tokens=settings_max_tokens, temperature=0.0)))
+        condense = GenerationRequest(question, messages=messages, max_tokens=settings_max_tokens, temperature=0.0)
+        complete = getattr(backend, "complete", None)
+        text = complete(condense) if complete else "".join(backend.stream(condense))
     except BackendError as exc:
         log.warning("condensing the follow-up failed (%s); using the rule-based rewrite", exc)
         return by_rule

@@ -1,0 +1,196 @@
+"""The Bedrock backend through an injected bedrock-runtime client.
+
+botocore's Stubber serves Converse and its errors; a before-send hook returns real event-stream
+bytes for ConverseStream. Nothing reaches AWS.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import struct
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import NoCredentialsError, ReadTimeoutError
+from botocore.stub import Stubber
+from test_answers import DRIFT, BackendContract, split_stream
+
+from assistant.backends.base import GenerationRequest
+from assistant.backends.bedrock import BedrockBackend, translate
+from assistant.core import StudyAssistant
+from assistant.errors import BackendConfigError, BackendError
+
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+@pytest.fixture(autouse=True)
+def no_real_aws(monkeypatch):
+    """Any AWS call that is not stubbed fails: no credentials, no network."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def make_client():
+    return boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test")
+
+
+def _header(name: str, value: str) -> bytes:
+    raw_name, raw_value = name.encode(), value.encode()
+    return struct.pack("B", len(raw_name)) + raw_name + b"\x07" + struct.pack(">H", len(raw_value)) + raw_value
+
+
+def event_message(event_type: str, payload: dict, message_type: str = "event") -> bytes:
+    """One AWS event-stream message (prelude, headers, payload, CRCs), as Bedrock sends it."""
+    kind = ":event-type" if message_type == "event" else ":exception-type"
+    headers = _header(kind, event_type) + _header(":content-type", "application/json") + \
+        _header(":message-type", message_type)
+    body = json.dumps(payload).encode()
+    total = 12 + len(headers) + len(body) + 4
+    prelude = struct.pack(">II", total, len(headers))
+    prelude += struct.pack(">I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + headers + body
+    return message + struct.pack(">I", binascii.crc32(message) & 0xFFFFFFFF)
+
+
+class _Raw:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_):
+        yield self.data
+
+    def read(self, *_):
+        return self.data
+
+
+def stream_bytes(text_pieces, error: str | None = None) -> bytes:
+    data = event_message("messageStart", {"role": "assistant"})
+    for piece in text_pieces:
+        data += event_message("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
+    if error:
+        return data + event_message(error, {"message": "slow down"}, message_type="exception")
+    data += event_message("contentBlockStop", {"contentBlockIndex": 0})
+    data += event_message("messageStop", {"stopReason": "end_turn"})
+    return data + event_message("metadata", {"usage": {"inputTokens": 321, "outputTokens": 45, "totalTokens": 366},
+                                             "metrics": {"latencyMs": 100}})
+
+
+def serve_stream(client, pieces, error: str | None = None, calls: list | None = None):
+    """Answer ConverseStream calls with real event-stream bytes (before-send: nothing leaves)."""
+    def before_send(request, **_):
+        if calls is not None:
+            calls.append(json.loads(request.body))
+        return AWSResponse(request.url, 200, {"content-type": "application/vnd.amazon.eventstream"},
+                           _Raw(stream_bytes(pieces, error)))
+    client.meta.events.register("before-send.bedrock-runtime.ConverseStream", before_send)
+
+
+ANSWER = ["**Concept drift:** the relationship between inputs and the target changes [1]. ",
+          "**Data drift:** the input distribution changes over time [2][9]."]
+
+
+class TestBedrockContract(BackendContract):
+    backend = "bedrock"
+
+    @pytest.fixture
+    def sa(self, notes_assistant):
+        client = make_client()
+        serve_stream(client, ANSWER)
+        sa = StudyAssistant(notes_assistant.settings, embedder=notes_assistant.embedder, client=client)
+        yield sa
+        sa.close()
+
+
+def test_streamed_answer_is_parsed_into_checked_citations(notes_assistant):
+    client, calls = make_client(), []
+    serve_stream(client, ANSWER, calls=calls)
+    sa = StudyAssistant(notes_assistant.settings, embedder=notes_assistant.embedder, client=client)
+    events = list(sa.stream(DRIFT, backend="bedrock"))
+    pieces, (answer,) = split_stream(events)
+    assert "".join(pieces) == "".join(ANSWER)
+    assert [c.n for c in answer.citations] == [1, 2] and answer.dropped_markers == [9]
+    assert "[9]" not in answer.text
+    assert (answer.tokens_in, answer.tokens_out) == (321, 45)  # as Bedrock reported them
+    body = calls[0]
+    assert body["inferenceConfig"] == {"maxTokens": 512, "temperature": 0.0}
+    assert "[1] " in body["messages"][0]["content"][0]["text"] and body["system"][0]["text"]
+    sa.close()
+
+
+def test_error_midway_keeps_partial_text():
+    client = make_client()
+    serve_stream(client, ["Concept drift is "], error="throttlingException")
+    backend = BedrockBackend(MODEL, "us-east-1", client=client)
+    received = []
+    with pytest.raises(BackendError, match="throttling"):
+        for piece in backend.stream(GenerationRequest("q", messages=[{"role": "user", "content": "q"}])):
+            received.append(piece)
+    assert received == ["Concept drift is "]
+
+
+def test_chain_error_midway_carries_partial_and_history_is_callers(notes_assistant):
+    client = make_client()
+    serve_stream(client, ["Concept drift is "], error="modelStreamErrorException")
+    sa = StudyAssistant(notes_assistant.settings, embedder=notes_assistant.embedder, client=client)
+    history = [{"role": "user", "content": "what is drift?"}, {"role": "assistant", "content": "..."}]
+    before = list(history)
+    with pytest.raises(BackendError) as info:
+        list(sa.stream(DRIFT, history=history, backend="bedrock"))
+    assert info.value.partial == "Concept drift is " and history == before
+    sa.close()
+
+
+def test_converse_and_throttling_retried_with_backoff():
+    client = make_client()
+    waits = []
+    backend = BedrockBackend(MODEL, "us-east-1", client=client, sleep=waits.append)
+    with Stubber(client) as stub:
+        for _ in range(2):
+            stub.add_client_error("converse", "ThrottlingException", "Rate exceeded", 429)
+        stub.add_response("converse", {
+            "output": {"message": {"role": "assistant", "content": [{"text": "Drift [1]."}]}},
+            "stopReason": "end_turn", "usage": {"inputTokens": 10, "outputTokens": 3, "totalTokens": 13},
+            "metrics": {"latencyMs": 5}})
+        text = backend.complete(GenerationRequest("q", messages=[{"role": "user", "content": "q"}]))
+        stub.assert_no_pending_responses()
+    assert text == "Drift [1]." and waits == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("code, status, kind, words", [
+    ("AccessDeniedException", 403, BackendConfigError, "enable model access"),
+    ("ResourceNotFoundException", 404, BackendConfigError, "ASSISTANT_BEDROCK_MODEL"),
+    ("ValidationException", 400, BackendError, "rejected the request"),
+    ("UnrecognizedClientException", 403, BackendConfigError, "credentials were rejected"),
+    ("ThrottlingException", 429, BackendError, "throttling"),
+    ("ModelTimeoutException", 408, BackendError, "timed out"),
+])
+def test_client_errors_become_messages_that_say_what_to_do(code, status, kind, words):
+    client = make_client()
+    backend = BedrockBackend(MODEL, "us-east-1", client=client, sleep=lambda s: None)
+    with Stubber(client) as stub:
+        for _ in range(4 if code == "ThrottlingException" else 1):
+            stub.add_client_error("converse", code, "AWS says no", status)
+        with pytest.raises(kind, match=words) as info:
+            backend.complete(GenerationRequest("q", messages=[{"role": "user", "content": "q"}]))
+    assert "Traceback" not in str(info.value)
+
+
+def test_no_credentials_and_timeouts_are_translated():
+    assert "aws configure" in str(translate(NoCredentialsError(), MODEL, None))
+    timeout = translate(ReadTimeoutError(endpoint_url="https://bedrock"), MODEL, "us-east-1")
+    assert "ASSISTANT_LLM_TIMEOUT" in str(timeout)
+
+
+def test_real_chain_without_credentials_says_how_to_fix(notes_assistant):
+    """No injected client: boto3's chain finds no credentials (autouse fixture) -> a clear message."""
+    settings = notes_assistant.settings.with_overrides(bedrock_region="us-east-1")
+    sa = StudyAssistant(settings, embedder=notes_assistant.embedder)
+    with pytest.raises(BackendConfigError, match="No AWS credentials"):
+        sa.answer(DRIFT, backend="bedrock")
+    sa.close()
