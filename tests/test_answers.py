@@ -63,9 +63,10 @@ class TestExtractiveContract(BackendContract):
 def test_drift_answer_has_a_part_per_side_each_cited(notes_assistant):
     answer = notes_assistant.answer(DRIFT)
     text = answer.text
-    assert "**Concept drift:**" in text and "**Data drift:**" in text
-    concept = text[text.index("**Concept drift:**"): text.index("**Data drift:**")]
-    data = text[text.index("**Data drift:**"):]
+    lower = text.lower()
+    assert "**concept drift:**" in lower and "**data drift:**" in lower
+    concept = text[lower.index("**concept drift:**"): lower.index("**data drift:**")]
+    data = text[lower.index("**data drift:**"):]
     assert "relationship" in concept and "[" in concept  # the definition, cited
     assert "statistical properties" in data or "input data changes" in data
     assert len(text.split()) <= 170

@@ -116,32 +116,35 @@ def _render_group(units: list[Unit], contexts: Sequence[RetrievedChunk], lead: s
 
 def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[RetrievedChunk],
            lead: str | None = None) -> list[str]:
-    """Bullets for the picked sentences in reading order, grouped under their lead-ins.
+    """Bullets for the picked lines in reading order, grouped under their lead-ins.
 
     Args:
-        units: All candidate sentences.
+        units: All candidate lines.
         picked: Which ones to show.
         contexts: The passages (for heading paths).
-        lead: One lead-in for every bullet (a comparison side); None uses each sentence's own.
+        lead: A comparison side's title: lines whose own lead-in names the side keep it ("PCA
+            (Principal Component Analysis)"), the others go under the side's title. None: every
+            line under its own lead-in.
     """
     ordered = sorted((units[i] for i in picked),
                      key=lambda u: (contexts[u.chunk].source, u.line, contexts[u.chunk].text.find(u.raw)))
-    lines: list[str] = []
-    group: list[Unit] = []
-    group_lead = None
+    groups: list[tuple[str, list[Unit]]] = []
     for unit in ordered:
-        unit_lead = lead if lead is not None else _lead(unit, contexts[unit.chunk].heading_path)
-        if group and (unit_lead != group_lead or unit.line - group[-1].line > 3):
-            lines.append(_render_group(group, contexts, group_lead))
-            group = []
-        group.append(unit)
-        group_lead = unit_lead
-    if group:
-        lines.append(_render_group(group, contexts, group_lead))
-    if lead is not None and len(lines) > 1:
-        # one part per side: its lead-in once, then the sentences
-        first, *rest = lines
-        lines = [first] + [re.sub(r"^- \*\*.+?:\*\* ", "  ", r) for r in rest]
+        if lead is None:
+            unit_lead = _lead(unit, contexts[unit.chunk].heading_path)
+        else:
+            own = unit.label and _words(lead) <= _words(unit.label)
+            unit_lead = unit.label if own else lead
+        if groups and unit_lead == groups[-1][0] and unit.line - groups[-1][1][-1].line <= 3:
+            groups[-1][1].append(unit)
+        else:
+            groups.append((unit_lead, [unit]))
+    lines = [_render_group(group, contexts, group_lead) for group_lead, group in groups]
+    if lead is not None:
+        # one part per side: the side's title once; later lines under it read as its continuation
+        for n in range(1, len(lines)):
+            if groups[n][0] == lead or groups[n][0] == groups[0][0]:
+                lines[n] = re.sub(r"^- \*\*.+?:\*\* ", "  ", lines[n])
     return lines
 
 
