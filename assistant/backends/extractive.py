@@ -31,6 +31,10 @@ KEYWORD_WEIGHT = 0.35  # share of the question's topic words in a sentence, next
 REDUNDANT = 0.6  # a line sharing this share of its distinct words (Jaccard) with a kept one adds nothing
 RELATIVE_FLOOR = 0.6  # keep lines scoring at least this share of the best one
 SIDE_WEIGHT = 0.8  # a comparison part ranks lines by this much side match, the rest whole-question match
+TRADEOFF_BONUS = 0.1  # comparison lines filed under trade-offs, pros, cons
+PASSAGE_WEIGHT = 0.25  # the line's passage's retrieval score (a prior: good passages hold good lines)
+_TRADEOFF = re.compile(r"\b(?:trade-?offs?|pros|cons|limitations?|drawbacks?|downsides?|advantages?|"
+                       r"disadvantages?|when to use|best for|considerations?)\b", re.I)
 LINE_WORDS = 60  # a longer line is shown up to its last sentence within this many words
 _CONTRAST = re.compile(r"\b(?:whereas|unlike|while|in contrast|instead|rather than|compared|differs?|"
                        r"difference|vs\.?|versus|but)\b", re.I)
@@ -92,8 +96,18 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
     return picked
 
 
+GENERIC_LABELS = frozenset("""description overview use case use cases trade-offs tradeoffs trade offs example examples
+    key features features benefits benefit pros cons advantages disadvantages limitations limitation purpose
+    when to use best for how it works note notes tip important""".split("\n")[0].split()) | {
+    "use case", "use cases", "key features", "when to use", "best for", "how it works", "trade offs"}
+
+
 def _lead(unit: Unit, heading_path: Sequence[str]) -> str:
-    return unit.label or unit.parent or (heading_path[-1] if heading_path else "")
+    """A line's lead-in: its bold label, qualified by its topic when the label alone says little."""
+    topic = unit.parent or (heading_path[-1] if heading_path else "")
+    if unit.label and topic and unit.label.lower() in GENERIC_LABELS:
+        return f"{topic} — {unit.label}"
+    return unit.label or topic
 
 
 def shorten(text: str, words: int = LINE_WORDS) -> str:
@@ -152,14 +166,30 @@ def _phrase(text: str) -> str:
     return " " + " ".join(salient(text)) + " "
 
 
-def _mentions(side: str, units: Sequence[Unit]) -> np.ndarray:
-    """Which lines name a side: its words in a row (lead-in included), else all its words anywhere."""
+def _names(side: str, texts: Sequence[str]) -> np.ndarray:
+    """Which texts name a side: its words in a row, else (if none does) all its words anywhere."""
     phrase = _phrase(side)
-    named = np.array([phrase.strip() != "" and phrase in _phrase(f"{u.label} {u.text}") for u in units])
+    named = np.array([phrase.strip() != "" and phrase in _phrase(t) for t in texts])
     if named.any():
         return named
     words = _words(side)
-    return np.array([bool(words) and words <= _words(f"{u.label} {u.text}") for u in units])
+    return np.array([bool(words) and words <= _words(t) for t in texts])
+
+
+def side_lines(sides: Sequence[str], units: Sequence[Unit], topics: Sequence[str]) -> list[np.ndarray]:
+    """For each comparison side, the lines about it.
+
+    A line is about the side its own topic names: its section heading, enclosing lead-in or bold
+    label ("Trade-offs: more efficient than grid search" under "Random Search" is about random
+    search, though it names grid search). A line whose topic names no side is about the sides its
+    text names.
+    """
+    topic_texts = [f"{topic} . {u.parent} . {u.label}" for u, topic in zip(units, topics, strict=True)]
+    line_texts = [f"{u.label} {u.text}" for u in units]
+    by_topic = [_names(side, topic_texts) if _names(side, topic_texts).any() else np.zeros(len(units), bool)
+                for side in sides]
+    claimed = np.any(by_topic, axis=0) if by_topic else np.zeros(len(units), bool)
+    return [t | (~claimed & _names(side, line_texts)) for side, t in zip(sides, by_topic, strict=True)]
 
 
 def side_title(side: str) -> str:
@@ -247,9 +277,12 @@ class ExtractiveBackend:
         queries = [request.question, *sides]
         similarity = self._similarities(queries, units, headings, contexts)
 
+        # how well retrieval ranked each line's passage (the passage's evidence, not just the line's)
+        passage = np.array([contexts[u.chunk].score for u in units])
+
         def scores(q: int) -> np.ndarray:
             keywords = np.array([keyword_share(queries[q], u, h) for u, h in zip(units, headings, strict=True)])
-            return similarity[q] + KEYWORD_WEIGHT * keywords
+            return similarity[q] + KEYWORD_WEIGHT * keywords + PASSAGE_WEIGHT * passage
 
         if not sides:
             s = scores(0)
@@ -260,11 +293,14 @@ class ExtractiveBackend:
         per_side = max(25, self.word_budget // (len(sides) + 1))
         parts: list[str] = []
         taken: list[int] = []
-        mentions = [_mentions(side_title(side), units) for side in sides]
+        topics = [contexts[u.chunk].heading_path[-1] if contexts[u.chunk].heading_path else "" for u in units]
+        mentions = side_lines([side_title(side) for side in sides], units, topics)
         whole = scores(0)
+        # a comparison asks how things differ: lines filed under trade-offs, pros or cons say that
+        tradeoff = np.array([bool(_TRADEOFF.search(f"{u.parent} | {u.label}")) for u in units], dtype=float)
         for q, side in enumerate(sides, start=1):
             # the side's own match, and the whole question's (which carries "how do I detect ...")
-            s = SIDE_WEIGHT * scores(q) + (1 - SIDE_WEIGHT) * whole
+            s = SIDE_WEIGHT * scores(q) + (1 - SIDE_WEIGHT) * whole + TRADEOFF_BONUS * tradeoff
             # sentences that name this side speak for it; one about another side must not stand in
             if mentions[q - 1].any():
                 s = np.where(mentions[q - 1], s, -1.0)
