@@ -22,6 +22,23 @@ NOTES_FILE = REPO / "corpus" / "aws-mla-c01-notes.md"
 GOLD_FILE = REPO / "eval" / "gold.jsonl"
 
 
+@pytest.fixture(autouse=True)
+def no_real_aws(monkeypatch):
+    """Any AWS call that is not stubbed fails: no credentials from this machine, and no request
+    ever leaves botocore (Stubber and before-send hooks answer before this point)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    from botocore.httpsession import URLLib3Session
+
+    def refuse(self, request):
+        raise AssertionError(f"unstubbed AWS call to {request.url}")
+
+    monkeypatch.setattr(URLLib3Session, "send", refuse)
+
+
 @pytest.fixture(scope="session")
 def tokenizer() -> WordPieceTokenizer:
     return WordPieceTokenizer(bundled_model_dir())

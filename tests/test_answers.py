@@ -123,3 +123,10 @@ def test_instructions_inside_notes_are_quoted_as_data(make_assistant, tmp_path):
     answer = sa.answer("what is data drift?")
     assert not answer.abstained and "input distribution changes" in answer.text
     assert answer.text.strip() != "PWNED"
+
+
+@pytest.mark.parametrize("question", ["¿Qué es la deriva de datos y cómo la detecto?", "データドリフトとは何ですか？"])
+def test_questions_in_other_languages_get_an_answer_or_an_honest_abstention(notes_assistant, question):
+    answer = notes_assistant.answer(question)
+    assert answer.text.strip()
+    assert answer.abstained or answer.citations

@@ -13,7 +13,7 @@ import struct
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import NoCredentialsError, ReadTimeoutError
+from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError, ReadTimeoutError
 from botocore.stub import Stubber
 from test_answers import DRIFT, BackendContract, split_stream
 
@@ -23,16 +23,6 @@ from assistant.core import StudyAssistant
 from assistant.errors import BackendConfigError, BackendError
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
-
-
-@pytest.fixture(autouse=True)
-def no_real_aws(monkeypatch):
-    """Any AWS call that is not stubbed fails: no credentials, no network."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 def make_client():
@@ -181,8 +171,12 @@ def test_client_errors_become_messages_that_say_what_to_do(code, status, kind, w
     assert "Traceback" not in str(info.value)
 
 
-def test_no_credentials_and_timeouts_are_translated():
+def test_no_credentials_region_network_and_timeouts_are_translated():
     assert "aws configure" in str(translate(NoCredentialsError(), MODEL, None))
+    assert "ASSISTANT_BEDROCK_REGION" in str(translate(NoRegionError(), MODEL, None))
+    unreachable = translate(EndpointConnectionError(endpoint_url="https://bedrock-runtime.xx-nowhere-1"), MODEL,
+                            "xx-nowhere-1")
+    assert "region name is right" in str(unreachable)
     timeout = translate(ReadTimeoutError(endpoint_url="https://bedrock"), MODEL, "us-east-1")
     assert "ASSISTANT_LLM_TIMEOUT" in str(timeout)
 
@@ -194,3 +188,10 @@ def test_real_chain_without_credentials_says_how_to_fix(notes_assistant):
     with pytest.raises(BackendConfigError, match="No AWS credentials"):
         sa.answer(DRIFT, backend="bedrock")
     sa.close()
+
+
+def test_an_unstubbed_call_never_leaves_the_machine():
+    client = make_client()  # has (fake) credentials, so only the autouse guard stops it
+    backend = BedrockBackend(MODEL, "us-east-1", client=client)
+    with pytest.raises(BackendError, match="unstubbed AWS call"):
+        backend.complete(GenerationRequest("q", messages=[{"role": "user", "content": "q"}]))
