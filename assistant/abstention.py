@@ -141,7 +141,8 @@ def name_weight(name: str) -> float:
 def _share(words: Sequence[str], present: Callable[[str], bool], vocab: Vocabulary) -> float:
     unique = list(dict.fromkeys(words))
     if not unique:
-        return 1.0
+        # no word the notes could hold (another script, only filler): nothing is covered
+        return 0.0
     weights = [vocab.idf(w) for w in unique]
     total = sum(weights)
     return sum(w for word, w in zip(unique, weights, strict=True) if present(word)) / total if total else 1.0
@@ -162,9 +163,9 @@ def evidence(question: str, hits: Sequence[RetrievedChunk], vocab: Vocabulary) -
     found: set[str] = set()
     for hit in hits:
         found.update(salient(" ".join(hit.heading_path) + "\n" + hit.text))
-    sides = comparison_sides(question) or (question,)
+    sides = [side for side in comparison_sides(question) or () if salient(side)] or [question]
     coverage = min(_share(salient(side), found.__contains__, vocab) for side in sides)
-    unseen = 1.0 - _share(words, lambda w: vocab.doc_freq.get(w, 0) > 0, vocab) if words else 0.0
+    unseen = 1.0 - _share(words, lambda w: vocab.doc_freq.get(w, 0) > 0, vocab)
     return {
         "similarity": max((h.similarity for h in hits), default=0.0),
         "coverage": coverage,
