@@ -266,6 +266,21 @@ class ExtractiveBackend:
             out[:, missing] = query_vectors @ vectors.T
         return out
 
+    @staticmethod
+    def _side_name(title: str, question: str, units: Sequence[Unit], topics: Sequence[str]) -> str:
+        """The side as the notes name it.
+
+        A word borrowed from another side ("xgboost vs random forest" read as "xgboost forest") is
+        dropped again when the notes never say it that way.
+        """
+        words = title.split()
+        if len(words) < 2 or _phrase(title) in _phrase(question):
+            return title
+        texts = [f"{t} . {u.parent} . {u.label} {u.text}" for u, t in zip(units, topics, strict=True)]
+        if any(_phrase(title) in _phrase(t) for t in texts):
+            return title
+        return " ".join(words[:-1])
+
     def compose(self, request: GenerationRequest) -> str:
         """The whole answer (markdown with ``[n]`` markers), or "" when no sentence qualifies."""
         contexts = request.contexts
@@ -294,11 +309,12 @@ class ExtractiveBackend:
         parts: list[str] = []
         taken: list[int] = []
         topics = [contexts[u.chunk].heading_path[-1] if contexts[u.chunk].heading_path else "" for u in units]
-        mentions = side_lines([side_title(side) for side in sides], units, topics)
+        titles = [self._side_name(side_title(side), request.question, units, topics) for side in sides]
+        mentions = side_lines(titles, units, topics)
         whole = scores(0)
         # a comparison asks how things differ: lines filed under trade-offs, pros or cons say that
         tradeoff = np.array([bool(_TRADEOFF.search(f"{u.parent} | {u.label}")) for u in units], dtype=float)
-        for q, side in enumerate(sides, start=1):
+        for q in range(1, len(sides) + 1):
             # the side's own match, and the whole question's (which carries "how do I detect ...")
             s = SIDE_WEIGHT * scores(q) + (1 - SIDE_WEIGHT) * whole + TRADEOFF_BONUS * tradeoff
             # sentences that name this side speak for it; one about another side must not stand in
@@ -306,7 +322,7 @@ class ExtractiveBackend:
                 s = np.where(mentions[q - 1], s, -1.0)
             picked = select(s, units, per_side, floor=RELATIVE_FLOOR * float(s.max()), taken=taken)
             taken.extend(picked)
-            parts.extend(render(units, picked, contexts, lead=side_title(side)))
+            parts.extend(render(units, picked, contexts, lead=titles[q - 1]))
         # the contrast: a sentence that names two sides and says how they differ
         contrast = np.array([sum(m[n] for m in mentions) >= 2 and bool(_CONTRAST.search(u.text))
                              for n, u in enumerate(units)])
