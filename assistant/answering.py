@@ -148,10 +148,6 @@ def run(
     facts = {**{n: round(v, 4) for n, v in features.items()}, "p_covered": round(probability, 4),
              "threshold": parts.gate.threshold}
     notices = [notice] if notice else []
-    if not backend.writes_prose:
-        from assistant.backends.extractive import NOTICE
-
-        notices.append(NOTICE)
 
     def abstain(contexts: list[RetrievedChunk], tokens_in: int = 0, tokens_out: int = 0) -> Answer:
         message, topics = abstention_text(hits)
@@ -166,6 +162,10 @@ def run(
         yield answer
         return
 
+    if not backend.writes_prose:
+        from assistant.backends.extractive import NOTICE
+
+        notices.append(NOTICE)
     contexts, messages, tokens_in = list(hits), [], 0
     if backend.writes_prose:
         budget = (backend.context_tokens or 0) - max_tokens
@@ -187,12 +187,16 @@ def run(
     usage = backend.last_usage
     tokens_in = usage.tokens_in if backend.writes_prose and usage.tokens_in else tokens_in
     tokens_out = (usage.tokens_out or parts.count_text(raw)) if backend.writes_prose else 0
-    if not raw or (_LLM_ABSTAINS.search(raw) and len(raw) < 200):
+    parsed = parse_citations(raw, contexts)
+    # an LLM that says the notes don't cover it, and cites nothing, has abstained
+    if not raw or (_LLM_ABSTAINS.search(raw) and not parsed.citations):
         answer = abstain(contexts, tokens_in, tokens_out)
-        yield "\n\n" + answer.text if raw else answer.text
+        if not raw:
+            yield answer.text
+        else:  # its own words are on screen already; add the closest topics
+            yield "\n\n" + answer.text.removeprefix(NOT_COVERED).strip()
         yield answer
         return
-    parsed = parse_citations(raw, contexts)
     yield Answer(
         text=parsed.text, citations=parsed.citations, abstained=False, backend=backend.name,
         prompt=template.name, seconds=time.perf_counter() - started, question=text,

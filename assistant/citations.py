@@ -20,10 +20,11 @@ from assistant.sentences import Unit, clean, passage_units
 log = logging.getLogger(__name__)
 
 # [1], [1, 2], [1,2,3], [1-3], [1–3]; also the common "[1][2]" (two markers)
-MARKER = re.compile(r"\[(\d{1,3}(?:\s*(?:,|-|–)\s*\d{1,3})*)\]")
+MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*(?:,|-|–)\s*\d{1,3})*)\s*,?\s*\]")
+_CODE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`", re.S)
 _QUOTED = re.compile(r"[\"“]([^\"”]{12,400})[\"”]")
 _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?](?!\d)|\n|$)")
-_TAIL_MARKERS = re.compile(r"(?:[ \t]*\[\d{1,3}(?:\s*(?:,|-|–)\s*\d{1,3})*\])+")
+_TAIL_MARKERS = re.compile(r"(?:[ \t]*\[\s*\d{1,3}(?:\s*(?:,|-|–)\s*\d{1,3})*\s*,?\s*\])+")
 MIN_SUPPORT = 0.34  # share of a claim's content words a passage sentence must hold to be its quote
 
 
@@ -50,7 +51,7 @@ def marker_numbers(body: str) -> list[int]:
     for part in re.split(r"\s*,\s*", body.strip()):
         if re.fullmatch(r"\d+\s*[-–]\s*\d+", part):
             a, b = (int(x) for x in re.split(r"\s*[-–]\s*", part))
-            if a <= b and b - a < 20:
+            if a <= b and b - a < 20:  # "[3-1]" or "[1-40]" are not ranges a model means
                 numbers.extend(range(a, b + 1))
                 continue
         if part.isdigit():
@@ -118,32 +119,35 @@ def parse_citations(text: str, contexts: list[RetrievedChunk]) -> ParsedAnswer:
     dropped: list[int] = []
     unverified: list[str] = []
     removals: list[tuple[int, int, str]] = []
-    for sentence, markers in _claims(text):
+    # code (`arr[1]`, fenced blocks) holds brackets that are not citations: blank it out for matching
+    masked = _CODE.sub(lambda m: re.sub(r"[\[\]]", " ", m.group(0)), text)
+    for sentence, markers in _claims(masked):
         quoted = _QUOTED.findall(sentence)
         for start, end, body in markers:
             numbers = marker_numbers(body)
             valid = [n for n in numbers if 1 <= n <= len(contexts)]
             bad = [n for n in numbers if n not in valid]
-            if bad:
+            if bad or not numbers:
                 dropped.extend(bad)
-                log.warning("dropped citation marker(s) %s: only [1]..[%d] exist", bad, len(contexts))
+                log.warning("dropped citation marker %r: only [1]..[%d] exist", text[start:end], len(contexts))
                 replacement = "[" + ", ".join(str(n) for n in valid) + "]" if valid else ""
                 removals.append((start, end, replacement))
+            for q in quoted:
+                if valid and not any(quote_occurs(q, contexts[n - 1].text) for n in valid) and q not in unverified:
+                    unverified.append(q)
+                    log.warning("quotation not found in passages %s: %r", valid, q[:80])
             for n in valid:
                 if n not in order:
                     order.append(n)
                     quotes[n] = []
-                chunk = contexts[n - 1]
-                for q in quoted:
-                    if not quote_occurs(q, chunk.text):
-                        unverified.append(q)
-                        log.warning("quotation not found in passage [%d]: %r", n, q[:80])
                 for unit in _best_units(sentence, units[n - 1]):
                     if unit not in quotes[n]:
                         quotes[n].append(unit)
     for start, end, replacement in sorted(removals, reverse=True):
         text = text[:start] + replacement + text[end:]
-    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)) if removals else text
+    if removals:
+        text = re.sub(r"\(\s*(?:see\s*)?\)", "", text)
+        text = re.sub(r"[ \t]+([.,;:!?)])", r"\1", re.sub(r"[ \t]{2,}", " ", text))
     citations = []
     for n in order:
         chunk = contexts[n - 1]

@@ -150,6 +150,12 @@ def _stream_answer(sa, question: str, history, backend: str | None, prompt: str 
             click.secho("[answer interrupted]", fg="yellow", err=True)
         raise
     click.echo()
+    if answer.dropped_markers:
+        numbers = ", ".join(f"[{n}]" for n in answer.dropped_markers)
+        click.secho(f"(removed citation markers that name no passage: {numbers})", fg="yellow", err=True)
+    if answer.unverified_quotes:
+        click.secho(f"(quotation(s) not found in the cited passage: {len(answer.unverified_quotes)})",
+                    fg="yellow", err=True)
     _print_sources(answer)
     _print_footer(answer)
     return answer

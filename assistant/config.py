@@ -197,6 +197,10 @@ def load_settings(
             kwargs[field_name] = raw.strip().lower()
         else:
             kwargs[field_name] = raw.strip()
+    context, answer = kwargs.get("context_tokens", 4096), kwargs.get("max_tokens", 512)
+    if context - answer < 256:  # type: ignore[operator]
+        raise ConfigError(f"ASSISTANT_CONTEXT_TOKENS={context} leaves no room for passages after "
+                          f"ASSISTANT_MAX_TOKENS={answer}; make the context at least {answer + 256}.")
     known = {f.name for f in fields(Settings)}
     assert set(kwargs) <= known  # the table above and the dataclass must agree
     return Settings(**kwargs)

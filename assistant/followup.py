@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 
 from assistant.query import tokens
 
-_PRONOUN = re.compile(r"\b(it|its|it's|this|that|these|those|they|them|their|theirs|one|ones|the former|the latter)\b",
-                      re.I)
+# whole words only: "one-hot" and "it-ops" are not pronouns
+_PRONOUN = re.compile(r"(?<![\w-])(it|its|it's|this|that|these|those|they|them|their|theirs|the former|the latter)"
+                      r"(?![\w-])", re.I)
 _CONNECTOR = re.compile(r"^\s*(?:and|but|so|also|then|ok(?:ay)?,?\s+(?:and|so)?|what about|how about|and what about|"
-                        r"same for|what if|why)\b[\s,]*", re.I)
+                        r"same for|what if)\b[\s,]*", re.I)
 _LEAD = re.compile(
     r"^(?:(?:can you|could you|please|pls)\s+)*(?:explain|describe|define|compare|contrast|tell me about|"
     r"what(?:'s| is| are)(?: the)?(?: difference between)?|whats|how (?:do|does|can|should) (?:i|you|we)|"
@@ -28,21 +29,22 @@ MAX_OWN_WORDS = 2
 
 
 def _user_turns(history: Sequence[Mapping[str, str]]) -> list[str]:
-    return [m.get("content", "") for m in history if m.get("role") == "user" and m.get("content", "").strip()]
+    return [m.get("content") or "" for m in history if m.get("role") == "user" and (m.get("content") or "").strip()]
 
 
 def is_follow_up(question: str, history: Sequence[Mapping[str, str]] | None) -> bool:
     """Whether a question needs the conversation to be understood.
 
-    True with history and either a leading connector ("and ...", "what about ...") or a pronoun
-    in a question with at most two topic words of its own ("how do I detect it?").
+    True with history, at most two topic words of its own, and either a leading connector ("and
+    ...", "what about label drift?") or a pronoun ("how do I detect it?"). A question with a
+    subject of its own ("Why is XGBoost popular?") is never a follow-up.
     """
     if not history or not _user_turns(history):
         return False
     own = [w for w in tokens(question) if not _PRONOUN.fullmatch(w)]
-    if _CONNECTOR.match(question):
-        return True
-    return bool(_PRONOUN.search(question)) and len(own) <= MAX_OWN_WORDS
+    if len(own) > MAX_OWN_WORDS:
+        return False
+    return bool(_CONNECTOR.match(question) or _PRONOUN.search(question))
 
 
 def subject(question: str) -> str:
@@ -80,4 +82,6 @@ def rewrite(question: str, history: Sequence[Mapping[str, str]] | None) -> str:
         replaced = _PRONOUN.sub(topic, body, count=1)
         return replaced[:1].upper() + replaced[1:]
     body = re.sub(r"[\s?!.]+$", "", body)
-    return f"{body[:1].upper() + body[1:]} (about {topic})?"
+    # "vs" in the carried topic would make the new question look like a comparison of its own
+    context = re.sub(r"\s+(?:vs\.?|versus|v\.)\s+", " and ", topic, flags=re.I)
+    return f"{body[:1].upper() + body[1:]} (about {context})?"

@@ -73,7 +73,7 @@ HISTORY = [{"role": "user", "content": "explain concept drift vs data drift"},
 @pytest.mark.parametrize("question, standalone", [
     ("and how do I detect it?", "How do I detect concept drift vs data drift?"),
     ("is it expensive?", "Is concept drift vs data drift expensive?"),
-    ("what about label drift?", "Label drift (about concept drift vs data drift)?"),
+    ("what about label drift?", "Label drift (about concept drift and data drift)?"),
 ])
 def test_follow_ups_carry_the_subject(question, standalone):
     assert is_follow_up(question, HISTORY)
@@ -182,3 +182,26 @@ def test_abstention_text_names_distinct_closest_topics():
     assert text.startswith("Your notes don't cover this.")
     assert topics == ["Monitoring › Drift", "Training"]
     assert abstention_text([]) == ("Your notes don't cover this.", [])
+
+
+def test_code_brackets_ranges_and_spacing_in_markers():
+    contexts = [chunk("Clarify detects bias. It explains models with SHAP values.", cid=str(i)) for i in range(3)]
+    parsed = parse_citations("Use `df.iloc[7]` to pick a row [1].\n```\narr[2]\n```\nDone [3-1]. See [ 2 ] and [3,].",
+                             contexts)
+    assert "`df.iloc[7]`" in parsed.text and "arr[2]" in parsed.text  # code is left alone
+    assert "[3-1]" not in parsed.text  # a marker that names nothing is removed
+    assert [c.n for c in parsed.citations] == [1, 2, 3]
+    # a quote cited to two passages is verified if either holds it
+    assert parse_citations('It "detects bias" [1, 2].', contexts).unverified_quotes == []
+    assert parse_citations("Fine (see [9]).", contexts).text == "Fine."
+
+
+def test_pronouns_inside_words_and_questions_with_a_subject_are_not_follow_ups():
+    history = [{"role": "user", "content": "explain PCA"}, {"role": "assistant", "content": None}]
+    for question in ("what is one-hot encoding?", "Why is XGBoost popular?", "when do I use one-vs-rest?"):
+        assert rewrite(question, history) == question
+
+
+def test_a_whole_bold_sentence_is_quoted_not_taken_for_a_lead_in():
+    units = passage_units(chunk("- **Clarify cannot detect concept drift in production models.**"), 0)
+    assert [u.text for u in units] == ["Clarify cannot detect concept drift in production models."]

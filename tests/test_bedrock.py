@@ -195,3 +195,21 @@ def test_an_unstubbed_call_never_leaves_the_machine():
     backend = BedrockBackend(MODEL, "us-east-1", client=client)
     with pytest.raises(BackendError, match="unstubbed AWS call"):
         backend.complete(GenerationRequest("q", messages=[{"role": "user", "content": "q"}]))
+
+
+@pytest.mark.parametrize("reply, abstained", [
+    (["Your notes don't cover this."], True),
+    (["Your notes don't cover SHAP in depth, but Clarify detects bias before and after training [1]."], False),
+])
+def test_llm_abstains_only_when_it_says_so_and_cites_nothing(notes_assistant, reply, abstained):
+    client = make_client()
+    serve_stream(client, reply)
+    sa = StudyAssistant(notes_assistant.settings, embedder=notes_assistant.embedder, client=client)
+    events = list(sa.stream("what does SageMaker Clarify do?", backend="bedrock"))
+    pieces, (answer,) = split_stream(events)
+    assert answer.abstained is abstained
+    shown = "".join(pieces)
+    assert shown.count("Your notes don't cover") == 1  # never said twice
+    if abstained:
+        assert answer.closest_topics and "closest topics" in shown
+    sa.close()

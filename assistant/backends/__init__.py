@@ -74,6 +74,9 @@ def availability(settings: Settings) -> dict[str, tuple[bool, str]]:
     out: dict[str, tuple[bool, str]] = {}
     for name, info in BACKENDS.items():
         checker = getattr(importlib.import_module(info.module), "check", None)
-        problem = checker(settings) if checker else None
+        try:
+            problem = checker(settings) if checker else None
+        except Exception as exc:  # noqa: BLE001 - e.g. AWS_PROFILE naming a profile that does not exist
+            problem = str(exc)
         out[name] = (problem is None, problem or "ready")
     return out
