@@ -106,7 +106,8 @@ def passage_units(chunk: RetrievedChunk, position: int) -> list[Unit]:
             labels.pop()
         parent = labels[-1][1] if labels else ""
         rest = body[match.end():] if match else body
-        if label and not clean(rest).strip(" :") and len(label.split()) > 6:
+        if label and not rest.strip() and not body.rstrip().endswith(":") and ":**" not in body \
+                and len(label.split()) > 6:
             label, rest = "", body  # a whole bold sentence is a statement, not a lead-in
         if label:
             labels.append((indent, label))
