@@ -17,6 +17,8 @@ from assistant.chunking import plain_text, split_lines
 from assistant.query import content_positions
 from assistant.schema import Chunk
 
+HEADING = 0  # key of the chunk's own heading tokens (file lines start at 1)
+
 
 def line_token_rows(
     chunk: Chunk, pieces: Sequence[str], rows: np.ndarray, tokenizer,
@@ -30,7 +32,8 @@ def line_token_rows(
         tokenizer: The embedding model's `WordPieceTokenizer`.
 
     Returns:
-        File line number -> that line's token vectors (heading tokens left out), or None when
+        File line number -> that line's token vectors, plus `HEADING` -> the token vectors of
+        the chunk's own heading (from its first piece), or None when
         the stored rows don't line up with the pieces (an index from another chunker version).
     """
     head = f"{chunk.heading_path[-1]}\n" if chunk.heading_path else ""
@@ -70,6 +73,8 @@ def line_token_rows(
             line_no = next((n for a, b, n in bounds if a <= char < b), None)
             if line_no is not None:
                 out.setdefault(line_no, []).append(at)
+            elif char < start and piece is pieces[0]:
+                out.setdefault(HEADING, []).append(at)  # the heading, once (every piece repeats it)
             at += 1
     if at != len(rows):
         return None

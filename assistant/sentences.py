@@ -34,6 +34,7 @@ class Unit:
         label: The bold lead-in of its bullet ("Data Drift"), or "".
         parent: The lead-in of the enclosing bullet ("Drift in ML Models"), or "".
         first: Always True for whole lines (kept for callers that split lines into sentences).
+        parent_line: File line of the enclosing lead-in (0 when there is none).
     """
 
     chunk: int
@@ -43,6 +44,7 @@ class Unit:
     label: str
     parent: str
     first: bool
+    parent_line: int = 0
 
     def embed_text(self, heading: str) -> str:
         """What gets embedded: the sentence with the context that says what it is about."""
@@ -86,7 +88,7 @@ def passage_units(chunk: RetrievedChunk, position: int) -> list[Unit]:
         Units with their line numbers, lead-ins and enclosing lead-ins.
     """
     units: list[Unit] = []
-    labels: list[tuple[int, str]] = []  # (indent, label) of open bullets, for nested bullets' parent
+    labels: list[tuple[int, str, int]] = []  # (indent, label, line) of open bullets, for nested bullets' parent
     fenced = False
     for offset, line in enumerate(chunk.text.split("\n")):
         if _FENCE.match(line):
@@ -105,16 +107,17 @@ def passage_units(chunk: RetrievedChunk, position: int) -> list[Unit]:
         while labels and labels[-1][0] >= indent:
             labels.pop()
         parent = labels[-1][1] if labels else ""
+        parent_line = labels[-1][2] if labels else 0
         rest = body[match.end():] if match else body
         if label and not rest.strip() and not body.rstrip().endswith(":") and ":**" not in body \
                 and len(label.split()) > 6:
             label, rest = "", body  # a whole bold sentence is a statement, not a lead-in
         if label:
-            labels.append((indent, label))
+            labels.append((indent, label, chunk.start_line + offset))
         if not clean(rest).strip(" :"):
             continue  # a lead-in alone ("**Drift in ML Models:**") introduces its sub-bullets
         text = clean(rest).strip()
         if len(text) < 3:
             continue
-        units.append(Unit(position, chunk.start_line + offset, line.strip(), text, label, parent, True))
+        units.append(Unit(position, chunk.start_line + offset, line.strip(), text, label, parent, True, parent_line))
     return units

@@ -21,6 +21,7 @@ import numpy as np
 from assistant.abstention import salient
 from assistant.backends.base import GenerationRequest, Usage
 from assistant.embeddings import Embedder, content_vectors
+from assistant.linevectors import HEADING
 from assistant.schema import RetrievedChunk
 from assistant.sentences import Unit, passage_units, split_sentences
 
@@ -257,6 +258,12 @@ class ExtractiveBackend:
             rows = (stored.get(unit.chunk) or {}).get(unit.line)
             if rows is None or not len(rows):
                 continue
+            # the line read in its context: "Trade-offs: slower" under "Random Forest"
+            lines = stored.get(unit.chunk) or {}
+            context = [lines.get(key) for key in (HEADING, unit.parent_line) if key != unit.line]
+            context = [c for c in context if c is not None and len(c)]
+            if context:
+                rows = np.concatenate([rows, *context])
             for q, tokens in enumerate(query_tokens):
                 if len(tokens):
                     out[q, n] = float((tokens @ rows.T).max(axis=1).mean())
