@@ -221,6 +221,10 @@ def chat(ctx: click.Context, backend: str | None, prompt: str | None, k: int | N
             # the conversation so far is kept; the failed turn is not added to it
             click.secho(f"Error: {exc}", fg="red", err=True)
             continue
+        except KeyboardInterrupt:
+            # Ctrl-C stops this answer, not the conversation
+            click.secho("\n[answer stopped]", fg="yellow", err=True)
+            continue
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
         click.echo()
 
