@@ -171,7 +171,8 @@ def run(
         budget = (backend.context_tokens or 0) - max_tokens
         contexts, messages = fit_contexts(hits, template, standalone, budget, parts.count_messages)
         tokens_in = parts.count_messages(messages)
-    request = GenerationRequest(standalone, contexts, messages, comparison_sides(standalone), max_tokens, temperature)
+    request = GenerationRequest(standalone, contexts, messages, comparison_sides(standalone), max_tokens, temperature,
+                                template.max_words)
     pieces: list[str] = []
     try:
         for piece in backend.stream(request):

@@ -1,8 +1,9 @@
 """Pure prompt building: templates from files, numbered passages, chat messages, context budget.
 
-Templates live in ``assistant/prompts/<name>.md`` (a ``description:`` line, then ``=== system ===``
-and ``=== user ===`` sections with ``{context}``, ``{question}`` and, for condensing, ``{history}``),
-so the evaluation can compare them by name. Filling them is langchain_core's ChatPromptTemplate.
+Templates live in ``assistant/prompts/<name>.md``: a ``description:`` line, optionally
+``max_words:``, then ``=== system ===`` and ``=== user ===`` sections with ``{context}``,
+``{question}`` and, for condensing, ``{history}``. The evaluation compares them by name.
+Filling them is langchain_core's ChatPromptTemplate.
 """
 
 from __future__ import annotations
@@ -28,12 +29,15 @@ class PromptTemplate:
         description: One line saying what the template is for.
         system: System message template.
         user: User message template.
+        max_words: Longest answer the template asks for (a ``max_words:`` line); the extractive
+            backend, which writes no prose, keeps its quotes within it.
     """
 
     name: str
     description: str
     system: str
     user: str
+    max_words: int = 150
 
 
 def parse_prompt(name: str, text: str) -> PromptTemplate:
@@ -47,7 +51,9 @@ def parse_prompt(name: str, text: str) -> PromptTemplate:
     if set(sections) != {"system", "user"}:
         raise ConfigError(f"Prompt {name!r} needs '=== system ===' and '=== user ===' sections.")
     match = re.search(r"^description:\s*(.+)$", head, re.M)
-    return PromptTemplate(name, match.group(1).strip() if match else "", sections["system"], sections["user"])
+    words = re.search(r"^max_words:\s*(\d+)\s*$", head, re.M)
+    return PromptTemplate(name, match.group(1).strip() if match else "", sections["system"], sections["user"],
+                          int(words.group(1)) if words else 150)
 
 
 def available_prompts() -> list[str]:

@@ -23,6 +23,7 @@ class GenerationRequest:
         sides: The things a comparison question contrasts, or None.
         max_tokens: Most tokens to generate.
         temperature: Sampling temperature.
+        max_words: Longest answer the prompt template asks for (used by the extractive backend).
     """
 
     question: str
@@ -31,6 +32,7 @@ class GenerationRequest:
     sides: tuple[str, ...] | None = None
     max_tokens: int = 512
     temperature: float = 0.0
+    max_words: int = 150
 
 
 @dataclass

@@ -221,7 +221,7 @@ class ExtractiveBackend:
         """
         self._embedder = embedder
         self._line_vectors = line_vectors
-        self.word_budget = word_budget
+        self.word_budget_limit = word_budget
         self.last_usage = Usage(0, 0)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
@@ -291,6 +291,7 @@ class ExtractiveBackend:
     def compose(self, request: GenerationRequest) -> str:
         """The whole answer (markdown with ``[n]`` markers), or "" when no sentence qualifies."""
         contexts = request.contexts
+        budget = min(self.word_budget_limit, request.max_words)
         units = [u for i, c in enumerate(contexts) for u in passage_units(c, i)]
         if not units:
             return ""
@@ -308,11 +309,11 @@ class ExtractiveBackend:
 
         if not sides:
             s = scores(0)
-            picked = select(s, units, self.word_budget, floor=RELATIVE_FLOOR * float(s.max()))
+            picked = select(s, units, budget, floor=RELATIVE_FLOOR * float(s.max()))
             return "\n".join(render(units, picked, contexts))
 
         # a comparison: each side's best sentences under the side's name, then the contrast
-        per_side = max(25, self.word_budget // (len(sides) + 1))
+        per_side = max(25, budget // (len(sides) + 1))
         parts: list[str] = []
         taken: list[int] = []
         topics = [contexts[u.chunk].heading_path[-1] if contexts[u.chunk].heading_path else "" for u in units]
