@@ -229,6 +229,115 @@ def chat(ctx: click.Context, backend: str | None, prompt: str | None, k: int | N
         click.echo()
 
 
+def _model_of(settings, backend: str) -> str:
+    return {"bedrock": settings.bedrock_model, "openai": settings.openai_model or "",
+            "llamacpp": str(settings.gguf or "")}.get(backend, backend)
+
+
+@main.group(name="eval", invoke_without_command=True)
+@click.option("--variants", "-v", "spec", default="default", show_default=True,
+              help="Comma-separated variant names: files in eval/variants/*.toml, prompt names or backend names.")
+@click.option("--gold", type=click.Path(dir_okay=False, path_type=Path), default=Path("eval/gold.jsonl"),
+              show_default=True, help="Gold Q&A file (JSONL: id, question, reference, evidence, answerable).")
+@click.option("--name", default=None, help="Name for the report folder (default: the variant names).")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs per question for LLM variants (mean ± sd); the extractive backend is deterministic.")
+@click.option("--dry-run", is_flag=True, help="Show how many calls, tokens and dollars a run would take; call nothing.")
+@click.option("--no-ragas", is_flag=True, help="Skip ragas' LLM-free metrics (retrieval metrics still run).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N gold questions.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval/reports"),
+              show_default=True, help="Where run folders are written.")
+@click.pass_context
+def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, repeat: int, dry_run: bool,
+                 no_ragas: bool, limit: int | None, out: Path) -> None:
+    """Score answers against the gold set for one or more variants, and write a report.
+
+    A variant is a backend x prompt x retrieval setting. Reports go to eval/reports/<time>-<name>/:
+    results.jsonl, summary.csv, report.md and chart.png. `assistant eval compare RUN_A RUN_B`
+    diffs two saved runs.
+    """
+    if ctx.invoked_subcommand:
+        return
+    from assistant.backends import BACKENDS
+    from assistant.evaluation.gold import load_gold
+    from assistant.evaluation.harness import LLM_BACKENDS, load_prices, load_variants, run, summarize
+    from assistant.prompting import available_prompts
+
+    items = load_gold(gold)  # a malformed row stops the run here, before anything is spent
+    if limit:
+        items = items[:limit]
+    variants = load_variants(spec, prompts=available_prompts(), backends=list(BACKENDS))
+    sa = _assistant(ctx)
+    prices = load_prices()
+    calls = {v.name: len(items) * (repeat if v.backend in LLM_BACKENDS else 1) for v in variants}
+    if dry_run:
+        _dry_run(sa, items, variants, calls, prices)
+        return
+    from assistant.prompting import load_prompt
+
+    for v in variants:  # unknown backends/prompts fail now, not after the first variant ran
+        sa.backend(v.backend)
+        load_prompt(v.prompt)
+    _refresh_if_stale(sa)
+    scorer = None
+    if not no_ragas:
+        from assistant.evaluation.ragas_metrics import NonLLMScorer
+
+        scorer = NonLLMScorer(lambda texts: sa.embedder.embed(texts))
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    with tqdm(total=sum(calls.values()), desc="Evaluating", unit="answer", file=sys.stderr) as bar:
+        rows = run(items, variants,
+                   lambda q, v: sa.answer(q, backend=v.backend, prompt=v.prompt, k=v.k, hybrid=v.hybrid),
+                   scorer, sa.settings.top_k, repeat=repeat, prices=prices,
+                   model_of=lambda b: _model_of(sa.settings, b), progress=bar.update)
+    seconds = time.perf_counter() - started
+    summaries = summarize(rows, variants)
+    from assistant.evaluation.report import summary_table, write_report
+
+    folder = out / (time.strftime("%Y%m%d-%H%M%S") + "-" + (name or "-".join(v.name for v in variants)))
+    report = write_report(folder, rows, summaries, variants, gold, seconds)
+    click.echo("\n".join(summary_table(summaries)))
+    click.echo(f"\n{len(rows)} answers in {seconds:.1f} s. Report: {report}")
+
+
+def _dry_run(sa, items, variants, calls, prices) -> None:
+    """Print calls, estimated tokens and cost per variant without calling any backend."""
+    from assistant.evaluation.harness import LLM_BACKENDS
+    from assistant.prompting import build_messages, format_context, load_prompt
+    from assistant.tokens import count_messages
+
+    click.echo("| variant | backend | calls | est. tokens in | max tokens out | est. cost (USD) |")
+    click.echo("|---|---|---|---|---|---|")
+    for v in variants:
+        template = load_prompt(v.prompt)
+        tokens_in = tokens_out = 0
+        if v.backend in LLM_BACKENDS:
+            for item in items:  # retrieval is local and free; the prompt is what would be sent
+                hits = sa.retrieve(item.question, k=v.k, hybrid=v.hybrid)
+                messages = build_messages(template, context=format_context(hits), question=item.question)
+                tokens_in += count_messages(messages, str(sa.settings.cache_dir / "tiktoken"))
+            repeats = calls[v.name] // max(len(items), 1)
+            tokens_in *= repeats
+            tokens_out = calls[v.name] * sa.settings.max_tokens
+        price = prices.get(_model_of(sa.settings, v.backend))
+        cost = "free (local)" if v.backend not in LLM_BACKENDS else (
+            f"{(tokens_in * price[0] + tokens_out * price[1]) / 1000:.4f} (at most)" if price else "no price")
+        click.echo(f"| {v.name} | {v.backend} | {calls[v.name]} | {tokens_in} | {tokens_out} | {cost} |")
+    click.echo("\nDry run: nothing was called.")
+
+
+@eval_command.command("compare")
+@click.argument("run_a", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(file_okay=False, path_type=Path))
+def eval_compare(run_a: Path, run_b: Path) -> None:
+    """Diff two saved runs (folders under eval/reports/): outcomes per question, worst regressions first."""
+    from assistant.evaluation.report import compare_runs
+
+    click.echo(compare_runs(run_a, run_b))
+
+
 @main.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:

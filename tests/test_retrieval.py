@@ -249,14 +249,14 @@ def test_load_gold_rejects_bad_row_naming_line_and_field(tmp_path, bad, field):
     with pytest.raises(GoldSetError) as info:
         load_gold(path)
     msg = str(info.value)
-    assert f"{path}:3:" in msg
+    assert f"{path} line 3:" in msg
     assert f"'{field}'" in msg
 
 
 def test_load_gold_rejects_non_json_and_non_objects(tmp_path):
-    with pytest.raises(GoldSetError, match=r":2: not valid JSON"):
+    with pytest.raises(GoldSetError, match=r"line 2: not valid JSON"):
         load_gold(_gold_file(tmp_path, [GOOD_ROW, "{not json"]))
-    with pytest.raises(GoldSetError, match=r":1: expected a JSON object"):
+    with pytest.raises(GoldSetError, match=r"line 1: expected a JSON object"):
         load_gold(_gold_file(tmp_path, ["[1, 2]"]))
     with pytest.raises(GoldSetError, match="no questions"):
         load_gold(_gold_file(tmp_path, ["", "  "]))

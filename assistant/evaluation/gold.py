@@ -9,6 +9,7 @@ from pathlib import Path
 from assistant.errors import AssistantError
 
 FIELDS = {"id": str, "question": str, "reference": str, "evidence": list, "answerable": bool}
+_KIND = {str: "a string", list: "a list", bool: "true or false"}
 
 
 class GoldSetError(AssistantError):
@@ -49,7 +50,7 @@ def load_gold(path: Path) -> list[GoldItem]:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        where = f"{path}:{number}"
+        where = f"{path} line {number}"
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -60,7 +61,7 @@ def load_gold(path: Path) -> list[GoldItem]:
             if name not in row:
                 raise GoldSetError(f"{where}: missing field '{name}'.")
             if not isinstance(row[name], kind):
-                raise GoldSetError(f"{where}: field '{name}' must be {kind.__name__}.")
+                raise GoldSetError(f"{where}: field '{name}' must be {_KIND.get(kind, kind.__name__)}.")
         if not row["question"].strip():
             raise GoldSetError(f"{where}: field 'question' is empty.")
         if not all(isinstance(e, str) and e.strip() for e in row["evidence"]):

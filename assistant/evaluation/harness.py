@@ -1,0 +1,272 @@
+"""The evaluation harness: every gold question through every variant, scored, summarized.
+
+A *variant* is a backend × prompt × retrieval setting (k, hybrid). Variants are named files in
+``eval/variants/*.toml`` (or, for a bare name, a prompt or backend of that name). Scores per
+question: deterministic retrieval metrics, our evidence coverage, ragas' LLM-free metrics,
+abstention, latency and tokens (and cost, for priced backends). A score that cannot be computed
+is recorded as unmeasured with its reason and left out of the averages, with the count shown.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from assistant.errors import ConfigError
+from assistant.evaluation.gold import GoldItem
+from assistant.evaluation.retrieval_metrics import score_retrieval
+
+VARIANTS_DIR = Path("eval/variants")
+PRICES_FILE = Path("eval/prices.toml")
+COVERED = 0.8  # an evidence passage is stated when this share of its topic words are in the answer
+LLM_BACKENDS = {"bedrock", "openai", "llamacpp"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One configuration to evaluate.
+
+    Attributes:
+        name: Shown in reports.
+        backend: Answer backend.
+        prompt: Prompt template.
+        k: Passages retrieved (None: the settings' default).
+        hybrid: Keyword + dense retrieval (None: the settings' default).
+        description: One line for the report.
+    """
+
+    name: str
+    backend: str = "extractive"
+    prompt: str = "default"
+    k: int | None = None
+    hybrid: bool | None = None
+    description: str = ""
+
+
+def load_variants(spec: str, folder: Path = VARIANTS_DIR, prompts: Sequence[str] = (),
+                  backends: Sequence[str] = ()) -> list[Variant]:
+    """Variants from a comma-separated list of names.
+
+    A name is a file ``<folder>/<name>.toml`` (keys: backend, prompt, k, hybrid, description),
+    else a prompt template name (the default backend with that prompt), else a backend name.
+
+    Raises:
+        ConfigError: An unknown name, a malformed file, or a name given twice.
+    """
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise ConfigError("No variants given: e.g. --variants default,short-answers")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"A variant is named twice in {spec!r}.")
+    out = []
+    for name in names:
+        path = folder / f"{name}.toml"
+        if path.is_file():
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{path}: {exc}") from None
+            unknown = set(data) - {"backend", "prompt", "k", "hybrid", "description"}
+            if unknown:
+                raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
+                                  "use backend, prompt, k, hybrid, description.")
+            k = data.get("k")
+            if k is not None and (not isinstance(k, int) or k < 1):
+                raise ConfigError(f"{path}: k must be a whole number of 1 or more.")
+            out.append(Variant(name, str(data.get("backend", "extractive")), str(data.get("prompt", "default")),
+                               k, data.get("hybrid"), str(data.get("description", ""))))
+        elif name in prompts:
+            out.append(Variant(name, prompt=name, description=f"prompt {name}"))
+        elif name in backends:
+            out.append(Variant(name, backend=name, description=f"backend {name}"))
+        else:
+            files = sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+            raise ConfigError(f"Unknown variant {name!r}; available: {', '.join(files + list(prompts))} "
+                              f"(or a backend: {', '.join(backends)}), or add {folder}/{name}.toml.")
+    return out
+
+
+def load_prices(path: Path = PRICES_FILE) -> dict[str, tuple[float, float]]:
+    """Model id -> (USD per 1k input tokens, USD per 1k output tokens) from an editable TOML table."""
+    if not path.is_file():
+        return {}
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {model: (float(v["input_per_1k"]), float(v["output_per_1k"])) for model, v in data.items()}
+
+
+def evidence_covered(evidence: str, answer: str) -> bool:
+    """Whether an answer states a gold evidence passage (most of its topic words are in it)."""
+    from assistant.abstention import salient
+
+    wanted = set(salient(evidence))
+    return bool(wanted) and len(wanted & set(salient(answer))) / len(wanted) >= COVERED
+
+
+@dataclass
+class Row:
+    """One question × variant × repeat: the answer and every score."""
+
+    variant: str
+    question_id: str
+    question: str
+    answerable: bool
+    repeat: int
+    answer: str = ""
+    abstained: bool = False
+    contexts: list[dict] = field(default_factory=list)
+    citations: int = 0
+    seconds: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float | None = None
+    scores: dict[str, float | None] = field(default_factory=dict)
+    unmeasured: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def score_row(row: Row, item: GoldItem, answer, k: int, scorer) -> None:
+    """Fill a row's scores from an answer.
+
+    Retrieval metrics and evidence coverage need evidence (answerable items); answer metrics also
+    need an answer (not abstained). Anything else is recorded as unmeasured with the reason.
+    """
+    contexts = [c.text for c in answer.contexts]
+    if item.answerable:
+        if item.evidence:
+            r = score_retrieval(item.evidence, contexts, k)
+            row.scores.update({"hit": r.hit, "evidence_recall": r.recall, "reciprocal_rank": r.reciprocal_rank})
+        if answer.abstained:
+            for name in ("evidence_coverage", *(scorer.names if scorer else ())):
+                row.unmeasured[name] = "abstained"
+        else:
+            if item.evidence:
+                row.scores["evidence_coverage"] = sum(evidence_covered(e, answer.text) for e in item.evidence) / len(
+                    item.evidence)
+            if scorer is not None:
+                for name, measured in scorer.score(answer.text, item.reference, contexts, item.evidence).items():
+                    if measured.value is None:
+                        row.unmeasured[name] = measured.reason
+                    else:
+                        row.scores[name] = measured.value
+    row.scores["correct_abstention"] = float(answer.abstained != item.answerable)
+
+
+def run(
+    items: Sequence[GoldItem], variants: Sequence[Variant], answer: Callable, scorer, default_k: int,
+    repeat: int = 1, prices: dict[str, tuple[float, float]] | None = None, model_of: Callable[[str], str] = str,
+    progress: Callable[[int], None] | None = None,
+) -> list[Row]:
+    """Answer and score every question with every variant.
+
+    Args:
+        items: Gold questions.
+        variants: Configurations.
+        answer: ``(question, variant) -> Answer`` (the assistant's answer method).
+        scorer: A `NonLLMScorer` (or None to skip ragas metrics).
+        default_k: k when a variant does not set one.
+        repeat: Runs per question for LLM variants (the extractive backend is deterministic).
+        prices: Model id -> USD per 1k tokens in / out.
+        model_of: Backend name -> the model id it uses (for prices).
+        progress: Called with 1 after each answer.
+
+    Returns:
+        One row per question × variant × repeat. A backend error is recorded in the row.
+    """
+    from assistant.errors import AssistantError
+
+    rows = []
+    for variant in variants:
+        runs = repeat if variant.backend in LLM_BACKENDS else 1
+        for n in range(runs):
+            for item in items:
+                row = Row(variant.name, item.id, item.question, item.answerable, n)
+                started = time.perf_counter()
+                try:
+                    result = answer(item.question, variant)
+                except AssistantError as exc:
+                    row.error = str(exc)
+                    row.seconds = time.perf_counter() - started
+                    row.unmeasured["all"] = f"backend error: {exc}"
+                    rows.append(row)
+                    if progress:
+                        progress(1)
+                    continue
+                row.answer, row.abstained, row.seconds = result.text, result.abstained, result.seconds
+                row.contexts = [{"heading": c.heading, "source": c.source, "start_line": c.start_line,
+                                 "end_line": c.end_line, "text": c.text} for c in result.contexts]
+                row.citations = len(result.citations)
+                row.tokens_in, row.tokens_out = result.tokens_in, result.tokens_out
+                price = (prices or {}).get(model_of(variant.backend))
+                if price:
+                    row.cost_usd = (row.tokens_in * price[0] + row.tokens_out * price[1]) / 1000
+                score_row(row, item, result, variant.k or default_k, scorer)
+                rows.append(row)
+                if progress:
+                    progress(1)
+    return rows
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in [0, 1])."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+SUMMARY_METRICS = ("hit", "evidence_recall", "reciprocal_rank", "evidence_coverage", "context_recall_nonllm",
+                   "context_precision_nonllm", "string_similarity", "rouge_l", "semantic_similarity")
+
+
+def summarize(rows: Sequence[Row], variants: Sequence[Variant]) -> list[dict]:
+    """One summary per variant.
+
+    Metric means (with how many questions were measured, abstained or unmeasured), abstention,
+    latency, tokens and cost. With repeats, means are averaged per run and shown as mean ± sd.
+    """
+    out = []
+    for variant in variants:
+        mine = [r for r in rows if r.variant == variant.name]
+        runs = sorted({r.repeat for r in mine})
+        summary: dict = {"variant": variant.name, "backend": variant.backend, "prompt": variant.prompt,
+                         "k": variant.k, "hybrid": variant.hybrid, "runs": len(runs),
+                         "questions": len({r.question_id for r in mine}),
+                         "errors": sum(bool(r.error) for r in mine)}
+        for metric in SUMMARY_METRICS:
+            per_run = []
+            measured = unmeasured = abstained = 0
+            for n in runs:
+                values = [r.scores[metric] for r in mine if r.repeat == n and metric in r.scores]
+                measured += len(values)
+                unmeasured += sum(metric in r.unmeasured and r.unmeasured[metric] != "abstained"
+                                  for r in mine if r.repeat == n)
+                abstained += sum(r.unmeasured.get(metric) == "abstained" for r in mine if r.repeat == n)
+                if values:
+                    per_run.append(statistics.mean(values))
+            summary[metric] = statistics.mean(per_run) if per_run else None
+            summary[f"{metric}_sd"] = statistics.stdev(per_run) if len(per_run) > 1 else None
+            summary[f"{metric}_n"] = measured
+            summary[f"{metric}_unmeasured"] = unmeasured
+            summary[f"{metric}_abstained"] = abstained
+        unanswerable = [r for r in mine if not r.answerable and not r.error]
+        answerable = [r for r in mine if r.answerable and not r.error]
+        summary["abstained_unanswerable"] = (sum(r.abstained for r in unanswerable) / len(unanswerable)
+                                             if unanswerable else None)
+        summary["answered_answerable"] = (sum(not r.abstained for r in answerable) / len(answerable)
+                                          if answerable else None)
+        seconds = [r.seconds for r in mine if not r.error]
+        summary["latency_p50_ms"] = percentile(seconds, 0.5) * 1000 if seconds else None
+        summary["latency_p95_ms"] = percentile(seconds, 0.95) * 1000 if seconds else None
+        summary["tokens_in"] = sum(r.tokens_in for r in mine)
+        summary["tokens_out"] = sum(r.tokens_out for r in mine)
+        costs = [r.cost_usd for r in mine if r.cost_usd is not None]
+        summary["cost_usd"] = sum(costs) if costs else None
+        out.append(summary)
+    return out
