@@ -244,12 +244,18 @@ def _model_of(settings, backend: str) -> str:
               help="Runs per question for LLM variants (mean ± sd); the extractive backend is deterministic.")
 @click.option("--dry-run", is_flag=True, help="Show how many calls, tokens and dollars a run would take; call nothing.")
 @click.option("--no-ragas", is_flag=True, help="Skip ragas' LLM-free metrics (retrieval metrics still run).")
+@click.option("--judge", type=click.Choice(["bedrock", "openai"]), default=None,
+              help="Also run ragas' LLM-judged metrics with this judge (its ASSISTANT_* settings).")
+@click.option("--judge-metrics", default=None,
+              help="Comma-separated judged metrics (default with --judge: all): faithfulness, answer_relevancy, "
+                   "context_precision, context_recall, factual_correctness.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N gold questions.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval/reports"),
               show_default=True, help="Where run folders are written.")
 @click.pass_context
 def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, repeat: int, dry_run: bool,
-                 no_ragas: bool, limit: int | None, out: Path) -> None:
+                 no_ragas: bool, judge: str | None, judge_metrics: str | None, limit: int | None,
+                 out: Path) -> None:
     """Score answers against the gold set for one or more variants, and write a report.
 
     A variant is a backend x prompt x retrieval setting. Reports go to eval/reports/<time>-<name>/:
@@ -259,10 +265,19 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
     if ctx.invoked_subcommand:
         return
     from assistant.backends import BACKENDS
+    from assistant.errors import ConfigError
     from assistant.evaluation.gold import load_gold
     from assistant.evaluation.harness import LLM_BACKENDS, load_prices, load_variants, run, summarize
+    from assistant.evaluation.ragas_metrics import JUDGE_METRICS
     from assistant.prompting import available_prompts
 
+    wanted = [m.strip() for m in (judge_metrics or "").split(",") if m.strip()]
+    unknown = [m for m in wanted if m not in JUDGE_METRICS]
+    if unknown:
+        raise ConfigError(f"Unknown judged metric(s) {', '.join(unknown)}; available: {', '.join(JUDGE_METRICS)}.")
+    if wanted and not judge:
+        raise ConfigError("LLM-judged metrics need a judge: add --judge bedrock or --judge openai "
+                          "(nothing defaults to OpenAI's service).")
     items = load_gold(gold)  # a malformed row stops the run here, before anything is spent
     if limit:
         items = items[:limit]
@@ -272,6 +287,10 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
     calls = {v.name: len(items) * (repeat if v.backend in LLM_BACKENDS else 1) for v in variants}
     if dry_run:
         _dry_run(sa, items, variants, calls, prices)
+        if judge:
+            per_answer = len(wanted or JUDGE_METRICS)
+            click.echo(f"Judge {judge}: up to {sum(calls.values()) * per_answer} metric evaluations "
+                       f"({per_answer} per answered question, each one or more judge calls).")
         return
     from assistant.prompting import load_prompt
 
@@ -279,18 +298,23 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
         sa.backend(v.backend)
         load_prompt(v.prompt)
     _refresh_if_stale(sa)
-    scorer = None
+    scorers = []
     if not no_ragas:
         from assistant.evaluation.ragas_metrics import NonLLMScorer
 
-        scorer = NonLLMScorer(lambda texts: sa.embedder.embed(texts))
+        scorers.append(NonLLMScorer(lambda texts: sa.embedder.embed(texts)))
+    if judge:
+        from assistant.evaluation.ragas_metrics import JudgeScorer, judge_model
+
+        scorers.append(JudgeScorer(judge_model(judge, sa.settings), lambda texts: sa.embedder.embed(texts),
+                                   wanted or JUDGE_METRICS, timeout=sa.settings.llm_timeout))
     from tqdm import tqdm
 
     started = time.perf_counter()
     with tqdm(total=sum(calls.values()), desc="Evaluating", unit="answer", file=sys.stderr) as bar:
         rows = run(items, variants,
                    lambda q, v: sa.answer(q, backend=v.backend, prompt=v.prompt, k=v.k, hybrid=v.hybrid),
-                   scorer, sa.settings.top_k, repeat=repeat, prices=prices,
+                   scorers, sa.settings.top_k, repeat=repeat, prices=prices,
                    model_of=lambda b: _model_of(sa.settings, b), progress=bar.update)
     seconds = time.perf_counter() - started
     summaries = summarize(rows, variants)

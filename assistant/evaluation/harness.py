@@ -133,7 +133,7 @@ class Row:
         return asdict(self)
 
 
-def score_row(row: Row, item: GoldItem, answer, k: int, scorer) -> None:
+def score_row(row: Row, item: GoldItem, answer, k: int, scorers: Sequence) -> None:
     """Fill a row's scores from an answer.
 
     Retrieval metrics and evidence coverage need evidence (answerable items); answer metrics also
@@ -145,14 +145,16 @@ def score_row(row: Row, item: GoldItem, answer, k: int, scorer) -> None:
             r = score_retrieval(item.evidence, contexts, k)
             row.scores.update({"hit": r.hit, "evidence_recall": r.recall, "reciprocal_rank": r.reciprocal_rank})
         if answer.abstained:
-            for name in ("evidence_coverage", *(scorer.names if scorer else ())):
+            for name in ("evidence_coverage", *(n for scorer in scorers for n in scorer.names)):
                 row.unmeasured[name] = "abstained"
         else:
             if item.evidence:
                 row.scores["evidence_coverage"] = sum(evidence_covered(e, answer.text) for e in item.evidence) / len(
                     item.evidence)
-            if scorer is not None:
-                for name, measured in scorer.score(answer.text, item.reference, contexts, item.evidence).items():
+            for scorer in scorers:
+                measured_all = scorer.score(answer.text, item.reference, contexts, item.evidence,
+                                            question=item.question)
+                for name, measured in measured_all.items():
                     if measured.value is None:
                         row.unmeasured[name] = measured.reason
                     else:
@@ -161,7 +163,7 @@ def score_row(row: Row, item: GoldItem, answer, k: int, scorer) -> None:
 
 
 def run(
-    items: Sequence[GoldItem], variants: Sequence[Variant], answer: Callable, scorer, default_k: int,
+    items: Sequence[GoldItem], variants: Sequence[Variant], answer: Callable, scorers: Sequence, default_k: int,
     repeat: int = 1, prices: dict[str, tuple[float, float]] | None = None, model_of: Callable[[str], str] = str,
     progress: Callable[[int], None] | None = None,
 ) -> list[Row]:
@@ -171,7 +173,7 @@ def run(
         items: Gold questions.
         variants: Configurations.
         answer: ``(question, variant) -> Answer`` (the assistant's answer method).
-        scorer: A `NonLLMScorer` (or None to skip ragas metrics).
+        scorers: ragas scorers (`NonLLMScorer`, `JudgeScorer`); empty to skip ragas metrics.
         default_k: k when a variant does not set one.
         repeat: Runs per question for LLM variants (the extractive backend is deterministic).
         prices: Model id -> USD per 1k tokens in / out.
@@ -208,7 +210,7 @@ def run(
                 price = (prices or {}).get(model_of(variant.backend))
                 if price:
                     row.cost_usd = (row.tokens_in * price[0] + row.tokens_out * price[1]) / 1000
-                score_row(row, item, result, variant.k or default_k, scorer)
+                score_row(row, item, result, variant.k or default_k, scorers)
                 rows.append(row)
                 if progress:
                     progress(1)
@@ -222,7 +224,8 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 SUMMARY_METRICS = ("hit", "evidence_recall", "reciprocal_rank", "evidence_coverage", "context_recall_nonllm",
-                   "context_precision_nonllm", "string_similarity", "rouge_l", "semantic_similarity")
+                   "context_precision_nonllm", "string_similarity", "rouge_l", "semantic_similarity",
+                   "faithfulness", "answer_relevancy", "context_precision", "context_recall", "factual_correctness")
 
 
 def summarize(rows: Sequence[Row], variants: Sequence[Variant]) -> list[dict]:
@@ -232,6 +235,8 @@ def summarize(rows: Sequence[Row], variants: Sequence[Variant]) -> list[dict]:
     latency, tokens and cost. With repeats, means are averaged per run and shown as mean ± sd.
     """
     out = []
+    present = {m for r in rows for m in (*r.scores, *r.unmeasured)}
+    metrics = [m for m in SUMMARY_METRICS if m in present or m in SUMMARY_METRICS[:9]]
     for variant in variants:
         mine = [r for r in rows if r.variant == variant.name]
         runs = sorted({r.repeat for r in mine})
@@ -239,7 +244,7 @@ def summarize(rows: Sequence[Row], variants: Sequence[Variant]) -> list[dict]:
                          "k": variant.k, "hybrid": variant.hybrid, "runs": len(runs),
                          "questions": len({r.question_id for r in mine}),
                          "errors": sum(bool(r.error) for r in mine)}
-        for metric in SUMMARY_METRICS:
+        for metric in metrics:
             per_run = []
             measured = unmeasured = abstained = 0
             for n in runs:

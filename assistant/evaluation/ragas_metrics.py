@@ -82,7 +82,7 @@ class NonLLMScorer:
         return Measured(min(1.0, max(0.0, value)))
 
     def score(self, answer: str, reference: str, contexts: Sequence[str],
-              evidence: Sequence[str]) -> dict[str, Measured]:
+              evidence: Sequence[str], question: str = "") -> dict[str, Measured]:
         """Every LLM-free metric for one answered question.
 
         Args:
@@ -90,6 +90,7 @@ class NonLLMScorer:
             reference: The gold answer.
             contexts: Retrieved passage texts.
             evidence: Gold evidence passages (the reference contexts).
+            question: The question (unused by these metrics).
         """
         sample = self._sample(user_input="", response=answer, reference=reference,
                               retrieved_contexts=list(contexts), reference_contexts=list(evidence))
@@ -102,3 +103,88 @@ class NonLLMScorer:
             "semantic_similarity": self._guard(
                 lambda: self.semantic.score(reference=reference, response=answer).value),
         }
+
+
+JUDGE_METRICS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall", "factual_correctness")
+
+
+def judge_model(name: str, settings):
+    """The langchain chat model a judge name stands for, built from the settings (never a default).
+
+    Args:
+        name: ``openai`` (ASSISTANT_OPENAI_BASE_URL / _MODEL, e.g. a local server) or ``bedrock``
+            (ASSISTANT_BEDROCK_MODEL in ASSISTANT_BEDROCK_REGION, boto3's credentials).
+        settings: The frozen settings.
+
+    Raises:
+        ConfigError: Unknown judge, or its settings are missing.
+    """
+    from assistant.errors import ConfigError
+
+    if name == "openai":
+        if not (settings.openai_base_url and settings.openai_model):
+            raise ConfigError("The openai judge needs ASSISTANT_OPENAI_BASE_URL and ASSISTANT_OPENAI_MODEL.")
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(base_url=settings.openai_base_url, model=settings.openai_model, temperature=0,
+                          api_key=settings.openai_api_key or "not-needed", timeout=settings.llm_timeout,
+                          max_retries=1, max_tokens=settings.max_tokens)
+    if name == "bedrock":
+        from langchain_aws import ChatBedrockConverse
+
+        return ChatBedrockConverse(model=settings.bedrock_model, region_name=settings.bedrock_region,
+                                   temperature=0, max_tokens=settings.max_tokens)
+    raise ConfigError(f"Unknown judge {name!r}; available: bedrock, openai.")
+
+
+class JudgeScorer:
+    """ragas' LLM-judged metrics with an explicit judge model and our local embeddings."""
+
+    names = JUDGE_METRICS
+
+    def __init__(self, chat_model, embed: Callable[[list[str]], Sequence[Sequence[float]]],
+                 metrics: Sequence[str] = JUDGE_METRICS, timeout: float = 120.0) -> None:
+        """Wire the metrics to the judge: ``llm=`` and ``embeddings=`` are always passed explicitly.
+
+        Args:
+            chat_model: A langchain chat model (see `judge_model`).
+            embed: Our embedding model (texts -> vectors), for answer relevancy.
+            metrics: Which of `JUDGE_METRICS` to run.
+            timeout: Seconds per metric per question.
+        """
+        legacy, self._sample, *_ = _ragas()
+        from langchain_core.embeddings import Embeddings
+        from ragas.embeddings import LangchainEmbeddingsWrapper
+        from ragas.llms import LangchainLLMWrapper
+        from ragas.run_config import RunConfig
+
+        class LocalEmbeddings(Embeddings):
+            def embed_documents(self, texts: list[str]) -> list[list[float]]:
+                return [[float(x) for x in v] for v in embed(list(texts))]
+
+            def embed_query(self, text: str) -> list[float]:
+                return self.embed_documents([text])[0]
+
+        # few retries: a judge that cannot produce ragas' JSON will not learn on the tenth try
+        config = RunConfig(timeout=int(timeout), max_retries=1, max_wait=2)
+        llm = LangchainLLMWrapper(chat_model, run_config=config)
+        embeddings = LangchainEmbeddingsWrapper(LocalEmbeddings(), run_config=config)
+        build = {
+            "faithfulness": lambda: legacy.Faithfulness(llm=llm),
+            "answer_relevancy": lambda: legacy.ResponseRelevancy(llm=llm, embeddings=embeddings),
+            "context_precision": lambda: legacy.LLMContextPrecisionWithReference(llm=llm),
+            "context_recall": lambda: legacy.LLMContextRecall(llm=llm),
+            "factual_correctness": lambda: legacy.FactualCorrectness(llm=llm),
+        }
+        self.names = tuple(m for m in JUDGE_METRICS if m in metrics)
+        self.metrics = {name: build[name]() for name in self.names}
+        for metric in self.metrics.values():
+            metric.init(config)
+
+    def score(self, answer: str, reference: str, contexts: Sequence[str], evidence: Sequence[str],
+              question: str = "") -> dict[str, Measured]:
+        """Every configured judged metric for one answered question (failures become unmeasured)."""
+        sample = self._sample(user_input=question, response=answer, reference=reference,
+                              retrieved_contexts=list(contexts), reference_contexts=list(evidence))
+        return {name: NonLLMScorer._guard(lambda m=metric: m.single_turn_score(sample))
+                for name, metric in self.metrics.items()}

@@ -16,8 +16,12 @@ LABELS = {
     "context_precision_nonllm": "ragas NonLLMContextPrecisionWithReference",
     "string_similarity": "ragas NonLLMStringSimilarity", "rouge_l": "ragas RougeScore (L, F1)",
     "semantic_similarity": "ragas SemanticSimilarity (local model)",
+    "faithfulness": "ragas Faithfulness (judge)", "answer_relevancy": "ragas ResponseRelevancy (judge)",
+    "context_precision": "ragas LLMContextPrecisionWithReference (judge)",
+    "context_recall": "ragas LLMContextRecall (judge)", "factual_correctness": "ragas FactualCorrectness (judge)",
 }
-CHART_METRICS = ("evidence_recall", "reciprocal_rank", "evidence_coverage", "semantic_similarity", "rouge_l")
+CHART_METRICS = ("evidence_recall", "reciprocal_rank", "evidence_coverage", "semantic_similarity", "rouge_l",
+                 "faithfulness", "answer_relevancy", "factual_correctness")
 
 
 def outcome(row: dict) -> float:
@@ -60,7 +64,8 @@ def summary_table(summaries: Sequence[dict]) -> list[str]:
         f"{s['backend']} / {s['prompt']} / {s['k'] or 'default'} / "
         f"{'default' if s['hybrid'] is None else s['hybrid']}" for s in summaries) + " |")
     for metric in SUMMARY_METRICS:
-        lines.append(f"| {LABELS[metric]} | " + " | ".join(_cell(s, metric) for s in summaries) + " |")
+        if any(metric in s for s in summaries):
+            lines.append(f"| {LABELS[metric]} | " + " | ".join(_cell(s, metric) for s in summaries) + " |")
     for key, label in (("abstained_unanswerable", "abstained on unanswerable"),
                        ("answered_answerable", "answered answerable")):
         lines.append(f"| {label} | " + " | ".join(_fmt(s[key]) for s in summaries) + " |")
