@@ -164,3 +164,16 @@ def test_full_gold_set_quality_floors(notes_assistant):
     assert summary["answered_answerable"] >= 0.95
     assert summary["evidence_coverage"] >= 0.78
     assert isinstance(rows[0], Row)
+
+
+def test_judges_are_built_from_settings_never_a_default():
+    from assistant.config import Settings
+    from assistant.errors import ConfigError
+    from assistant.evaluation.ragas_metrics import judge_model
+
+    bedrock = judge_model("bedrock", Settings(bedrock_region="us-east-1", bedrock_model="amazon.nova-lite-v1:0"))
+    assert bedrock.model_id == "amazon.nova-lite-v1:0"  # built, nothing called
+    with pytest.raises(ConfigError, match="ASSISTANT_OPENAI_BASE_URL"):
+        judge_model("openai", Settings())
+    with pytest.raises(ConfigError, match="available: bedrock, openai"):
+        judge_model("gpt", Settings())
