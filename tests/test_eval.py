@@ -177,3 +177,17 @@ def test_judges_are_built_from_settings_never_a_default():
         judge_model("openai", Settings())
     with pytest.raises(ConfigError, match="available: bedrock, openai"):
         judge_model("gpt", Settings())
+
+
+def test_repeats_are_summarized_as_mean_and_sd_of_run_means():
+    variant = Variant("llm", backend="openai")
+    rows = []
+    for repeat, values in enumerate(([1.0, 0.0], [0.5, 0.5], [1.0, 1.0])):
+        for n, value in enumerate(values):
+            rows.append(Row("llm", f"q{n}", "?", True, repeat, seconds=0.1 * (n + 1),
+                            scores={"evidence_coverage": value, "correct_abstention": 1.0}))
+    (summary,) = summarize(rows, [variant])
+    assert summary["runs"] == 3 and summary["evidence_coverage_n"] == 6
+    assert summary["evidence_coverage"] == pytest.approx((0.5 + 0.5 + 1.0) / 3)
+    assert summary["evidence_coverage_sd"] == pytest.approx(0.288675, abs=1e-5)
+    assert summary["latency_p50_ms"] == pytest.approx(100.0) and summary["latency_p95_ms"] == pytest.approx(200.0)
