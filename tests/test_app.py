@@ -1,31 +1,185 @@
-"""The placeholder Streamlit page, run for real with streamlit's AppTest."""
+"""The Streamlit study UI: AppTest runs the real page; a real headless Chromium drives a real server."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
 import pytest
-from conftest import CACHE_DIR, REPO, write_notes
+from conftest import CACHE_DIR, NOTES_FILE, REPO
 from streamlit.testing.v1 import AppTest
+
+from assistant.ui import badge_markers, cited_lines, gold_candidates, highlight_passage
+
+DRIFT = "Explain concept drift vs data drift"
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory):
+    """A folder with the real notes; the app runs from it (no developer .env, its own feedback file)."""
+    tmp = tmp_path_factory.mktemp("app")
+    (tmp / "corpus").mkdir()
+    shutil.copy(NOTES_FILE, tmp / "corpus" / NOTES_FILE.name)
+    return tmp
 
 
 @pytest.fixture
-def app_env(tmp_path, monkeypatch):
-    write_notes(tmp_path / "corpus", {
-        "drift.md": "# Monitoring\n\n## Drift\n\n- **Data drift:** input distributions change over time.\n"
-                    "- **Concept drift:** the relation between inputs and target changes.\n",
-    })
-    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(tmp_path / "corpus"))
-    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "index"))
+def at(app_env, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(app_env / "corpus"))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(app_env / "index"))
     monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(CACHE_DIR))
-    monkeypatch.chdir(tmp_path)  # no developer .env is read
-    return tmp_path
+    for name in ("ASSISTANT_BACKEND", "ASSISTANT_PROMPT", "ASSISTANT_OPENAI_BASE_URL", "ASSISTANT_OPENAI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(app_env)
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    app.run()
+    assert not app.exception
+    return app
 
 
-def test_search_page_shows_passages_with_lines(app_env):
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    at.run()
+def ask(app, question: str):
+    app.chat_input[0].set_value(question).run()
+    assert not app.exception
+    return app
+
+
+def test_empty_chat_offers_starter_questions(at):
+    labels = [b.label for b in at.button]
+    assert DRIFT in labels and "New chat" in labels and "Re-index notes" in labels
+
+
+def test_drift_question_gives_a_cited_answer_with_a_source_per_citation(at):
+    ask(at, DRIFT)
+    answer = next(m.value for m in at.markdown if "Concept Drift:" in m.value)
+    assert ":blue-badge[1]" in answer  # markers render as badges
+    cited = sorted({int(x) for x in re.findall(r":blue-badge\[(\d+)\]", answer)})
+    sources = [e.label for e in at.expander]
+    assert [int(label[1:label.index("]")]) for label in sources] == cited
+    assert all("aws-mla-c01-notes.md, lines" in label for label in sources)
+    passages = [m.value for m in at.markdown if "<mark>" in m.value]
+    assert passages and any("Concept Drift:" in p[p.index("<mark>"):] for p in passages)
+    assert any("extractive · prompt default" in c.value for c in at.caption)
+    assert len(at.session_state.messages) == 2
+
+
+def test_unanswerable_question_renders_the_abstained_state(at):
+    ask(at, "what hydration percentage should my sourdough loaf have?")
+    assert any("don't cover this" in w.value for w in at.warning)
+    follow_ups = [b for b in at.button if b.label.startswith("What do my notes say about")]
+    assert follow_ups and not at.expander
+    follow_ups[0].click().run()  # a closest topic is a question to ask
+    assert not at.exception and len(at.session_state.messages) == 4
+
+
+def test_backend_error_shows_st_error_and_keeps_history(at):
+    ask(at, DRIFT)
+    at.sidebar.selectbox(key="backend").select("openai").run()
+    assert any("needs" in w.value for w in at.sidebar.warning)  # says what it needs before you try
+    ask(at, "what is data drift?")
+    assert any("ASSISTANT_OPENAI_BASE_URL" in e.value for e in at.error)
+    assert len(at.session_state.messages) == 2  # the failed turn is not added; the first one stays
+
+
+def test_switching_prompt_in_the_sidebar_takes_effect(at):
+    at.sidebar.selectbox(key="prompt").select("short-answers").run()
+    ask(at, "How do I handle class imbalance?")
+    assert any("prompt short-answers" in c.value for c in at.caption)
+    answer = at.session_state.messages[-1]["answer"]
+    assert answer["prompt"] == "short-answers" and len(answer["text"].split()) < 110
+
+
+def test_new_chat_clears_the_conversation(at):
+    ask(at, DRIFT)
+    next(b for b in at.button if b.label == "New chat").click().run()
+    assert at.session_state.messages == []
+
+
+def test_thumbs_store_feedback_with_question_answer_backend_and_sources(at, app_env):
+    ask(at, DRIFT)
+    at.get("feedback")[0].set_value(1).run()
     assert not at.exception
-    at.text_input[0].input("explain concept drift vs data drift").run()
-    assert not at.exception
-    labels = [e.label for e in at.expander]
-    assert labels and "drift.md:" in labels[0] and "Monitoring › Drift" in labels[0]
-    assert any("Concept drift" in m.value for m in at.markdown)
+    lines = (app_env / "feedback" / "feedback.jsonl").read_text().splitlines()
+    record = json.loads(lines[-1])
+    assert record["question"] == DRIFT and record["score"] == "up" and record["backend"] == "extractive"
+    assert record["sources"] and record["sources"][0]["quote"] and "Concept Drift" in record["answer"]
+    assert any(b.label.startswith("Export") for b in at.sidebar.get("download_button"))
+
+
+def test_feedback_is_exported_as_gold_candidates():
+    record = {"question": DRIFT, "answer": "- **Data Drift:** changes [1]", "abstained": False, "score": "up",
+              "sources": [{"quote": "- **Data Drift:** Occurs when the statistical properties change"}]}
+    (candidate,) = gold_candidates([record])
+    assert candidate["answerable"] and candidate["evidence"] == [record["sources"][0]["quote"]]
+    assert set(candidate) >= {"id", "question", "reference", "evidence", "answerable"}
+
+
+def test_badges_and_highlights():
+    assert badge_markers("a [1] b [2, 3].") == "a :blue-badge[1] b :blue-badge[2] :blue-badge[3]."
+    text = "# Drift\n- **Data Drift:** input <changes>\n- other"
+    assert cited_lines("- **Data Drift:** input <changes>", text, 10) == [11]
+    marked = highlight_passage(text, 10, [11])
+    assert marked.split("\n") == ["**Drift**", "- <mark>**Data Drift:** input &lt;changes&gt;</mark>", "- other"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_real_browser_asks_and_opens_a_citation(app_env, tmp_path):
+    """`streamlit run` on 127.0.0.1, driven by headless Chromium: type the drift question, wait for the
+    streamed answer, open a citation, see the highlighted passage; the screenshot is kept in tmp_path."""
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(app_env / "corpus"), "ASSISTANT_INDEX_DIR": str(app_env / "index"),
+           "ASSISTANT_CACHE_DIR": str(CACHE_DIR), "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=app_env, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read()
+                break
+            except OSError:
+                assert server.poll() is None and time.time() < deadline, "streamlit did not start"
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(url)
+            box = page.get_by_placeholder("Ask about your notes…")
+            box.wait_for(timeout=120_000)
+            box.fill(DRIFT)
+            box.press("Enter")
+            source = page.locator("[data-testid='stExpander']").first
+            source.wait_for(timeout=120_000)
+            assert "Concept Drift:" in page.locator("[data-testid='stChatMessage']").last.inner_text()
+            source.locator("summary").click()
+            page.locator("mark").first.wait_for(timeout=20_000)
+            assert "Drift" in page.locator("mark").first.inner_text()
+            page.screenshot(path=str(tmp_path / "drift-answer.png"), full_page=True)
+            browser.close()
+        assert (tmp_path / "drift-answer.png").stat().st_size > 20_000
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
