@@ -36,6 +36,7 @@ TRADEOFF_BONUS = 0.1  # comparison lines filed under trade-offs, pros, cons
 PASSAGE_WEIGHT = 0.25  # the line's passage's retrieval score (a prior: good passages hold good lines)
 _TRADEOFF = re.compile(r"\b(?:trade-?offs?|pros|cons|limitations?|drawbacks?|downsides?|advantages?|"
                        r"disadvantages?|when to use|best for|considerations?)\b", re.I)
+LENGTH_PENALTY = 0.05  # per full-length line: a long line must earn its share of the word budget
 LINE_WORDS = 60  # a longer line is shown up to its last sentence within this many words
 _CONTRAST = re.compile(r"\b(?:whereas|unlike|while|in contrast|instead|rather than|compared|differs?|"
                        r"difference|vs\.?|versus|but)\b", re.I)
@@ -302,10 +303,12 @@ class ExtractiveBackend:
 
         # how well retrieval ranked each line's passage (the passage's evidence, not just the line's)
         passage = np.array([contexts[u.chunk].score for u in units])
+        # a long line costs more of the word budget: it must be worth it
+        length = np.array([min(len(u.text.split()), LINE_WORDS) / LINE_WORDS for u in units])
 
         def scores(q: int) -> np.ndarray:
             keywords = np.array([keyword_share(queries[q], u, h) for u, h in zip(units, headings, strict=True)])
-            return similarity[q] + KEYWORD_WEIGHT * keywords + PASSAGE_WEIGHT * passage
+            return similarity[q] + KEYWORD_WEIGHT * keywords + PASSAGE_WEIGHT * passage - LENGTH_PENALTY * length
 
         if not sides:
             s = scores(0)
@@ -313,30 +316,32 @@ class ExtractiveBackend:
             return "\n".join(render(units, picked, contexts))
 
         # a comparison: each side's best sentences under the side's name, then the contrast
-        per_side = max(25, budget // (len(sides) + 1))
         parts: list[str] = []
         taken: list[int] = []
         topics = [contexts[u.chunk].heading_path[-1] if contexts[u.chunk].heading_path else "" for u in units]
         titles = [self._side_name(side_title(side), request.question, units, topics) for side in sides]
         mentions = side_lines(titles, units, topics)
         whole = scores(0)
+        # the contrast: a line that names two sides and says how they differ; when the notes have
+        # none, its share of the words goes to the sides
+        contrast = np.array([sum(m[n] for m in mentions) >= 2 and bool(_CONTRAST.search(u.text))
+                             for n, u in enumerate(units)])
+        contrasted = np.where(contrast, whole, -1.0)
+        has_contrast = bool(contrasted.max() >= RELATIVE_FLOOR * float(whole.max()) and contrasted.max() > 0)
+        per_side = max(25, budget // (len(sides) + (1 if has_contrast else 0)))
         # a comparison asks how things differ: lines filed under trade-offs, pros or cons say that
         tradeoff = np.array([bool(_TRADEOFF.search(f"{u.parent} | {u.label}")) for u in units], dtype=float)
         for q in range(1, len(sides) + 1):
             # the side's own match, and the whole question's (which carries "how do I detect ...")
             s = SIDE_WEIGHT * scores(q) + (1 - SIDE_WEIGHT) * whole + TRADEOFF_BONUS * tradeoff
-            # sentences that name this side speak for it; one about another side must not stand in
+            # lines about this side speak for it; one about another side must not stand in
             if mentions[q - 1].any():
                 s = np.where(mentions[q - 1], s, -1.0)
             picked = select(s, units, per_side, floor=RELATIVE_FLOOR * float(s.max()), taken=taken)
             taken.extend(picked)
             parts.extend(render(units, picked, contexts, lead=titles[q - 1]))
-        # the contrast: a sentence that names two sides and says how they differ
-        contrast = np.array([sum(m[n] for m in mentions) >= 2 and bool(_CONTRAST.search(u.text))
-                             for n, u in enumerate(units)])
-        s = np.where(contrast, whole, -1.0)
-        if s.max() > 0:
-            picked = select(s, units, per_side, floor=RELATIVE_FLOOR * float(whole.max()), taken=taken)[:1]
+        if has_contrast:
+            picked = select(contrasted, units, per_side, floor=RELATIVE_FLOOR * float(whole.max()), taken=taken)[:1]
             parts.extend(render(units, picked, contexts, lead="The difference"))
         return "\n".join(parts)
 
