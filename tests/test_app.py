@@ -183,3 +183,9 @@ def test_real_browser_asks_and_opens_a_citation(app_env, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_reindex_button_rebuilds_the_index(at):
+    next(b for b in at.sidebar.button if b.label == "Re-index notes").click().run()
+    assert not at.exception
+    assert any("Indexed 1 file(s)" in t.value and "added" in t.value for t in at.toast)
