@@ -201,13 +201,16 @@ def evaluations() -> None:
                 "reports appear here.")
         return
     chosen = st.selectbox("Run", runs, format_func=lambda p: p.parent.name)
-    text = chosen.read_text(encoding="utf-8")
-    before, _, after = text.partition("![chart](chart.png)")
-    st.markdown(before)
-    chart = chosen.parent / "chart.png"
-    if chart.is_file():
-        st.image(str(chart))
-    st.markdown(after)
+    try:
+        text = chosen.read_text(encoding="utf-8")
+        before, _, after = text.partition("![chart](chart.png)")
+        st.markdown(before)
+        chart = chosen.parent / "chart.png"
+        if chart.is_file():
+            st.image(str(chart))
+        st.markdown(after)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        st.error(f"This report cannot be shown ({exc}); re-run the evaluation or delete {chosen.parent}.")
 
 
 def main() -> None:

@@ -22,13 +22,22 @@ STARTERS = (
 )
 
 
+_CODE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`", re.S)
+
+
 def badge_markers(text: str) -> str:
-    """``[1]`` / ``[1, 2]`` markers as small Streamlit badges (``:blue-badge[1]``)."""
+    """``[1]`` / ``[1, 2]`` markers as small Streamlit badges (``:blue-badge[1]``); code is left alone."""
     def badge(match: re.Match) -> str:
         numbers = marker_numbers(match.group(1))
         return " ".join(f":blue-badge[{n}]" for n in numbers) if numbers else match.group(0)
 
-    return MARKER.sub(badge, text)
+    out, at = [], 0
+    for code in _CODE.finditer(text):
+        out.append(MARKER.sub(badge, text[at:code.start()]))
+        out.append(code.group(0))
+        at = code.end()
+    out.append(MARKER.sub(badge, text[at:]))
+    return "".join(out)
 
 
 def highlight_passage(text: str, start_line: int, lines: Iterable[int]) -> str:
@@ -40,8 +49,28 @@ def highlight_passage(text: str, start_line: int, lines: Iterable[int]) -> str:
         lines: File line numbers to highlight.
     """
     wanted = set(lines)
+    raw = text.split("\n")
+    # a passage cut from the middle of a nested list starts indented; markdown would read 4+ spaces
+    # as a code block, so the common indent goes
+    prose, inside = [], False
+    for x in raw:
+        if re.match(r"\s*(```|~~~)", x):
+            inside = not inside
+        elif not inside and x.strip() and x.strip() not in {"-", "*", "+"}:  # an empty bullet sets no indent
+            prose.append(x)
+    indents = [len(x) - len(x.lstrip()) for x in prose]
+    common = min(indents) if indents else 0
     out = []
-    for offset, line in enumerate(text.split("\n")):
+    fenced = False
+    for offset, line in enumerate(raw):
+        if re.match(r"\s*(```|~~~)", line):
+            fenced = not fenced
+            out.append(line.strip())
+            continue
+        if fenced or line.lstrip().startswith("|"):
+            out.append(line if fenced else line.strip())  # code and tables shown as written
+            continue
+        line = line[common:] if line[:common].strip() == "" else line.lstrip()
         # the notes are shown as markdown, but never as raw HTML
         safe = html.escape(line, quote=False)
         # a heading inside a passage would render huge; bold is enough (the path is in the label)
@@ -109,20 +138,26 @@ def read_feedback(path: Path) -> list[dict]:
 def gold_candidates(records: Iterable[Mapping]) -> list[dict]:
     """Feedback as extra gold-set rows (same schema as eval/gold.jsonl), for a person to review.
 
-    A thumbs-up answer becomes the reference, and its quoted lines become the evidence. A thumbs-down
-    flips the decision for review: an abstention becomes answerable (reference left to write), an
-    answer becomes a candidate unanswerable question.
+    The latest thumb per answer counts. A thumbs-up answer becomes the reference and its quoted lines
+    the evidence; a thumbs-up abstention an unanswerable question; a thumbs-down answer a candidate
+    unanswerable question marked for review. Every row loads with `load_gold`.
     """
+    latest: dict[tuple, Mapping] = {}
+    for r in records:  # a changed thumb replaces the earlier one for the same answer
+        latest[(r.get("question"), r.get("answer"))] = r
     out = []
-    for n, r in enumerate(records, 1):
-        evidence = [line for s in r.get("sources", []) for line in (s.get("quote") or "").split("\n") if line]
+    for n, r in enumerate(latest.values(), 1):
+        evidence = [line.strip() for s in r.get("sources", []) for line in (s.get("quote") or "").split("\n")
+                    if line.strip()]
         if r.get("score") == "up" and not r.get("abstained") and evidence:
             out.append({"id": f"feedback-{n}", "question": r["question"], "reference": r["answer"],
                         "evidence": evidence, "answerable": True})
         elif r.get("score") == "up" and r.get("abstained"):
             out.append({"id": f"feedback-{n}", "question": r["question"], "reference": "The notes don't cover this.",
                         "evidence": [], "answerable": False})
-        elif r.get("score") == "down":
-            out.append({"id": f"feedback-{n}", "question": r["question"], "reference": "TODO: write the answer",
-                        "evidence": [], "answerable": bool(r.get("abstained")), "needs_review": True})
+        elif r.get("score") == "down" and not r.get("abstained"):
+            # a wrong answer: a candidate question the notes may not cover (loads as unanswerable)
+            out.append({"id": f"feedback-{n}", "question": r["question"], "reference": "TODO: review",
+                        "evidence": [], "answerable": False, "needs_review": True})
+        # a thumbs-down on an abstention needs evidence a person must find; it is not exported
     return out

@@ -189,3 +189,30 @@ def test_reindex_button_rebuilds_the_index(at):
     next(b for b in at.sidebar.button if b.label == "Re-index notes").click().run()
     assert not at.exception
     assert any("Indexed 1 file(s)" in t.value and "added" in t.value for t in at.toast)
+
+
+def test_indented_passages_code_and_tables_render_as_written():
+    text = "    - **Glue:** runs ETL jobs\n        - **Crawler:** finds schemas\n```python\n# a comment <x>\n```"
+    marked = highlight_passage(text, 1, [1]).split("\n")
+    assert marked[0] == "- <mark>**Glue:** runs ETL jobs</mark>"  # no code block from the indent
+    assert marked[1] == "    - **Crawler:** finds schemas"
+    assert marked[3] == "# a comment <x>"  # code stays code
+    assert badge_markers("use `arr[1]` here [1]") == "use `arr[1]` here :blue-badge[1]"
+
+
+def test_exported_gold_candidates_load_as_a_gold_file(tmp_path):
+    from assistant.evaluation.gold import load_gold
+
+    answer = "- **Data Drift:** changes [1]"
+    records = [
+        {"question": DRIFT, "answer": answer, "abstained": False, "score": "down", "sources": []},
+        {"question": DRIFT, "answer": answer, "abstained": False, "score": "up",  # the thumb changed
+         "sources": [{"quote": "- **Data Drift:** input changes\n\n"}]},
+        {"question": "sourdough?", "answer": "Your notes don't cover this.", "abstained": True, "score": "down"},
+        {"question": "world cup?", "answer": "Your notes don't cover this.", "abstained": True, "score": "up"},
+    ]
+    rows = gold_candidates(records)
+    assert [r["question"] for r in rows] == [DRIFT, "world cup?"]
+    path = tmp_path / "candidates.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert [g.answerable for g in load_gold(path)] == [True, False]

@@ -141,7 +141,7 @@ def test_compare_finds_a_planted_difference(two_runs, workspace):
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and not line.startswith("| question")]
     assert len(rows) == 1  # only the planted question differs
     assert rows[0].startswith("| sourdough:") and rows[0].endswith("-1.000 |")
-    assert "Mean outcome:" in result.stdout
+    assert "Mean outcome over the 5 questions both runs have" in result.stdout
 
 
 def test_unknown_variant_lists_what_exists():
@@ -191,3 +191,37 @@ def test_repeats_are_summarized_as_mean_and_sd_of_run_means():
     assert summary["evidence_coverage"] == pytest.approx((0.5 + 0.5 + 1.0) / 3)
     assert summary["evidence_coverage_sd"] == pytest.approx(0.288675, abs=1e-5)
     assert summary["latency_p50_ms"] == pytest.approx(100.0) and summary["latency_p95_ms"] == pytest.approx(200.0)
+
+
+@pytest.mark.parametrize("body, message", [
+    ('hybrid = "false"', "hybrid must be true or false"),
+    ("k = true", "k must be a whole number"),
+    ('backend = "bedrok"', "unknown backend 'bedrok'"),
+    ('prompt = "shorter"', "unknown prompt 'shorter'"),
+])
+def test_variant_files_are_checked(tmp_path, body, message):
+    (tmp_path / "v.toml").write_text(body + "\n")
+    with pytest.raises(Exception, match=message):
+        load_variants("v", folder=tmp_path, prompts=["default"], backends=["extractive", "bedrock"])
+
+
+def test_compare_labels_runs_a_and_b_and_uses_shared_questions(two_runs, tmp_path):
+    from assistant.evaluation.report import compare_runs, differences
+
+    a, _ = two_runs
+    copy = tmp_path / "copy" / a.name  # same folder name as a
+    copy.mkdir(parents=True)
+    rows = [json.loads(line) for line in (a / "results.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["variant"] == "default"][:4]  # fewer questions than a
+    for row in rows:
+        row["scores"]["correct_abstention"] = 0.0
+    (copy / "results.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    text = compare_runs(a, copy)
+    assert "A:default" in text and "B:default" in text
+    assert "over the 4 questions both runs have" in text and "A:default 1.000, B:default 0.000" in text
+    # table cells never break the markdown table
+    line = differences([{"question_id": "q|1", "question": "a | b\nc", "variant": "x", "answerable": True,
+                         "scores": {"correct_abstention": 1.0}},
+                        {"question_id": "q|1", "question": "a | b\nc", "variant": "y", "answerable": True,
+                         "scores": {"correct_abstention": 0.0}}], ["x", "y"])[-1]
+    assert line.startswith("| q\\|1: a \\| b c |")

@@ -75,11 +75,18 @@ def load_variants(spec: str, folder: Path = VARIANTS_DIR, prompts: Sequence[str]
             if unknown:
                 raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
                                   "use backend, prompt, k, hybrid, description.")
-            k = data.get("k")
-            if k is not None and (not isinstance(k, int) or k < 1):
+            k, hybrid = data.get("k"), data.get("hybrid")
+            if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
                 raise ConfigError(f"{path}: k must be a whole number of 1 or more.")
-            out.append(Variant(name, str(data.get("backend", "extractive")), str(data.get("prompt", "default")),
-                               k, data.get("hybrid"), str(data.get("description", ""))))
+            if hybrid is not None and not isinstance(hybrid, bool):
+                raise ConfigError(f"{path}: hybrid must be true or false (without quotes).")
+            backend = str(data.get("backend", "extractive")).strip().lower()
+            if backends and backend not in backends:
+                raise ConfigError(f"{path}: unknown backend {backend!r}; available: {', '.join(backends)}.")
+            prompt = str(data.get("prompt", "default")).strip().lower()
+            if prompts and prompt not in prompts:
+                raise ConfigError(f"{path}: unknown prompt {prompt!r}; available: {', '.join(prompts)}.")
+            out.append(Variant(name, backend, prompt, k, hybrid, str(data.get("description", ""))))
         elif name in prompts:
             out.append(Variant(name, prompt=name, description=f"prompt {name}"))
         elif name in backends:

@@ -52,6 +52,11 @@ def _cell(summary: dict, metric: str) -> str:
     return f"{value:.3f}" + (f" ± {sd:.3f}" if sd is not None else "") + f" ({', '.join(notes)})"
 
 
+def cell_text(text: str) -> str:
+    """Text safe inside a markdown table cell: no row-breaking newlines or column pipes."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
 def _fmt(value, spec: str = ".3f") -> str:
     return "n/a" if value is None else format(value, spec)
 
@@ -103,7 +108,7 @@ def differences(rows: Sequence[dict], names: Sequence[str], limit: int = 30) -> 
              "| question | " + " | ".join(names) + " | change |", "|---|" + "---|" * (len(names) + 1)]
     for worst, qid, means in changed[:limit]:
         cells = " | ".join(_fmt(means.get(v)) for v in names)
-        lines.append(f"| {qid}: {questions[qid][:70]} | {cells} | {worst:+.3f} |")
+        lines.append(f"| {cell_text(qid)}: {cell_text(questions[qid][:70])} | {cells} | {worst:+.3f} |")
     if len(changed) > limit:
         lines.append(f"\n…and {len(changed) - limit} more in results.jsonl.")
     return lines
@@ -163,7 +168,7 @@ def write_report(folder: Path, rows: Sequence[Row], summaries: Sequence[dict], v
                 unmeasured[(r.variant, metric, reason)] += 1
     if unmeasured:
         lines += ["## Unmeasured scores", "", "| variant | metric | reason | questions |", "|---|---|---|---|"]
-        lines += [f"| {v} | {m} | {why} | {n} |" for (v, m, why), n in sorted(unmeasured.items())]
+        lines += [f"| {cell_text(v)} | {m} | {cell_text(why)} | {n} |" for (v, m, why), n in sorted(unmeasured.items())]
         lines.append("")
     path = folder / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -179,8 +184,11 @@ def load_run(folder: Path) -> tuple[list[dict], list[str]]:
     path = folder / "results.jsonl"
     if not path.is_file():
         raise ConfigError(f"{folder} is not an evaluation run (no results.jsonl); runs are in eval/reports/.")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return rows, list(dict.fromkeys(r["variant"] for r in rows))
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return rows, list(dict.fromkeys(r["variant"] for r in rows))
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is damaged ({exc}); re-run that evaluation.") from None
 
 
 def compare_runs(a: Path, b: Path) -> str:
@@ -194,14 +202,21 @@ def compare_runs(a: Path, b: Path) -> str:
     pairs = [(n, n) for n in common] or ([(names_a[0], names_b[0])] if len(names_a) == len(names_b) == 1 else [])
     if not pairs:
         raise ConfigError(f"The runs share no variant name ({', '.join(names_a)} vs {', '.join(names_b)}).")
-    out = [f"# {a.name} vs {b.name}", ""]
+    # runs are "A" and "B" (folder names may be the same, e.g. one run copied from another checkout)
+    out = [f"# A = {a} vs B = {b}", ""]
     for name_a, name_b in pairs:
-        label_a, label_b = f"{a.name}:{name_a}", f"{b.name}:{name_b}"
-        merged = [{**r, "variant": label_a} for r in rows_a if r["variant"] == name_a]
-        merged += [{**r, "variant": label_b} for r in rows_b if r["variant"] == name_b]
+        label_a, label_b = f"A:{name_a}", f"B:{name_b}"
+        side_a = [r for r in rows_a if r["variant"] == name_a]
+        side_b = [r for r in rows_b if r["variant"] == name_b]
+        # only questions both runs answered are compared
+        common = {r["question_id"] for r in side_a} & {r["question_id"] for r in side_b}
+        merged = [{**r, "variant": label_a} for r in side_a if r["question_id"] in common]
+        merged += [{**r, "variant": label_b} for r in side_b if r["question_id"] in common]
         mean = {lab: sum(outcome(r) for r in merged if r["variant"] == lab) /
                 max(1, sum(r["variant"] == lab for r in merged)) for lab in (label_a, label_b)}
+        only = len({r["question_id"] for r in side_a} ^ {r["question_id"] for r in side_b})
         out += [f"## {name_a}" + (f" vs {name_b}" if name_b != name_a else ""), "",
-                f"Mean outcome: {label_a} {mean[label_a]:.3f}, {label_b} {mean[label_b]:.3f}", "",
-                *differences(merged, [label_a, label_b]), ""]
+                f"Mean outcome over the {len(common)} questions both runs have: {label_a} {mean[label_a]:.3f}, "
+                f"{label_b} {mean[label_b]:.3f}" + (f" ({only} question(s) in only one run left out)" if only else ""),
+                "", *differences(merged, [label_a, label_b]), ""]
     return "\n".join(out)
