@@ -16,7 +16,7 @@ from assistant import AssistantError, StudyAssistant
 from assistant.backends import BACKENDS, availability
 from assistant.errors import BackendError
 from assistant.prompting import available_prompts
-from assistant.schema import Answer
+from assistant.schema import Answer, IndexStatus
 from assistant.ui import (
     STARTERS,
     append_feedback,
@@ -41,11 +41,15 @@ def get_assistant() -> StudyAssistant:
     return StudyAssistant.from_env()
 
 
-def ensure_index(sa: StudyAssistant, rebuild: bool = False) -> None:
-    """Build or update the index with a visible progress bar (the first load on a fresh clone)."""
+def ensure_index(sa: StudyAssistant, rebuild: bool = False) -> IndexStatus:
+    """Build or update the index with a visible progress bar (the first load on a fresh clone).
+
+    Returns:
+        What is indexed now (read once per page run; the sidebar shows it).
+    """
     status = sa.status()
     if not rebuild and status.stale is False:
-        return
+        return status
     bar = st.progress(0.0, text="Indexing your notes…")
 
     def progress(done: int, total: int) -> None:
@@ -56,6 +60,7 @@ def ensure_index(sa: StudyAssistant, rebuild: bool = False) -> None:
     st.toast(report.summary())
     for warning in report.warnings:
         st.warning(warning)
+    return sa.status()
 
 
 def render_answer(answer: dict, key: str) -> None:
@@ -97,7 +102,7 @@ def feedback_widget(index: int, question: str, answer: dict) -> None:
     st.feedback("thumbs", key=f"fb-{index}", on_change=store)
 
 
-def sidebar(sa: StudyAssistant) -> dict:
+def sidebar(sa: StudyAssistant, status: IndexStatus) -> dict:
     """Backend, prompt and retrieval settings; corpus status with re-index; new chat."""
     with st.sidebar:
         st.header("Settings")
@@ -117,7 +122,6 @@ def sidebar(sa: StudyAssistant) -> dict:
         hybrid = st.toggle("Keyword + semantic search", value=sa.settings.hybrid, key="hybrid")
         st.divider()
         st.subheader("Your notes")
-        status = sa.status()
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(status.updated)) if status.updated else "never"
         st.markdown(f"{status.files} file(s), {status.chunks} sections  \nlast indexed {when}  \n"
                     f"folder `{status.corpus_dir}`")
@@ -219,11 +223,11 @@ def main() -> None:
     st.caption("Answers from your own notes, every line cited; or an honest \"your notes don't cover this\".")
     try:
         sa = get_assistant()
-        ensure_index(sa)
+        status = ensure_index(sa)
     except AssistantError as exc:
         st.error(f"{exc}", icon="⚠️")
         return
-    options = sidebar(sa)
+    options = sidebar(sa, status)
     if st.session_state.pop("reindex", False):
         try:
             ensure_index(sa, rebuild=True)

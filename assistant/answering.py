@@ -82,8 +82,7 @@ def abstention_text(hits: Sequence[RetrievedChunk], limit: int = 3) -> tuple[str
 
 
 def standalone_question(
-    question: str, history: Sequence[Mapping[str, str]] | None, backend: LLMBackend, parts: ChainParts,
-    settings_max_tokens: int = 64,
+    question: str, history: Sequence[Mapping[str, str]] | None, backend: LLMBackend, max_tokens: int = 64,
 ) -> str:
     """The question to retrieve with: rewritten only if it is a follow-up.
 
@@ -97,7 +96,7 @@ def standalone_question(
         return by_rule
     messages = build_messages(load_prompt(CONDENSE), history=format_history(history or []), question=question)
     try:
-        condense = GenerationRequest(question, messages=messages, max_tokens=settings_max_tokens, temperature=0.0)
+        condense = GenerationRequest(question, messages=messages, max_tokens=max_tokens, temperature=0.0)
         complete = getattr(backend, "complete", None)
         text = complete(condense) if complete else "".join(backend.stream(condense))
     except BackendError as exc:
@@ -141,7 +140,7 @@ def run(
     started = time.perf_counter()
     text, notice = clean_question(question)
     template = load_prompt(prompt_name)
-    standalone = standalone_question(text, history, backend, parts)
+    standalone = standalone_question(text, history, backend)
     hits = parts.retrieve(standalone, k, hybrid)
     features = evidence(standalone, hits, parts.vocabulary)
     probability = parts.gate.probability(features)

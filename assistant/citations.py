@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # [1], [1, 2], [1,2,3], [1-3], [1–3]; also the common "[1][2]" (two markers)
 MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*(?:,|-|–)\s*\d{1,3})*)\s*,?\s*\]")
-_CODE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`", re.S)
+CODE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`", re.S)
 _QUOTED = re.compile(r"[\"“]([^\"”]{12,400})[\"”]")
 _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?](?!\d)|\n|$)")
 _TAIL_MARKERS = re.compile(r"(?:[ \t]*\[\s*\d{1,3}(?:\s*(?:,|-|–)\s*\d{1,3})*\s*,?\s*\])+")
@@ -120,7 +120,7 @@ def parse_citations(text: str, contexts: list[RetrievedChunk]) -> ParsedAnswer:
     unverified: list[str] = []
     removals: list[tuple[int, int, str]] = []
     # code (`arr[1]`, fenced blocks) holds brackets that are not citations: blank it out for matching
-    masked = _CODE.sub(lambda m: re.sub(r"[\[\]]", " ", m.group(0)), text)
+    masked = CODE.sub(lambda m: re.sub(r"[\[\]]", " ", m.group(0)), text)
     for sentence, markers in _claims(masked):
         quoted = _QUOTED.findall(sentence)
         for start, end, body in markers:

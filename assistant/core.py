@@ -291,19 +291,14 @@ class StudyAssistant:
     @property
     def vocabulary(self):
         """What the notes contain, for the coverage gate (built once per loaded index)."""
-        retriever = self._ensure_retriever()
-        if getattr(retriever, "_vocabulary", None) is None:
-            from assistant.abstention import Vocabulary
-
-            retriever._vocabulary = Vocabulary([c.search_text() for c in retriever.chunks])
-        return retriever._vocabulary
+        return self._ensure_retriever().vocabulary
 
     def line_vectors(self, chunk: RetrievedChunk) -> dict[int, np.ndarray] | None:
         """A passage's stored token vectors per file line (None if they don't line up); cached."""
         from assistant.linevectors import line_token_rows
 
         retriever = self._ensure_retriever()
-        cache = retriever.__dict__.setdefault("_line_vectors", {})
+        cache = retriever.line_cache
         if chunk.id not in cache:
             pos = retriever._pos.get(chunk.id)
             if pos is None:

@@ -16,8 +16,8 @@ BM25Retriever wraps.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
+from functools import cached_property
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -148,11 +148,16 @@ class Retriever:
         self._blas = ThreadpoolController()
         corpus = [tokens(c.search_text()) or ["_"] for c in self.chunks]
         self._bm25 = BM25Okapi(corpus) if corpus else None
-        # in how many chunks each word occurs (heading path included): weighs question words when
-        # deciding whether the notes cover a question at all
-        self.doc_freq: Counter[str] = Counter(w for words in corpus for w in set(words))
-        self.chunk_words: list[set[str]] = [set(words) for words in corpus]
+        # per chunk id: its stored token vectors split by file line (filled by StudyAssistant.line_vectors)
+        self.line_cache: dict[str, dict | None] = {}
         self._words = [set(tokens(c.text)) for c in self.chunks]
+
+    @cached_property
+    def vocabulary(self):
+        """What the notes contain, for the coverage gate (built on first use, once per index)."""
+        from assistant.abstention import Vocabulary
+
+        return Vocabulary([c.search_text() for c in self.chunks])
 
     def _dense(self, vectors: np.ndarray, similarities: list[np.ndarray], n: int) -> list[list[int]]:
         """For each query vector, chunks ranked by their best-matching piece.

@@ -33,7 +33,6 @@ class Unit:
         text: The line without markup, bullet marker or lead-in (what the answer shows).
         label: The bold lead-in of its bullet ("Data Drift"), or "".
         parent: The lead-in of the enclosing bullet ("Drift in ML Models"), or "".
-        first: Always True for whole lines (kept for callers that split lines into sentences).
         parent_line: File line of the enclosing lead-in (0 when there is none).
     """
 
@@ -43,7 +42,6 @@ class Unit:
     text: str
     label: str
     parent: str
-    first: bool
     parent_line: int = 0
 
     def embed_text(self, heading: str) -> str:
@@ -119,5 +117,5 @@ def passage_units(chunk: RetrievedChunk, position: int) -> list[Unit]:
         text = clean(rest).strip()
         if len(text) < 3:
             continue
-        units.append(Unit(position, chunk.start_line + offset, line.strip(), text, label, parent, True, parent_line))
+        units.append(Unit(position, chunk.start_line + offset, line.strip(), text, label, parent, parent_line))
     return units

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 ENCODING = "cl100k_base"
+# never fetched: tiktoken names its cache file after the SHA-1 of this address, so it is the cache key
 _URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 _SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
 _lock = threading.Lock()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from assistant.citations import MARKER, marker_numbers
+from assistant.citations import CODE, MARKER, marker_numbers
 
 STARTERS = (
     "Explain concept drift vs data drift",
@@ -22,9 +22,6 @@ STARTERS = (
 )
 
 
-_CODE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`", re.S)
-
-
 def badge_markers(text: str) -> str:
     """``[1]`` / ``[1, 2]`` markers as small Streamlit badges (``:blue-badge[1]``); code is left alone."""
     def badge(match: re.Match) -> str:
@@ -32,7 +29,7 @@ def badge_markers(text: str) -> str:
         return " ".join(f":blue-badge[{n}]" for n in numbers) if numbers else match.group(0)
 
     out, at = [], 0
-    for code in _CODE.finditer(text):
+    for code in CODE.finditer(text):
         out.append(MARKER.sub(badge, text[at:code.start()]))
         out.append(code.group(0))
         at = code.end()

@@ -26,21 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant import StudyAssistant  # noqa: E402
-from assistant.abstention import salient  # noqa: E402
 from assistant.evaluation.gold import load_gold  # noqa: E402
-
-COVERED = 0.8
-
-
-def evidence_covered(evidence: str, answer: str) -> bool:
-    """Whether an answer states a gold evidence passage (most of its topic words are there)."""
-    wanted = set(salient(evidence))
-    return bool(wanted) and len(wanted & set(salient(answer))) / len(wanted) >= COVERED
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+from assistant.evaluation.harness import evidence_covered, percentile  # noqa: E402
 
 
 def main() -> int:

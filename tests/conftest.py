@@ -8,6 +8,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["ANONYMIZED_TELEMETRY"] = "False"
 
 import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -52,6 +56,27 @@ def embedder() -> OnnxEmbedder:
 @pytest.fixture(scope="session")
 def notes_text() -> str:
     return NOTES_FILE.read_text(encoding="utf-8")
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for servers the tests start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_serving(url: str, proc: subprocess.Popen, seconds: float, what: str) -> None:
+    """Poll ``url`` until it answers; fail the test (and stop ``proc``) if the server dies or is too slow."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"{what} did not answer at {url} within {seconds:.0f} s (is the loopback interface up?)")
+            time.sleep(0.3)
 
 
 def make_settings(tmp: Path, **overrides) -> Settings:

@@ -6,15 +6,12 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import CACHE_DIR, NOTES_FILE, REPO
+from conftest import CACHE_DIR, NOTES_FILE, REPO, free_port, wait_until_serving
 from streamlit.testing.v1 import AppTest
 
 from assistant.ui import badge_markers, cited_lines, gold_candidates, highlight_passage
@@ -129,12 +126,6 @@ def test_badges_and_highlights():
     assert marked.split("\n") == ["**Drift**", "- <mark>**Data Drift:** input &lt;changes&gt;</mark>", "- other"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -144,7 +135,7 @@ def test_real_browser_asks_and_opens_a_citation(app_env, tmp_path):
     streamed answer, open a citation, see the highlighted passage; the screenshot is kept in tmp_path."""
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(app_env / "corpus"), "ASSISTANT_INDEX_DIR": str(app_env / "index"),
            "ASSISTANT_CACHE_DIR": str(CACHE_DIR), "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen(
@@ -153,14 +144,7 @@ def test_real_browser_asks_and_opens_a_citation(app_env, tmp_path):
         cwd=app_env, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read()
-                break
-            except OSError:
-                assert server.poll() is None and time.time() < deadline, "streamlit did not start"
-                time.sleep(0.5)
+        wait_until_serving(f"{url}/_stcore/health", server, 60, "streamlit run")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

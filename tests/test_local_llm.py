@@ -7,14 +7,12 @@ the OpenAI-compatible client. The model is tiny and its prose poor: these tests 
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import free_port, wait_until_serving
 from test_answers import DRIFT, BackendContract, split_stream
 
 from assistant.backends.base import GenerationRequest
@@ -36,12 +34,6 @@ def gguf() -> Path:
     return next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def llama_server(gguf, tmp_path_factory):
     """`python -m llama_cpp.server` on 127.0.0.1 serving SmolLM2 as model "smollm2"; its base URL."""
@@ -54,15 +46,7 @@ def llama_server(gguf, tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"llama_cpp.server did not start; see {log.name}") from None
-                time.sleep(0.5)
+        wait_until_serving(f"{url}/models", proc, 120, f"llama_cpp.server (log: {log.name})")
         yield url
     finally:
         proc.terminate()

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import chromadb
 import pytest
-from conftest import write_notes
+from conftest import free_port, wait_until_serving, write_notes
 
 from assistant.errors import IndexUnavailableError
 
@@ -24,31 +21,16 @@ NOTES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path):
     if not CHROMA.exists():
         pytest.skip("the chroma command is not installed")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     proc = subprocess.Popen([str(CHROMA), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("chroma run did not answer on 127.0.0.1 within 60 s (is the loopback interface up?)")
-            time.sleep(0.2)
+    wait_until_serving(f"{url}/api/v2/heartbeat", proc, 60, "chroma run")
     yield url, port
     proc.terminate()
     proc.wait(timeout=20)
@@ -91,6 +73,6 @@ def test_index_lives_on_the_server_and_leaves_other_collections_alone(tmp_path, 
 
 def test_unreachable_server_is_a_clear_error(tmp_path, make_assistant):
     write_notes(tmp_path / "corpus", NOTES)
-    sa = make_assistant(tmp_path, chroma_url=f"http://127.0.0.1:{_free_port()}")
+    sa = make_assistant(tmp_path, chroma_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(IndexUnavailableError, match="Cannot reach the Chroma server.*chroma run"):
         sa.ingest(progress=False)
