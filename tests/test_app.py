@@ -155,11 +155,19 @@ def test_real_browser_asks_and_opens_a_citation(app_env, tmp_path):
             box.wait_for(timeout=120_000)
             box.fill(DRIFT)
             box.press("Enter")
-            source = page.locator("[data-testid='stExpander']").first
-            source.wait_for(timeout=120_000)
+            page.locator("[data-testid='stExpander']").first.wait_for(timeout=120_000)
+            # the answer streams, then the page reruns and redraws it: wait until the app is idle, so
+            # the click lands on the final expander, not on one about to be replaced
+            page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60_000)
             assert "Concept Drift:" in page.locator("[data-testid='stChatMessage']").last.inner_text()
-            source.locator("summary").click()
-            page.locator("mark").first.wait_for(timeout=20_000)
+            for _ in range(5):
+                page.locator("[data-testid='stExpander']").first.locator("summary").click()
+                try:
+                    page.locator("mark").first.wait_for(timeout=4_000)
+                    break
+                except Exception:  # noqa: BLE001 - redrawn under the click; open it again
+                    continue
+            page.locator("mark").first.wait_for(timeout=10_000)
             assert "Drift" in page.locator("mark").first.inner_text()
             page.screenshot(path=str(tmp_path / "drift-answer.png"), full_page=True)
             browser.close()
