@@ -42,7 +42,7 @@ FILLER = frozenset(
     dont doesnt cant wont isnt arent didnt whats hows wheres thats theres lets yeah yes no not
     one ones two first since because while though although also etc e.g i.e""".split()
 )
-_SUFFIXES = ("ational", "ization", "ations", "ation", "ingly", "ings", "ing", "edly", "ed", "ers", "er",
+_SUFFIXES = ("ational", "ization", "ations", "ation", "ingly", "ings", "ing", "edly", "ed", "ers", "er", "ism",
              "ies", "es", "ly", "s")
 
 

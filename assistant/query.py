@@ -43,6 +43,9 @@ _PATTERNS = [
     # a list ending the question: "... grid search, random search or bayesian optimization?"
     re.compile(r"(?P<a>[\w/.-]+(?:\s+[\w/.-]+){0,2}(?:,\s*[\w/.-]+(?:\s+[\w/.-]+){0,2})+),?\s+(?:or|and)\s+"
                r"(?P<b>[\w/.-]+(?:\s+[\w/.-]+){0,2})\s*[?.!]*$", re.I),
+    # a choice after a colon or dash: "which storage for training data: S3 or EFS?"
+    re.compile(r"(?:[:;]|\s[-–—])\s*(?P<a>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)\s+or\s+"
+               r"(?P<b>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)\s*[?.!]*$", re.I),
     # a question that opens with "X or Y ..." ("parquet or avro if my schema changes?")
     re.compile(r"^(?P<a>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)\s+or\s+(?P<b>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)"
                r"(?=\s+(?:if|for|when|to|in|on|with)\b|\s*[,:?]|\s[-–—]|$)", re.I),
@@ -69,8 +72,17 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+# the question around a side: "what metrics for classification", "the pros of batch transform"
+_ASKING = re.compile(
+    r"^(?:(?:what|which)\s+(?:[\w'-]+\s+){1,6}?(?:for|of|in|on|with|to\s+[\w-]+)\s+(?:an?\s+|the\s+)?"
+    r"|(?:the\s+)?(?:pros(?:\s+and\s+cons)?|cons|advantages|disadvantages|benefits|drawbacks|trade-?offs)\s+of\s+)",
+    re.I,
+)
+
+
 def _clean_side(text: str) -> str:
     text = _LEAD.sub("", text.strip())
+    text = _ASKING.sub("", text) or text
     text = re.sub(r"^[\s\-–—,;:]+", "", text)
     text = re.sub(r"^(?:the|a|an|using|use)\s+", "", text.strip(), flags=re.I)
     text = re.sub(r"[\s,;:?!.()\"'\-–—]+$", "", text)

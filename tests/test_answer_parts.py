@@ -205,3 +205,52 @@ def test_pronouns_inside_words_and_questions_with_a_subject_are_not_follow_ups()
 def test_a_whole_bold_sentence_is_quoted_not_taken_for_a_lead_in():
     units = passage_units(chunk("- **Clarify cannot detect concept drift in production models.**"), 0)
     assert [u.text for u in units] == ["Clarify cannot detect concept drift in production models."]
+
+
+PARALLELISM = (
+    "- **Data Parallelism:** Splits the dataset across GPUs; each worker trains the same model.\n"
+    "- **Model Parallelism:** Splits the model across GPUs, for models too big for one GPU.\n"
+    "- **Trade-offs:** Needs more communication between GPUs."
+)
+
+
+def test_comparison_lines_belong_to_the_side_their_own_label_names():
+    from assistant.backends.extractive import side_lines
+
+    units = passage_units(chunk(PARALLELISM, heading=("Training", "Data Parallelism vs Model Parallelism")), 0)
+    topic = "Data Parallelism vs Model Parallelism"
+    data, model = side_lines(["data parallel", "model parallel"], units, [topic] * len(units))
+    # the heading names both sides; each labelled line goes to the side its label names, and the
+    # unlabelled trade-off stays with both (its heading names both)
+    assert list(data) == [True, False, True]
+    assert list(model) == [False, True, True]
+
+
+def test_a_line_under_a_side_title_keeps_its_own_lead_in():
+    from assistant.backends.extractive import render
+
+    units = passage_units(chunk(PARALLELISM), 0)
+    parts = render(units, [1, 2], [chunk(PARALLELISM)], lead="Model parallel")
+    text = "\n".join(parts)
+    # a con must not read as a pro: its "Trade-offs" label stays, inline
+    assert "*Trade-offs:* Needs more communication" in text
+    # a label that names the side leads the part itself
+    assert text.startswith("- **Model Parallelism:** Splits the model")
+    # without a side title each line is led by its own label, shown once
+    plain = "\n".join(render(units, [0], [chunk(PARALLELISM)]))
+    assert plain.count("Data Parallelism") == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        ("which metrics do I use to evaluate a regression model vs a binary classifier?", "metrics evaluate"),
+        ("explain concept drift vs data drift", ""),
+        ("my model is too big for one GPU — data parallel or model parallel?", ""),
+    ],
+)
+def test_a_comparison_side_carries_what_the_question_asks_about_it(question, asked):
+    from assistant.backends.extractive import _asked
+    from assistant.query import comparison_sides
+
+    assert _asked(question, comparison_sides(question)) == asked

@@ -325,6 +325,12 @@ def test_ids_unique_for_repeated_identical_sections(tokenizer):
         ("grid vs random search", ("grid search", "random search")),
         ("compare parquet and avro", ("parquet", "avro")),
         ("should I use SageMaker or Glue?", ("SageMaker", "Glue")),
+        # the asking words around a side are not part of it
+        ("what metrics for classification vs regression?", ("classification", "regression")),
+        ("the pros of batch transform vs real-time endpoints", ("batch transform", "real-time endpoints")),
+        # a choice after a colon or a dash
+        ("which storage for training data: S3 or EFS?", ("S3", "EFS")),
+        ("what kind of endpoint for spiky traffic - serverless or async?", ("serverless", "async")),
     ],
 )
 def test_comparison_sides(question, sides):
@@ -333,7 +339,8 @@ def test_comparison_sides(question, sides):
 
 @pytest.mark.parametrize(
     "question",
-    ["how does batch transform work", "what is SageMaker Clarify?", "explain early stopping", ""],
+    ["how does batch transform work", "what is SageMaker Clarify?", "explain early stopping", "",
+     "how does batch transform work - is it slow?"],
 )
 def test_non_comparisons_have_no_sides(question):
     assert comparison_sides(question) is None

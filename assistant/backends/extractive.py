@@ -125,8 +125,16 @@ def shorten(text: str, words: int = LINE_WORDS) -> str:
 
 
 def _render_group(units: list[Unit], contexts: Sequence[RetrievedChunk], lead: str | None) -> str:
-    """One bullet: a bold lead-in, then its lines in reading order, each cited."""
-    body = " ".join(f"{shorten(u.text)} [{u.chunk + 1}]" for u in units)
+    """One bullet: a bold lead-in, then its lines in reading order, each cited.
+
+    A line whose own lead-in is not the bullet's keeps it inline ("*Trade-offs:* slower …",
+    "*RMSE:* measures …"): under a comparison side's title, a con read without its label passes
+    for a pro, and a metric's definition loses the metric's name.
+    """
+    body = " ".join(
+        f"{f'*{u.label}:* ' if u.label and lead and u.label.lower() not in lead.lower() else ''}"
+        f"{shorten(u.text)} [{u.chunk + 1}]"
+        for u in units)
     return f"- **{lead}:** {body}" if lead else f"- {body}"
 
 
@@ -181,17 +189,42 @@ def _names(side: str, texts: Sequence[str]) -> np.ndarray:
 def side_lines(sides: Sequence[str], units: Sequence[Unit], topics: Sequence[str]) -> list[np.ndarray]:
     """For each comparison side, the lines about it.
 
-    A line is about the side its own topic names: its section heading, enclosing lead-in or bold
-    label ("Trade-offs: more efficient than grid search" under "Random Search" is about random
-    search, though it names grid search). A line whose topic names no side is about the sides its
-    text names.
+    A line is about the sides its most specific topic names: its own bold label, else its
+    enclosing lead-in, else its section heading, else its text. So "Trade-offs: more efficient
+    than grid search" under "Random Search" is about random search though it names grid search,
+    and "Model Parallelism: splits the model …" under a heading naming both kinds of parallelism
+    is about model parallelism only.
     """
-    topic_texts = [f"{topic} . {u.parent} . {u.label}" for u, topic in zip(units, topics, strict=True)]
-    line_texts = [f"{u.label} {u.text}" for u in units]
-    by_topic = [_names(side, topic_texts) if _names(side, topic_texts).any() else np.zeros(len(units), bool)
-                for side in sides]
-    claimed = np.any(by_topic, axis=0) if by_topic else np.zeros(len(units), bool)
-    return [t | (~claimed & _names(side, line_texts)) for side, t in zip(sides, by_topic, strict=True)]
+    # each level adds the next wider context, so a side named across them ("Parquet data
+    # formats": label "Apache Parquet" under "Data Formats") is still found
+    labels = [u.label for u in units]
+    parents = [f"{u.label} . {u.parent}" for u in units]
+    headings = [f"{p} . {t}" for p, t in zip(parents, topics, strict=True)]
+    levels = [labels, parents, headings, [f"{h} . {u.text}" for h, u in zip(headings, units, strict=True)]]
+    claimed = np.zeros(len(units), bool)
+    about = [np.zeros(len(units), bool) for _ in sides]
+    for texts in levels:
+        named = [_names(side, texts) for side in sides]
+        fresh = np.any(named, axis=0) & ~claimed if named else claimed
+        for side, hits in zip(about, named, strict=True):
+            side |= hits & fresh
+        claimed |= fresh
+    return about
+
+
+def _asked(question: str, sides: Sequence[str]) -> str:
+    """What the question asks about every side, or "".
+
+    The topic words of the clause that leads into the first side: "metrics evaluate" in "which
+    metrics do I use to evaluate X vs Y".
+    """
+    at = question.lower().find(sides[0].lower()) if sides else -1
+    if at <= 0:
+        return ""
+    clause = re.split(r"[,;:?!.]|\s[-–—]\s|[–—]", question[:at])[-1]
+    named = set().union(*(_words(side) for side in sides))
+    words = [w for w in re.findall(r"[\w-]+", clause) if _words(w) and not _words(w) & named]
+    return " ".join(dict.fromkeys(w.lower() for w in words))
 
 
 def side_title(side: str) -> str:
@@ -298,7 +331,10 @@ class ExtractiveBackend:
             return ""
         headings = [contexts[u.chunk].heading for u in units]
         sides = list(request.sides or ())
-        queries = [request.question, *sides]
+        # each side is scored with what the question asks about it: "which metrics for X vs Y"
+        # wants X's metrics, not everything about X
+        asked = _asked(request.question, sides)
+        queries = [request.question, *(f"{side} {asked}".strip() for side in sides)]
         similarity = self._similarities(queries, units, headings, contexts)
 
         # how well retrieval ranked each line's passage (the passage's evidence, not just the line's)
