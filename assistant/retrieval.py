@@ -16,6 +16,7 @@ BM25Retriever wraps.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from functools import cached_property
 
@@ -39,6 +40,15 @@ EXACT_SCAN_LIMIT = 50_000  # pieces; scanning 50k takes ~6 ms here, a couple of 
 # pieces share the heading) while sharing only 15-35% of their words. The MLA notes restate topics
 # in several chapters in different words (at most 0.48 here), so nothing in them is dropped.
 NEAR_DUPLICATE = 0.6
+# Pseudo-relevance feedback (RM3-style query expansion, Abdul-Jaleel et al., TREC 2004): the best
+# passage's most telling words (tf x idf) join the keyword query at this weight. A student asks in
+# their own words ("people to tag photos"); the best first hit usually has the notes' own words
+# for it ("labeling", "Ground Truth"), which then find the other passages that use them. Measured
+# recall@5 / MRR@5, gold and held-out: without 0.902/0.905 and 1.000/0.930; with the top passage's
+# 5 words at 0.5: 0.925/0.901 and 1.000/0.927 (weights 0.3-1.0 and 5-8 words all gave 0.920-0.925;
+# feeding back the top 2-3 passages drifted and lost MRR).
+FEEDBACK_WEIGHT = 0.5
+FEEDBACK_TERMS = 5
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -126,7 +136,7 @@ class Retriever:
     """Answers `search(question, k)` over one loaded index."""
 
     def __init__(self, index: LoadedIndex, embedder: Embedder, candidates: int = 30,
-                 exact_limit: int = EXACT_SCAN_LIMIT) -> None:
+                 exact_limit: int = EXACT_SCAN_LIMIT, feedback: float = FEEDBACK_WEIGHT) -> None:
         """Build the BM25 model over the chunks' heading path + text (kept in memory).
 
         Args:
@@ -135,10 +145,13 @@ class Retriever:
             candidates: How deep each retriever's list goes before fusion.
             exact_limit: Up to this many pieces, dense search scans all vectors exactly;
                 above it, Chroma's approximate (HNSW) index is queried.
+            feedback: Weight of the pseudo-relevance feedback words in the keyword query
+                (0 turns it off).
         """
         from rank_bm25 import BM25Okapi
 
         self.index = index
+        self.feedback = feedback
         self.embedder = embedder
         self.candidates = candidates
         self.exact_limit = exact_limit
@@ -148,6 +161,7 @@ class Retriever:
         self._blas = ThreadpoolController()
         corpus = [tokens(c.search_text()) or ["_"] for c in self.chunks]
         self._bm25 = BM25Okapi(corpus) if corpus else None
+        self._term_counts = [Counter(words) for words in corpus]
         # per chunk id: its stored token vectors split by file line (filled by StudyAssistant.line_vectors)
         self.line_cache: dict[str, dict | None] = {}
         self._words = [set(tokens(c.text)) for c in self.chunks]
@@ -198,6 +212,26 @@ class Retriever:
             return np.zeros(len(self.chunks))
         return self._bm25.get_scores(words)
 
+    def feedback_terms(self, text: str, position: int, n: int = FEEDBACK_TERMS) -> list[str]:
+        """The ``n`` words of a passage that best say what it is about and the query lacks (tf x idf)."""
+        if self._bm25 is None:
+            return []
+        asked = set(tokens(text))
+        counts = self._term_counts[position]
+        scored = [(count * self._bm25.idf.get(w, 0.0), w) for w, count in counts.items()
+                  if w not in asked and len(w) > 2 and not w.isdigit()]
+        return [w for score, w in sorted(scored, key=lambda x: (-x[0], x[1]))[:n] if score > 0]
+
+    def _fuse(self, top_dense: list[int], dense: np.ndarray, keyword: np.ndarray,
+              query_tokens: np.ndarray | None) -> dict[int, float]:
+        top_keyword = [int(i) for i in np.argsort(-keyword, kind="stable")[: self.candidates] if keyword[i] > 0]
+        candidates = list(dict.fromkeys(top_dense + top_keyword))
+        if query_tokens is None or not len(query_tokens):
+            return convex_fusion(candidates, dense, keyword)
+        late = np.zeros(len(self.chunks))
+        late[candidates] = maxsim(query_tokens, self.index.token_matrix, self.index.token_offsets, candidates)
+        return normalized_sum(candidates, list(zip(WEIGHTS, (dense, keyword, late), strict=True)))
+
     def _ranked(
         self, text: str, top_dense: list[int], dense: np.ndarray, query_tokens: np.ndarray | None, mode: str,
     ) -> tuple[list[int], dict[int, float]]:
@@ -208,16 +242,16 @@ class Retriever:
         if mode == "dense":
             return top_dense, {i: float(dense[i]) for i in top_dense}
         keyword = self._keyword_scores(text)
-        top_keyword = [int(i) for i in np.argsort(-keyword, kind="stable")[: self.candidates] if keyword[i] > 0]
         if mode == "bm25":
+            top_keyword = [int(i) for i in np.argsort(-keyword, kind="stable")[: self.candidates] if keyword[i] > 0]
             return top_keyword, {i: float(keyword[i]) for i in top_keyword}
-        candidates = list(dict.fromkeys(top_dense + top_keyword))
-        if query_tokens is None or not len(query_tokens):
-            fused = convex_fusion(candidates, dense, keyword)
-        else:
-            late = np.zeros(len(self.chunks))
-            late[candidates] = maxsim(query_tokens, self.index.token_matrix, self.index.token_offsets, candidates)
-            fused = normalized_sum(candidates, list(zip(WEIGHTS, (dense, keyword, late), strict=True)))
+        fused = self._fuse(top_dense, dense, keyword, query_tokens)
+        if fused and self.feedback > 0:
+            best = max(fused, key=lambda i: fused[i])
+            extra = self.feedback_terms(text, best)
+            if extra:
+                keyword = keyword + self.feedback * self._bm25.get_scores(extra)
+                fused = self._fuse(top_dense, dense, keyword, query_tokens)
         return sorted(fused, key=lambda i: -fused[i]), fused
 
     def search(

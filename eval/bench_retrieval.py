@@ -23,6 +23,7 @@ from assistant import StudyAssistant  # noqa: E402
 from assistant.corpus import load_corpus  # noqa: E402
 from assistant.evaluation.gold import load_gold  # noqa: E402
 from assistant.evaluation.retrieval_metrics import mean_scores, score_retrieval  # noqa: E402
+from assistant.retrieval import Retriever  # noqa: E402
 
 
 def tutorial_pipeline(sa: StudyAssistant):
@@ -54,9 +55,12 @@ def main() -> int:
     sa.ingest(progress=False)
     retriever = sa.retriever
     tutorial, n_tutorial = tutorial_pipeline(sa)
+    without_feedback = Retriever(retriever.index, retriever.embedder, feedback=0.0)
     systems = {
-        "ours (hybrid + comparison split + dedup)": lambda q, k: [
+        "ours (hybrid + feedback + comparison split + dedup)": lambda q, k: [
             h.text for h in retriever.search(q, k, mode="hybrid")],
+        "ours without pseudo-relevance feedback": lambda q, k: [
+            h.text for h in without_feedback.search(q, k, mode="hybrid")],
         "dense only (our chunks)": lambda q, k: [
             h.text for h in retriever.search(q, k, mode="dense", expand=False, dedup=False)],
         "BM25 only (our chunks)": lambda q, k: [

@@ -132,9 +132,42 @@ def test_sanity_queries_find_the_obvious_section(notes_assistant, question, head
 
 
 @pytest.mark.slow
+def test_feedback_words_come_from_the_best_passage_and_are_new_to_the_question(notes_assistant):
+    retriever = notes_assistant.retriever
+    question = "our model hosting spend keeps growing, where can we save money?"
+    best = retriever.search(question, k=1)[0]
+    position = [c.id for c in retriever.chunks].index(best.id)
+    words = retriever.feedback_terms(question, position)
+    assert 0 < len(words) <= 5
+    passage_words = set(tokens(best.heading + "\n" + best.text))
+    for word in words:
+        assert word in passage_words and word not in tokens(question)
+        assert len(word) > 2 and not word.isdigit()
+
+
+@pytest.mark.slow
+def test_feedback_finds_passages_in_the_notes_own_words(notes_assistant):
+    """A student's words ("spend", "save money") reach the notes' ("cost", "spot instances", "Savings Plans")."""
+    from assistant.retrieval import Retriever
+
+    retriever = notes_assistant.retriever
+    plain = Retriever(retriever.index, retriever.embedder, feedback=0.0)
+    question = "our model hosting spend keeps growing, where can we save money?"
+    with_feedback = " ".join(h.text for h in retriever.search(question, k=5))
+    without = " ".join(h.text for h in plain.search(question, k=5))
+    # the best passage talks of "cost" and "saving"; asking again with those words finds the
+    # cost-optimization list that the student's own words missed
+    cost_list = "to reduce costs for long-term SageMaker usage"
+    assert cost_list in with_feedback
+    assert cost_list not in without
+    # same first hit: the feedback only reaches further, it does not replace the best match
+    assert retriever.search(question, k=1)[0].id == plain.search(question, k=1)[0].id
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "floors"), [
-    # measured (README): gold 0.982 / 0.902 / 0.905, held-out 1.000 / 1.000 / 0.930
-    ("gold.jsonl", {"hit": 0.96, "recall": 0.88, "mrr": 0.88}),
+    # measured (README): gold 0.973 / 0.925 / 0.901, held-out 1.000 / 1.000 / 0.927
+    ("gold.jsonl", {"hit": 0.96, "recall": 0.90, "mrr": 0.88}),
     ("holdout.jsonl", {"hit": 0.98, "recall": 0.98, "mrr": 0.90}),
 ])
 def test_retrieval_quality_floors(notes_assistant, name, floors):
