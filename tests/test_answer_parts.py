@@ -254,3 +254,19 @@ def test_a_comparison_side_carries_what_the_question_asks_about_it(question, ask
     from assistant.query import comparison_sides
 
     assert _asked(question, comparison_sides(question)) == asked
+
+
+def test_selection_prefers_a_line_that_says_something_new():
+    import numpy as np
+
+    from assistant.backends.extractive import select
+
+    text = ("- Model Monitor watches deployed models for drift and bias in live traffic.\n"
+            "- Model Monitor detects drift and bias of deployed models in production endpoints.\n"
+            "- Baselines from training data are compared with captured requests; CloudWatch alarms notify you.")
+    units = passage_units(chunk(text), 0)
+    scores = np.array([1.0, 0.95, 0.9])
+    # the restatement scores higher than the new line, yet the new line is picked second
+    assert select(scores, units, budget=25, floor=0.0) == [0, 2]
+    # with room for all three, nothing is lost
+    assert sorted(select(scores, units, budget=100, floor=0.0)) == [0, 1, 2]

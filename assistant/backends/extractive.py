@@ -30,6 +30,9 @@ NOTICE = ("Quoted from your notes (extractive mode: no language model; "
 WORD_BUDGET = 150
 KEYWORD_WEIGHT = 0.35  # share of the question's topic words in a sentence, next to cosine similarity
 REDUNDANT = 0.6  # a line sharing this share of its distinct words (Jaccard) with a kept one adds nothing
+# a line's score falls by this much times the share of its words the answer already holds (gold
+# evidence coverage 0.841 -> 0.847 at 0.1, 0.845 at 0.2, 0.831 at 0.4; held-out 0.984 throughout)
+NOVELTY = 0.1
 RELATIVE_FLOOR = 0.6  # keep lines scoring at least this share of the best one
 SIDE_WEIGHT = 0.8  # a comparison part ranks lines by this much side match, the rest whole-question match
 TRADEOFF_BONUS = 0.1  # comparison lines filed under trade-offs, pros, cons
@@ -64,9 +67,18 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
+def _said_share(words: frozenset[str], said: set[str]) -> float:
+    return len(words & said) / len(words) if words else 1.0
+
+
 def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
            taken: list[int] | None = None) -> list[int]:
     """Greedy pick of the best sentences: above ``floor``, not redundant, within ``budget`` words.
+
+    Maximal marginal relevance (Carbonell & Goldstein, 1998) on words: each step takes the line
+    whose score, less ``NOVELTY`` times the share of its words already said, is highest. The
+    notes restate things ("Model Monitor detects drift" four ways); a line that adds new words
+    (baselines, alerts) beats a fifth restatement.
 
     Args:
         scores: One score per unit.
@@ -76,25 +88,26 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
         taken: Units already picked elsewhere (not repeated, and redundant with).
 
     Returns:
-        Positions of the picked units, best first.
+        Positions of the picked units, in the order they were picked.
     """
     taken = list(taken or [])
+    words = {i: _words(f"{units[i].label} {units[i].text}") for i in range(len(units))}
+    said: set[str] = set().union(*(words[j] for j in taken)) if taken else set()
+    candidates = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] >= floor and int(i) not in taken]
     picked: list[int] = []
     used = 0
-    for i in np.argsort(-scores, kind="stable"):
-        i = int(i)
-        if scores[i] < floor or i in taken:
+    while candidates and used < budget:
+        gains = [float(scores[i]) - NOVELTY * _said_share(words[i], said) for i in candidates]
+        best = candidates[int(np.argmax(gains))]  # first of equals: the higher-scored line
+        candidates.remove(best)
+        if any(_jaccard(words[best], words[j]) >= REDUNDANT for j in taken + picked):
             continue
-        words = _words(f"{units[i].label} {units[i].text}")
-        if any(_jaccard(words, _words(f"{units[j].label} {units[j].text}")) >= REDUNDANT for j in taken + picked):
-            continue
-        size = len(shorten(units[i].text).split())
+        size = len(shorten(units[best].text).split())
         if used + size > budget and picked:
             continue
-        picked.append(i)
+        picked.append(best)
         used += size
-        if used >= budget:
-            break
+        said |= words[best]
     return picked
 
 
@@ -167,7 +180,7 @@ def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[Retr
     if lead is not None:
         # one part per side: the side's title once; later lines under it read as its continuation
         for n in range(1, len(lines)):
-            if groups[n][0] == lead or groups[n][0] == groups[0][0]:
+            if groups[n][0].lower() in (lead.lower(), groups[0][0].lower()):
                 lines[n] = re.sub(r"^- \*\*.+?:\*\* ", "  ", lines[n])
     return lines
 
@@ -364,7 +377,11 @@ class ExtractiveBackend:
                              for n, u in enumerate(units)])
         contrasted = np.where(contrast, whole, -1.0)
         has_contrast = bool(contrasted.max() >= RELATIVE_FLOOR * float(whole.max()) and contrasted.max() > 0)
-        per_side = max(25, budget // (len(sides) + (1 if has_contrast else 0)))
+        # the contrast is one line, picked first so the sides share the words it leaves
+        difference = (select(contrasted, units, budget // (len(sides) + 1),
+                             floor=RELATIVE_FLOOR * float(whole.max()))[:1] if has_contrast else [])
+        taken.extend(difference)
+        per_side = max(25, (budget - sum(len(shorten(units[i].text).split()) for i in difference)) // len(sides))
         # a comparison asks how things differ: lines filed under trade-offs, pros or cons say that
         tradeoff = np.array([bool(_TRADEOFF.search(f"{u.parent} | {u.label}")) for u in units], dtype=float)
         for q in range(1, len(sides) + 1):
@@ -376,9 +393,7 @@ class ExtractiveBackend:
             picked = select(s, units, per_side, floor=RELATIVE_FLOOR * float(s.max()), taken=taken)
             taken.extend(picked)
             parts.extend(render(units, picked, contexts, lead=titles[q - 1]))
-        if has_contrast:
-            picked = select(contrasted, units, per_side, floor=RELATIVE_FLOOR * float(whole.max()), taken=taken)[:1]
-            parts.extend(render(units, picked, contexts, lead="The difference"))
+        parts.extend(render(units, difference, contexts, lead="The difference"))
         return "\n".join(parts)
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
