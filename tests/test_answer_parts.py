@@ -232,10 +232,10 @@ def test_a_line_under_a_side_title_keeps_its_own_lead_in():
     units = passage_units(chunk(PARALLELISM), 0)
     parts = render(units, [1, 2], [chunk(PARALLELISM)], lead="Model parallel")
     text = "\n".join(parts)
-    # a con must not read as a pro: its "Trade-offs" label stays, inline
-    assert "*Trade-offs:* Needs more communication" in text
-    # a label that names the side leads the part itself
-    assert text.startswith("- **Model Parallelism:** Splits the model")
+    # a label that names the side leads the part; each further line is a sub-bullet, and a con
+    # must not read as a pro: its "Trade-offs" label stays, inline
+    assert parts == ["- **Model Parallelism:** Splits the model across GPUs, for models too big for one GPU. [1]",
+                     "  - *Trade-offs:* Needs more communication between GPUs. [1]"]
     # without a side title each line is led by its own label, shown once
     plain = "\n".join(render(units, [0], [chunk(PARALLELISM)]))
     assert plain.count("Data Parallelism") == 1

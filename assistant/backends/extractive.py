@@ -138,17 +138,33 @@ def shorten(text: str, words: int = LINE_WORDS) -> str:
 
 
 def _render_group(units: list[Unit], contexts: Sequence[RetrievedChunk], lead: str | None) -> str:
-    """One bullet: a bold lead-in, then its lines in reading order, each cited.
-
-    A line whose own lead-in is not the bullet's keeps it inline ("*Trade-offs:* slower …",
-    "*RMSE:* measures …"): under a comparison side's title, a con read without its label passes
-    for a pro, and a metric's definition loses the metric's name.
-    """
-    body = " ".join(
-        f"{f'*{u.label}:* ' if u.label and lead and u.label.lower() not in lead.lower() else ''}"
-        f"{shorten(u.text)} [{u.chunk + 1}]"
-        for u in units)
+    """One bullet: a bold lead-in, then its lines in reading order, each cited."""
+    body = " ".join(f"{shorten(u.text)} [{u.chunk + 1}]" for u in units)
     return f"- **{lead}:** {body}" if lead else f"- {body}"
+
+
+def _render_side(ordered: Sequence[Unit], lead: str) -> list[str]:
+    """One comparison side: a bullet led by the side's name, each further line a sub-bullet.
+
+    A line keeps its own lead-in inline ("*Trade-offs:* slower …", "*RMSE:* measures …"): under
+    a side's name, a con read without its label passes for a pro, and a metric's definition
+    loses the metric's name.
+    """
+    out: list[str] = []
+    head = ""
+    for unit in ordered:
+        cited = f"{shorten(unit.text)} [{unit.chunk + 1}]"
+        own = bool(unit.label) and _words(lead) <= _words(unit.label)
+        if not out:
+            head = unit.label if own else lead
+        inline = f"*{unit.label}:* " if unit.label and unit.label.lower() not in head.lower() else ""
+        if not out:
+            out.append(f"- **{head}:** {inline}{cited}")
+        elif own and unit.label.lower() != head.lower():
+            out.append(f"  - **{unit.label}:** {cited}")  # a narrower name of the side
+        else:
+            out.append(f"  - {inline}{cited}")
+    return out
 
 
 def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[RetrievedChunk],
@@ -159,30 +175,22 @@ def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[Retr
         units: All candidate lines.
         picked: Which ones to show.
         contexts: The passages (for heading paths).
-        lead: A comparison side's title: lines whose own lead-in names the side keep it ("PCA
-            (Principal Component Analysis)"), the others go under the side's title. None: every
-            line under its own lead-in.
+        lead: A comparison side's title: the side becomes one bullet, led by the side's name
+            (or by a line's own lead-in that names the side: "PCA (Principal Component
+            Analysis)"), its other lines sub-bullets. None: every line under its own lead-in.
     """
     ordered = sorted((units[i] for i in picked),
                      key=lambda u: (contexts[u.chunk].source, u.line, contexts[u.chunk].text.find(u.raw)))
+    if lead is not None:
+        return _render_side(ordered, lead)
     groups: list[tuple[str, list[Unit]]] = []
     for unit in ordered:
-        if lead is None:
-            unit_lead = _lead(unit, contexts[unit.chunk].heading_path)
-        else:
-            own = unit.label and _words(lead) <= _words(unit.label)
-            unit_lead = unit.label if own else lead
+        unit_lead = _lead(unit, contexts[unit.chunk].heading_path)
         if groups and unit_lead == groups[-1][0] and unit.line - groups[-1][1][-1].line <= 3:
             groups[-1][1].append(unit)
         else:
             groups.append((unit_lead, [unit]))
-    lines = [_render_group(group, contexts, group_lead) for group_lead, group in groups]
-    if lead is not None:
-        # one part per side: the side's title once; later lines under it read as its continuation
-        for n in range(1, len(lines)):
-            if groups[n][0].lower() in (lead.lower(), groups[0][0].lower()):
-                lines[n] = re.sub(r"^- \*\*.+?:\*\* ", "  ", lines[n])
-    return lines
+    return [_render_group(group, contexts, group_lead) for group_lead, group in groups]
 
 
 def _phrase(text: str) -> str:
