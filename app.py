@@ -14,6 +14,7 @@ import streamlit as st
 
 from assistant import AssistantError, StudyAssistant
 from assistant.backends import BACKENDS, availability
+from assistant.citations import line_span
 from assistant.errors import BackendError
 from assistant.prompting import available_prompts
 from assistant.schema import Answer, IndexStatus
@@ -80,11 +81,11 @@ def render_answer(answer: dict, key: str) -> None:
     for citation in sorted(answer["citations"], key=lambda c: c["n"]):
         chunk = citation["chunk"]
         heading = " › ".join(chunk["heading_path"]) or chunk["source"]
-        lines = f"{citation['start_line']}-{citation['end_line']}"
-        with st.expander(f"[{citation['n']}] {heading} — {chunk['source']}, lines {lines}"):
+        lines = line_span(citation["start_line"], citation["end_line"])
+        with st.expander(f"[{citation['n']}] {heading} — {chunk['source']}, {lines}"):
             marked = cited_lines(citation["quote"], chunk["text"], chunk["start_line"])
             st.markdown(highlight_passage(chunk["text"], chunk["start_line"], marked), unsafe_allow_html=True)
-            st.caption(f"{chunk['source']}, lines {chunk['start_line']}-{chunk['end_line']}")
+            st.caption(f"{chunk['source']}, {line_span(chunk['start_line'], chunk['end_line'])}")
     facts = [answer["backend"], f"prompt {answer['prompt']}", f"{answer['seconds']:.2f} s"]
     if answer.get("tokens_in") or answer.get("tokens_out"):
         facts.append(f"{answer['tokens_in']} tokens in / {answer['tokens_out']} out")

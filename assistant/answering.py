@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from assistant import followup
 from assistant.abstention import Gate, Vocabulary, evidence
 from assistant.backends.base import GenerationRequest, LLMBackend
-from assistant.citations import parse_citations
+from assistant.citations import line_span, parse_citations
 from assistant.errors import BackendError, QuestionError
 from assistant.prompting import CONDENSE, build_messages, fit_contexts, format_history, load_prompt
 from assistant.query import comparison_sides
@@ -73,7 +73,7 @@ def abstention_text(hits: Sequence[RetrievedChunk], limit: int = 3) -> tuple[str
         topic = hit.heading or hit.source
         if topic not in topics:
             topics.append(topic)
-            places.append(f"- **{topic}** ({hit.source}, lines {hit.start_line}-{hit.end_line})")
+            places.append(f"- **{topic}** ({hit.source}, {line_span(hit.start_line, hit.end_line)})")
         if len(topics) == limit:
             break
     if not topics:

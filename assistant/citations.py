@@ -19,6 +19,11 @@ from assistant.sentences import Unit, clean, passage_units
 
 log = logging.getLogger(__name__)
 
+
+def line_span(start: int, end: int) -> str:
+    """Where a passage or quote sits, as a reader says it: "line 12" or "lines 12-14"."""
+    return f"line {start}" if end <= start else f"lines {start}-{end}"
+
 # [1], [1, 2], [1,2,3], [1-3], [1–3]; also the common "[1][2]" (two markers)
 MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*(?:,|-|–)\s*\d{1,3})*)\s*,?\s*\]")
 CODE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`", re.S)

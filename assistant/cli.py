@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from assistant.chunking import plain_text
+from assistant.citations import line_span
 from assistant.errors import AssistantError
 
 
@@ -113,9 +114,8 @@ def _print_sources(answer) -> None:
     click.echo()
     click.secho("Sources", bold=True)
     for c in sorted(answer.citations, key=lambda c: c.n):
-        lines = f"{c.start_line}-{c.end_line}" if c.end_line != c.start_line else f"{c.start_line}"
         click.echo(f"  [{c.n}] {c.chunk.heading or c.chunk.source}")
-        click.secho(f"      {c.chunk.source}, lines {lines}", dim=True)
+        click.secho(f"      {c.chunk.source}, {line_span(c.start_line, c.end_line)}", dim=True)
 
 
 def _print_footer(answer) -> None:

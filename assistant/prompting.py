@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
+from assistant.citations import line_span
 from assistant.errors import ConfigError
 from assistant.schema import RetrievedChunk
 
@@ -79,7 +80,7 @@ def format_passage(n: int, chunk: RetrievedChunk, text: str | None = None) -> st
     """One numbered passage: ``[n] heading path (file, lines a-b)`` then its text, fenced as data."""
     label = chunk.heading or chunk.source
     body = chunk.text if text is None else text
-    return f"[{n}] {label} ({chunk.source}, lines {chunk.start_line}-{chunk.end_line})\n<<<\n{body.strip()}\n>>>"
+    return f"[{n}] {label} ({chunk.source}, {line_span(chunk.start_line, chunk.end_line)})\n<<<\n{body.strip()}\n>>>"
 
 
 def format_context(contexts: Sequence[RetrievedChunk]) -> str:

@@ -231,7 +231,6 @@ def test_a_line_under_a_side_title_keeps_its_own_lead_in():
 
     units = passage_units(chunk(PARALLELISM), 0)
     parts = render(units, [1, 2], [chunk(PARALLELISM)], lead="Model parallel")
-    text = "\n".join(parts)
     # a label that names the side leads the part; each further line is a sub-bullet, and a con
     # must not read as a pro: its "Trade-offs" label stays, inline
     assert parts == ["- **Model Parallelism:** Splits the model across GPUs, for models too big for one GPU. [1]",
@@ -270,3 +269,10 @@ def test_selection_prefers_a_line_that_says_something_new():
     assert select(scores, units, budget=25, floor=0.0) == [0, 2]
     # with room for all three, nothing is lost
     assert sorted(select(scores, units, budget=100, floor=0.0)) == [0, 1, 2]
+
+
+def test_line_spans_read_as_a_person_says_them():
+    from assistant.citations import line_span
+
+    assert line_span(12, 12) == "line 12"
+    assert line_span(12, 14) == "lines 12-14"

@@ -60,7 +60,7 @@ def test_drift_question_gives_a_cited_answer_with_a_source_per_citation(at):
     cited = sorted({int(x) for x in re.findall(r":blue-badge\[(\d+)\]", answer)})
     sources = [e.label for e in at.expander]
     assert [int(label[1:label.index("]")]) for label in sources] == cited
-    assert all("aws-mla-c01-notes.md, lines" in label for label in sources)
+    assert all("aws-mla-c01-notes.md, line" in label for label in sources)
     passages = [m.value for m in at.markdown if "<mark>" in m.value]
     assert passages and any("Concept Drift:" in p[p.index("<mark>"):] for p in passages)
     assert any("extractive · prompt default" in c.value for c in at.caption)

@@ -268,7 +268,7 @@ def test_ask_streams_a_cited_answer_then_sources(indexed):
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "**data drift:**" in out.lower() and "**concept drift:**" in out.lower() and "[1]" in out
-    assert "Sources" in out and "drift.md, lines" in out
+    assert "Sources" in out and "drift.md, line" in out
     assert "Quoted from your notes" in result.stderr and "extractive" in result.stderr
 
 
