@@ -15,6 +15,8 @@ from assistant.chunking import plain_text
 from assistant.citations import line_span
 from assistant.errors import AssistantError
 
+STALE = "Your notes (or how they are indexed) changed since the last ingest: updating the index first."
+
 
 class _Group(click.Group):
     """Turns our errors into a one-line message instead of a traceback."""
@@ -75,7 +77,7 @@ def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dens
     """
     sa = _assistant(ctx)
     if question.strip() and sa.status().stale:
-        click.secho("Your notes changed since the last ingest: updating the index first.", dim=True, err=True)
+        click.secho(STALE, dim=True, err=True)
         report = sa.ingest(progress=True)
         for warning in report.warnings:
             click.secho(f"warning: {warning}", fg="yellow", err=True)
@@ -100,7 +102,7 @@ def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dens
 
 def _refresh_if_stale(sa) -> None:
     if sa.status().stale:
-        click.secho("Your notes changed since the last ingest: updating the index first.", dim=True, err=True)
+        click.secho(STALE, dim=True, err=True)
         report = sa.ingest(progress=True)
         for warning in report.warnings:
             click.secho(f"warning: {warning}", fg="yellow", err=True)

@@ -96,6 +96,9 @@ class StudyAssistant:
             "min_tokens": MIN_CHUNK_TOKENS,
             "piece_tokens": PIECE_TOKENS,
             "token_vectors": True,
+            # builds carry a snapshot for fast opening; an older build is rebuilt once (reusing
+            # its vectors, nothing is embedded again)
+            "snapshot": True,
         }
 
     def chunk_notes(self, notes: Iterable) -> list[Chunk]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import chromadb
 import chromadb.config
+import numpy as np
 import pytest
 from conftest import CACHE_DIR, NOTES_FILE, REPO, write_notes
 
@@ -441,3 +442,43 @@ def test_incremental_ingest_reuses_token_vectors(small, make_assistant):
     assert report.added == 1 and report.unchanged == SMALL_CHUNKS
     assert len(list((tmp / "index").glob("tokens-*.npz"))) == 1  # the previous build's file is gone
     assert sa.retrieve("streaming clickstream", k=1)[0].source == "added.md"
+
+
+# -- fast open from the build's snapshot ---------------------------------------------------------
+
+
+def test_snapshot_holds_exactly_what_chroma_holds(small):
+    _, sa, _ = small
+    manifest = sa.store.read_manifest()
+    fast, slow = sa.store.load(manifest), sa.store.load(manifest, snapshot=False)
+    assert fast.chunks == slow.chunks
+    assert fast.piece_count == slow.piece_count == len(slow.piece_owner)
+    for name in ("piece_owner", "token_matrix", "token_offsets"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+    for name in ("vectors", "piece_vectors"):  # Chroma's float round trip differs in the last bit
+        assert np.allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-6), name
+
+
+def test_a_fresh_process_answers_without_importing_chromadb(small):
+    tmp, sa, _ = small
+    sa.close()
+    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(tmp / "corpus"), "ASSISTANT_INDEX_DIR": str(tmp / "index"),
+           "ASSISTANT_CACHE_DIR": str(CACHE_DIR), "HF_HUB_OFFLINE": "1"}
+    code = ("import sys\nfrom assistant import StudyAssistant\n"
+            "sa = StudyAssistant.from_env(env_file=None)\n"
+            "print(sa.answer('what does batch transform do?').citations[0].chunk.heading_path[-1])\n"
+            "print('chromadb' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split("\n")
+    assert out[:2] == ["Batch Transform", "False"]
+
+
+def test_a_build_without_a_snapshot_is_read_from_chroma(small, make_assistant):
+    tmp, sa, _ = small
+    sa.close()
+    [path] = list((tmp / "index").glob("tokens-*.npz"))
+    with np.load(path, allow_pickle=False) as data:  # the layout before snapshots: token vectors only
+        kept = {k: data[k] for k in ("ids", "offsets", "states")}
+    with path.open("wb") as fh:
+        np.savez(fh, **kept)
+    assert make_assistant(tmp).retrieve("batch transform", k=1)[0].heading_path == ["SageMaker", "Batch Transform"]
