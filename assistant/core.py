@@ -16,6 +16,7 @@ from assistant.corpus import load_corpus
 from assistant.embeddings import (
     Embedder,
     ModelInfo,
+    RecentQuestions,
     WordPieceTokenizer,
     content_vectors,
     load_embedder,
@@ -55,6 +56,7 @@ class StudyAssistant:
         self._info: ModelInfo | None = embedder.info if embedder else None
         self._tokenizer: WordPieceTokenizer | None = None
         self._embedder = embedder
+        self._question_embedder: RecentQuestions | None = None
         self._retriever = None
         self._backends: dict = {}
         self._backend_deps = backend_deps
@@ -86,6 +88,13 @@ class StudyAssistant:
         if self._embedder is None:
             self._embedder = load_embedder(self.model_info, self.settings.embed_engine, self.settings.cache_dir)
         return self._embedder
+
+    @property
+    def question_embedder(self) -> Embedder:
+        """The embedder for questions: remembers recent ones, so answering embeds each once."""
+        if self._question_embedder is None:
+            self._question_embedder = RecentQuestions(self.embedder)
+        return self._question_embedder
 
     @property
     def chunker_settings(self) -> dict:
@@ -228,7 +237,7 @@ class StudyAssistant:
                 manifest = self.store.read_manifest()
             from assistant.retrieval import Retriever
 
-            self._retriever = Retriever(self.store.load(manifest), self.embedder)
+            self._retriever = Retriever(self.store.load(manifest), self.question_embedder)
         return self._retriever
 
     def retrieve(self, question: str, k: int | None = None, hybrid: bool | None = None) -> list[RetrievedChunk]:
@@ -329,7 +338,7 @@ class StudyAssistant:
 
         key = (name or self.settings.backend).strip().lower()
         if key not in self._backends:
-            self._backends[key] = create_backend(key, self.settings, embedder=lambda: self.embedder,
+            self._backends[key] = create_backend(key, self.settings, embedder=lambda: self.question_embedder,
                                                  line_vectors=self.line_vectors, **self._backend_deps)
         return self._backends[key]
 

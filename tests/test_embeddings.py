@@ -140,3 +140,20 @@ def test_resolve_model_dir(tmp_path):
     assert str(bogus) in str(info.value)
     with pytest.raises(ConfigError):
         resolve_model_dir(tmp_path / "missing")
+
+
+def test_recent_questions_are_embedded_once_and_answer_like_the_model(embedder):
+    from assistant.embeddings import RecentQuestions
+
+    cached = RecentQuestions(embedder, size=2)
+    first_vectors, first_states = cached.embed_tokens(["what is data drift?"])
+    # a mixed batch: the known question comes back as stored, the new one is computed; order kept
+    vectors, states = cached.embed_tokens(["concept drift", "what is data drift?"])
+    assert states[1][1] is first_states[0][1]
+    plain_vectors, plain_states = embedder.embed_tokens(["concept drift", "what is data drift?"])
+    assert np.allclose(vectors, plain_vectors, atol=1e-5)
+    assert [p for p, _ in states] == [p for p, _ in plain_states]
+    # the oldest text leaves when the cache is full
+    cached.embed_tokens(["batch transform"])
+    assert cached.embed_tokens(["what is data drift?"])[1][0][1] is not first_states[0][1]
+    assert cached.embed_tokens([])[0].shape[0] == 0
