@@ -107,7 +107,7 @@ class StudyAssistant:
             "token_vectors": True,
             # builds carry a snapshot for fast opening; an older build is rebuilt once (reusing
             # its vectors, nothing is embedded again)
-            "snapshot": True,
+            "snapshot": 2,
         }
 
     def chunk_notes(self, notes: Iterable) -> list[Chunk]:

@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -103,6 +104,20 @@ def _meta(chunk: Chunk) -> dict:
     }
 
 
+def _pack(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Texts as one UTF-8 byte array and their offsets.
+
+    A fixed-width numpy string array would pad every text to the longest, and drops trailing NULs.
+    """
+    encoded = [t.encode("utf-8") for t in texts]
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), np.cumsum([0] + [len(e) for e in encoded])
+
+
+def _unpack(data: np.ndarray, offsets: np.ndarray) -> list[str]:
+    raw = data.tobytes()
+    return [raw[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(len(offsets) - 1)]
+
+
 def _chunk(cid: str, text: str, meta: dict) -> Chunk:
     return Chunk(cid, meta["source"], tuple(json.loads(meta["heading_path"])), int(meta["start_line"]),
                  int(meta["end_line"]), text)
@@ -115,10 +130,15 @@ class _LazyPieces:
         self._store, self._name, self._collection = store, name, None
 
     def query(self, **kwargs):
-        """Chroma's ``Collection.query``."""
-        if self._collection is None:
-            self._collection = self._store.client().get_collection(self._name, embedding_function=None)
-        return self._collection.query(**kwargs)
+        """Chroma's ``Collection.query``; a failure becomes our index error, as on the Chroma path."""
+        try:
+            if self._collection is None:
+                self._collection = self._store.client().get_collection(self._name, embedding_function=None)
+            return self._collection.query(**kwargs)
+        except IndexProblemError:
+            raise
+        except Exception as exc:
+            raise self._store._failure(exc) from None
 
 
 class ChunkStore:
@@ -312,17 +332,19 @@ class ChunkStore:
         """The build read from its snapshot file, or None to take the Chroma path."""
         try:
             with np.load(self._tokens_path(manifest.collection), allow_pickle=False) as data:
-                if "chunk_texts" not in data.files:
+                if "chunk_text_bytes" not in data.files:
                     return None  # written before snapshots existed
-                ids, texts, metas = data["ids"], data["chunk_texts"], data["chunk_metas"]
+                ids = data["ids"]
+                texts = _unpack(data["chunk_text_bytes"], data["chunk_text_offsets"])
+                metas = _unpack(data["chunk_meta_bytes"], data["chunk_meta_offsets"])
                 offsets, states = data["offsets"], data["states"]
                 vectors, piece_vectors = data["chunk_vectors"], data["piece_vectors"]
                 owner = data["piece_owner"]
-        except (OSError, ValueError, KeyError):
-            return None
-        if len(ids) != manifest.chunk_count or not self._collections_listed(manifest):
-            return None
-        chunks = [_chunk(str(i), str(t), json.loads(str(m))) for i, t, m in zip(ids, texts, metas, strict=True)]
+            if len(ids) != manifest.chunk_count or not self._collections_listed(manifest):
+                return None
+            chunks = [_chunk(str(i), t, json.loads(m)) for i, t, m in zip(ids, texts, metas, strict=True)]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError):
+            return None  # damaged or foreign: the Chroma path decides (and says what is wrong)
         dim = piece_vectors.shape[1] if piece_vectors.ndim == 2 else 0
         matrix = states.astype(np.float32) if len(states) else np.zeros((0, dim), np.float32)
         return LoadedIndex(_LazyPieces(self, f"pieces-{manifest.collection}"), len(owner), chunks,
@@ -334,7 +356,7 @@ class ChunkStore:
         try:
             with np.load(self._tokens_path(suffix), allow_pickle=False) as data:
                 ids, offsets, states = data["ids"], data["offsets"], data["states"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return {}
         return {str(cid): states[offsets[i] : offsets[i + 1]] for i, cid in enumerate(ids)}
 
@@ -345,17 +367,24 @@ class ChunkStore:
         states = np.concatenate([vectors[c.id][1] for c in chunks]).astype(np.float16) if chunks else np.zeros((0, 0))
         pieces = [vectors[c.id][0] for c in chunks]
         dim = pieces[0].shape[1] if pieces else 0
+        text_bytes, text_offsets = _pack([c.text for c in chunks])
+        meta_bytes, meta_offsets = _pack([json.dumps(_meta(c), ensure_ascii=False) for c in chunks])
+        empty = np.zeros((0, dim), np.float32)
         fd, tmp = tempfile.mkstemp(dir=self.index_dir, prefix=".tokens-", suffix=".npz")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(
-                fh, ids=np.array([c.id for c in chunks]), offsets=offsets, states=states,
-                chunk_texts=np.array([c.text for c in chunks], dtype=str),
-                chunk_metas=np.array([json.dumps(_meta(c), ensure_ascii=False) for c in chunks], dtype=str),
-                chunk_vectors=np.stack([_unit(p) for p in pieces]) if chunks else np.zeros((0, dim), np.float32),
-                piece_vectors=np.concatenate(pieces).astype(np.float32) if chunks else np.zeros((0, dim), np.float32),
-                piece_owner=np.repeat(np.arange(len(chunks)), [len(p) for p in pieces]).astype(np.int64),
-            )
-        os.replace(tmp, self._tokens_path(suffix))
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(
+                    fh, ids=np.array([c.id for c in chunks]), offsets=offsets, states=states,
+                    chunk_text_bytes=text_bytes, chunk_text_offsets=text_offsets,
+                    chunk_meta_bytes=meta_bytes, chunk_meta_offsets=meta_offsets,
+                    chunk_vectors=np.stack([_unit(p) for p in pieces]) if chunks else empty,
+                    piece_vectors=np.concatenate(pieces).astype(np.float32) if chunks else empty,
+                    piece_owner=np.repeat(np.arange(len(chunks)), [len(p) for p in pieces]).astype(np.int64),
+                )
+            os.replace(tmp, self._tokens_path(suffix))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def stored_vectors(self, manifest: Manifest | None, ids: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Stored (piece vectors, token vectors) of these chunk ids, where both exist."""

@@ -44,8 +44,10 @@ _PATTERNS = [
     re.compile(r"(?P<a>[\w/.-]+(?:\s+[\w/.-]+){0,2}(?:,\s*[\w/.-]+(?:\s+[\w/.-]+){0,2})+),?\s+(?:or|and)\s+"
                r"(?P<b>[\w/.-]+(?:\s+[\w/.-]+){0,2})\s*[?.!]*$", re.I),
     # a choice after a colon or dash: "which storage for training data: S3 or EFS?"
-    re.compile(r"(?:[:;]|\s[-–—])\s*(?P<a>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)\s+or\s+"
-               r"(?P<b>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)\s*[?.!]*$", re.I),
+    re.compile(r"(?:[:;]|\s[-–—])\s*(?:(?:is(?: it)?|are(?: they)?|should i (?:use|pick|choose)|"
+               r"do i (?:use|need|want))\s+)?(?P<a>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)\s+or\s+"
+               r"(?P<b>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)(?:\s+(?:better|best|faster|cheaper|preferred))?\s*[?.!]*$",
+               re.I),
     # a question that opens with "X or Y ..." ("parquet or avro if my schema changes?")
     re.compile(r"^(?P<a>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)\s+or\s+(?P<b>[\w/.-]+(?:\s+[\w/.-]+){0,2}?)"
                r"(?=\s+(?:if|for|when|to|in|on|with)\b|\s*[,:?]|\s[-–—]|$)", re.I),
@@ -74,7 +76,7 @@ def tokens(text: str) -> list[str]:
 
 # the question around a side: "what metrics for classification", "the pros of batch transform"
 _ASKING = re.compile(
-    r"^(?:(?:what|which)\s+(?:[\w'-]+\s+){1,6}?(?:for|of|in|on|with|to\s+[\w-]+)\s+(?:an?\s+|the\s+)?"
+    r"^(?:(?:what|which)\s+(?:[\w'-]+\s+){0,6}(?:for|of|in|on|with|to\s+[\w-]+)\s+(?:an?\s+|the\s+)?"
     r"|(?:the\s+)?(?:pros(?:\s+and\s+cons)?|cons|advantages|disadvantages|benefits|drawbacks|trade-?offs)\s+of\s+)",
     re.I,
 )

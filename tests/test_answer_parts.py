@@ -245,6 +245,7 @@ def test_a_line_under_a_side_title_keeps_its_own_lead_in():
     [
         ("which metrics do I use to evaluate a regression model vs a binary classifier?", "metrics evaluate"),
         ("explain concept drift vs data drift", ""),
+        ("What's the difference between data drift and concept drift?", ""),
         ("my model is too big for one GPU — data parallel or model parallel?", ""),
     ],
 )
@@ -276,3 +277,15 @@ def test_line_spans_read_as_a_person_says_them():
 
     assert line_span(12, 12) == "line 12"
     assert line_span(12, 14) == "lines 12-14"
+
+
+def test_a_labels_words_not_its_letters_decide_whether_it_is_shown():
+    from assistant.backends.extractive import render
+
+    text = "- **Reconstruction error:** How far a rebuilt input is from the input.\n- **Cons:** Slow on big data."
+    units = passage_units(chunk(text), 0)
+    parts = render(units, [0, 1], [chunk(text)], lead="Reconstruction error")
+    assert parts[1] == "  - *Cons:* Slow on big data. [1]"  # "cons" inside "reconstruction" is not the label
+    # a contrast bullet keeps its own title: no line label names "The difference"
+    contrast = render(units, [1], [chunk(text)], lead="The difference")
+    assert contrast == ["- **The difference:** *Cons:* Slow on big data. [1]"]

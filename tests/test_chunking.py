@@ -331,6 +331,8 @@ def test_ids_unique_for_repeated_identical_sections(tokenizer):
         # a choice after a colon or a dash
         ("which storage for training data: S3 or EFS?", ("S3", "EFS")),
         ("what kind of endpoint for spiky traffic - serverless or async?", ("serverless", "async")),
+        ("which instance to use for training vs inference?", ("training", "inference")),
+        ("Training data: is S3 or EFS better?", ("S3", "EFS")),
     ],
 )
 def test_comparison_sides(question, sides):

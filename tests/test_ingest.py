@@ -482,3 +482,12 @@ def test_a_build_without_a_snapshot_is_read_from_chroma(small, make_assistant):
     with path.open("wb") as fh:
         np.savez(fh, **kept)
     assert make_assistant(tmp).retrieve("batch transform", k=1)[0].heading_path == ["SageMaker", "Batch Transform"]
+
+
+def test_a_damaged_snapshot_file_is_a_rebuild_hint_not_a_traceback(small, make_assistant):
+    tmp, sa, _ = small
+    sa.close()
+    [path] = list((tmp / "index").glob("tokens-*.npz"))
+    path.write_bytes(path.read_bytes()[:200])  # cut short: not a readable zip any more
+    with pytest.raises(IndexCorruptError, match="assistant ingest --rebuild"):
+        make_assistant(tmp).retrieve("batch transform")

@@ -154,10 +154,13 @@ def _render_side(ordered: Sequence[Unit], lead: str) -> list[str]:
     head = ""
     for unit in ordered:
         cited = f"{shorten(unit.text)} [{unit.chunk + 1}]"
-        own = bool(unit.label) and _words(lead) <= _words(unit.label)
+        # a label names the side when it holds all the side's topic words ("The difference" has
+        # none: no label names it)
+        own = bool(unit.label) and bool(_words(lead)) and _words(lead) <= _words(unit.label)
         if not out:
             head = unit.label if own else lead
-        inline = f"*{unit.label}:* " if unit.label and unit.label.lower() not in head.lower() else ""
+        said = _words(unit.label) <= _words(head) if _words(unit.label) else unit.label.lower() in head.lower()
+        inline = f"*{unit.label}:* " if unit.label and not said else ""
         if not out:
             out.append(f"- **{head}:** {inline}{cited}")
         elif own and unit.label.lower() != head.lower():
@@ -243,8 +246,10 @@ def _asked(question: str, sides: Sequence[str]) -> str:
     if at <= 0:
         return ""
     clause = re.split(r"[,;:?!.]|\s[-–—]\s|[–—]", question[:at])[-1]
+    clause = re.sub(r"['’]s\b", "", clause)  # "what's" is not a topic word "s"
     named = set().union(*(_words(side) for side in sides))
-    words = [w for w in re.findall(r"[\w-]+", clause) if _words(w) and not _words(w) & named]
+    words = [w for w in re.findall(r"[A-Za-z0-9][\w-]*", clause)
+             if len(w) > 1 and _words(w) and not _words(w) & named]
     return " ".join(dict.fromkeys(w.lower() for w in words))
 
 
