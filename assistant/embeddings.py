@@ -14,7 +14,9 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,9 +180,6 @@ class RecentQuestions:
 
     def __init__(self, inner: Embedder, size: int = 128) -> None:
         """Wrap ``inner``, keeping up to ``size`` texts."""
-        import threading
-        from collections import OrderedDict
-
         self.inner = inner
         self.info = inner.info
         self._size = size
@@ -193,6 +192,8 @@ class RecentQuestions:
 
     def embed_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, TokenStates]:
         """As the wrapped embedder's, computing only texts not seen recently."""
+        if not texts:
+            return self.inner.embed_tokens(texts)
         with self._lock:
             known = {t: self._cache[t] for t in texts if t in self._cache}
             for t in known:
@@ -206,8 +207,6 @@ class RecentQuestions:
                 self._cache.update(fresh)
                 while len(self._cache) > self._size:
                     self._cache.popitem(last=False)
-        if not texts:
-            return self.inner.embed_tokens(texts)
         return np.stack([known[t][0] for t in texts]), [known[t][1] for t in texts]
 
 

@@ -360,8 +360,8 @@ class ChunkStore:
             return {}
         return {str(cid): states[offsets[i] : offsets[i + 1]] for i, cid in enumerate(ids)}
 
-    def _write_tokens(self, suffix: str, chunks: list[Chunk],
-                      vectors: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    def _write_tokens(self, suffix: str, chunks: list[Chunk], vectors: dict[str, tuple[np.ndarray, np.ndarray]],
+                      chunk_vectors: list[np.ndarray]) -> None:
         """The build's token vectors and its snapshot (chunks and the vectors Chroma holds), atomically."""
         offsets = np.cumsum([0] + [len(vectors[c.id][1]) for c in chunks])
         states = np.concatenate([vectors[c.id][1] for c in chunks]).astype(np.float16) if chunks else np.zeros((0, 0))
@@ -377,7 +377,7 @@ class ChunkStore:
                     fh, ids=np.array([c.id for c in chunks]), offsets=offsets, states=states,
                     chunk_text_bytes=text_bytes, chunk_text_offsets=text_offsets,
                     chunk_meta_bytes=meta_bytes, chunk_meta_offsets=meta_offsets,
-                    chunk_vectors=np.stack([_unit(p) for p in pieces]) if chunks else empty,
+                    chunk_vectors=np.stack(chunk_vectors) if chunks else empty,
                     piece_vectors=np.concatenate(pieces).astype(np.float32) if chunks else empty,
                     piece_owner=np.repeat(np.arange(len(chunks)), [len(p) for p in pieces]).astype(np.int64),
                 )
@@ -428,10 +428,11 @@ class ChunkStore:
         space = {"hnsw:space": "cosine", "hnsw:search_ef": 256, "hnsw:construction_ef": 256, "hnsw:M": 32}
         chunks_col = client.create_collection(f"chunks-{suffix}", embedding_function=None, metadata=space)
         pieces_col = client.create_collection(f"pieces-{suffix}", embedding_function=None, metadata=space)
+        chunk_vectors = [_unit(vectors[c.id][0]) for c in chunks]
         for i in range(0, len(chunks), _BATCH):
             part = chunks[i : i + _BATCH]
             chunks_col.add(
-                ids=[c.id for c in part], embeddings=np.stack([_unit(vectors[c.id][0]) for c in part]),
+                ids=[c.id for c in part], embeddings=np.stack(chunk_vectors[i : i + _BATCH]),
                 documents=[c.text for c in part], metadatas=[_meta(c) for c in part],
             )
         rows = [(f"{c.id}:{n}", text, vectors[c.id][0][n], c.id)
@@ -440,7 +441,7 @@ class ChunkStore:
             sub = rows[j : j + _BATCH]
             pieces_col.add(ids=[r[0] for r in sub], documents=[r[1] for r in sub],
                            embeddings=np.stack([r[2] for r in sub]), metadatas=[{"chunk": r[3]} for r in sub])
-        self._write_tokens(suffix, chunks, vectors)
+        self._write_tokens(suffix, chunks, vectors, chunk_vectors)
         old = self.read_manifest()
         manifest.collection = suffix
         manifest.updated = time.time()

@@ -230,19 +230,19 @@ class Retriever:
                   if w not in asked and len(w) > 2 and not w.isdigit()]
         return [w for score, w in sorted(scored, key=lambda x: (-x[0], x[1]))[:n] if score > 0]
 
+    def _top_keyword(self, keyword: np.ndarray) -> list[int]:
+        return [int(i) for i in np.argsort(-keyword, kind="stable")[: self.candidates] if keyword[i] > 0]
+
     def _fuse(self, top_dense: list[int], dense: np.ndarray, keyword: np.ndarray,
-              query_tokens: np.ndarray | None, late: np.ndarray | None = None) -> dict[int, float]:
+              query_tokens: np.ndarray | None, late: np.ndarray) -> dict[int, float]:
         """Fused scores of the union of the dense and keyword top lists.
 
         ``late`` holds late-interaction scores already computed for this query (NaN where not
         yet), so the feedback pass only scores the candidates it adds.
         """
-        top_keyword = [int(i) for i in np.argsort(-keyword, kind="stable")[: self.candidates] if keyword[i] > 0]
-        candidates = list(dict.fromkeys(top_dense + top_keyword))
+        candidates = list(dict.fromkeys(top_dense + self._top_keyword(keyword)))
         if query_tokens is None or not len(query_tokens):
             return convex_fusion(candidates, dense, keyword)
-        if late is None:
-            late = np.full(len(self.chunks), np.nan)
         todo = [i for i in candidates if np.isnan(late[i])]
         late[todo] = maxsim(query_tokens, self.index.token_matrix, self.index.token_offsets, todo)
         return normalized_sum(candidates, list(zip(WEIGHTS, (dense, keyword, late), strict=True)))
@@ -260,7 +260,7 @@ class Retriever:
             return top_dense, {i: float(dense[i]) for i in top_dense}
         keyword = self._keyword_scores(text)
         if mode == "bm25":
-            top_keyword = [int(i) for i in np.argsort(-keyword, kind="stable")[: self.candidates] if keyword[i] > 0]
+            top_keyword = self._top_keyword(keyword)
             return top_keyword, {i: float(keyword[i]) for i in top_keyword}
         late = np.full(len(self.chunks), np.nan)
         fused = self._fuse(top_dense, dense, keyword, query_tokens, late)

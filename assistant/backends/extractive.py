@@ -67,6 +67,11 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
 
+def _shown_words(unit: Unit) -> int:
+    """Words a line costs in the answer (as shown, cut by `shorten`)."""
+    return len(shorten(unit.text).split())
+
+
 def _said_share(words: frozenset[str], said: set[str]) -> float:
     return len(words & said) / len(words) if words else 1.0
 
@@ -102,7 +107,7 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
         candidates.remove(best)
         if any(_jaccard(words[best], words[j]) >= REDUNDANT for j in taken + picked):
             continue
-        size = len(shorten(units[best].text).split())
+        size = _shown_words(units[best])
         if used + size > budget and picked:
             continue
         picked.append(best)
@@ -394,7 +399,7 @@ class ExtractiveBackend:
         difference = (select(contrasted, units, budget // (len(sides) + 1),
                              floor=RELATIVE_FLOOR * float(whole.max()))[:1] if has_contrast else [])
         taken.extend(difference)
-        per_side = max(25, (budget - sum(len(shorten(units[i].text).split()) for i in difference)) // len(sides))
+        per_side = max(25, (budget - sum(_shown_words(units[i]) for i in difference)) // len(sides))
         # a comparison asks how things differ: lines filed under trade-offs, pros or cons say that
         tradeoff = np.array([bool(_TRADEOFF.search(f"{u.parent} | {u.label}")) for u in units], dtype=float)
         for q in range(1, len(sides) + 1):
