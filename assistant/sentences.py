@@ -15,6 +15,10 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
 _BULLET = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+")
+# a numbered item inside a bullet ("- 2. **IAM:**"): the number is list markup, not the lead-in
+_ENUMERATOR = re.compile(r"^\d+[.)]\s+")
+# a title standing alone with its bold markup broken ("- 5. Summarization and Translation:**")
+_BARE_TITLE = re.compile(r"^(?P<label>[^*:]{1,60}?)\s*:\s*\*\*\s*$")
 _LABEL = re.compile(r"^\*\*(?P<label>[^*]{1,80}?)\*\*\s*:?\s*(?::\s*)?")
 _LABEL_COLON_INSIDE = re.compile(r"^\*\*(?P<label>[^*]{1,80}?):\*\*\s*")
 # a sentence ends at . ! ? followed by a space and an upper-case letter, digit or markup; "e.g." stays
@@ -87,33 +91,48 @@ def passage_units(chunk: RetrievedChunk, position: int) -> list[Unit]:
     """
     units: list[Unit] = []
     labels: list[tuple[int, str, int]] = []  # (indent, label, line) of open bullets, for nested bullets' parent
+    # A title alone on its line with no nested lines under it leads the lines after it at its
+    # own indent ("- 1. Data Privacy:**" then "- Bedrock ensures ..."), until the next title, a
+    # blank line or a heading. (indent, label, line, whether a line has followed it yet)
+    title: tuple[int, str, int] | None = None
+    title_is_last = False
     fenced = False
     for offset, line in enumerate(chunk.text.split("\n")):
         if _FENCE.match(line):
             fenced = not fenced
             continue
-        if fenced or not line.strip() or _HEADING.match(line) or _TABLE_RULE.match(line):
+        if fenced or not line.strip(" -*+") or _HEADING.match(line) or _TABLE_RULE.match(line):
+            title = None
             continue
         bullet = _BULLET.match(line)
         indent = len(bullet.group(1)) if bullet else len(line) - len(line.lstrip())
-        body_start = bullet.end() if bullet else indent
-        body = line[body_start:]
+        body = line[bullet.end() if bullet else indent:]
+        if bullet:
+            body = _ENUMERATOR.sub("", body)
         label = ""
-        match = _LABEL_COLON_INSIDE.match(body) or _LABEL.match(body)
+        match = _LABEL_COLON_INSIDE.match(body) or _LABEL.match(body) or _BARE_TITLE.match(body)
         if match:
             label = match.group("label").strip().rstrip(":").strip()
-        while labels and labels[-1][0] >= indent:
-            labels.pop()
-        parent = labels[-1][1] if labels else ""
-        parent_line = labels[-1][2] if labels else 0
         rest = body[match.end():] if match else body
         if label and not rest.strip() and not body.rstrip().endswith(":") and ":**" not in body \
                 and len(label.split()) > 6:
             label, rest = "", body  # a whole bold sentence is a statement, not a lead-in
+        alone = bool(label) and not clean(rest).strip(" :")
+        if title and title_is_last and indent > title[0]:
+            title = None  # the title has nested lines: they, not its siblings, are under it
+        title_is_last = False
+        while labels and labels[-1][0] >= indent:
+            labels.pop()
+        if title and not alone and title[0] <= indent and not (labels and labels[-1][0] >= title[0]):
+            labels.append(title)
+        parent = labels[-1][1] if labels else ""
+        parent_line = labels[-1][2] if labels else 0
         if label:
             labels.append((indent, label, chunk.start_line + offset))
-        if not clean(rest).strip(" :"):
-            continue  # a lead-in alone ("**Drift in ML Models:**") introduces its sub-bullets
+        if alone:
+            # a lead-in alone ("**Drift in ML Models:**") introduces its sub-bullets
+            title, title_is_last = (indent, label, chunk.start_line + offset), True
+            continue
         text = clean(rest).strip()
         if len(text) < 3:
             continue

@@ -207,6 +207,28 @@ def test_a_whole_bold_sentence_is_quoted_not_taken_for_a_lead_in():
     assert [u.text for u in units] == ["Clarify cannot detect concept drift in production models."]
 
 
+def test_numbered_and_broken_titles_lead_their_lines_and_are_not_quoted():
+    # notes converted from another format: a number before the bold lead-in, a title whose
+    # opening ** was lost, lines that follow a title at its own indent instead of nested
+    text = ("- 1. Data Privacy:**\n"
+            "- Bedrock keeps fine-tuning data private.\n"
+            "  - Users fine-tune without exposing data.\n"
+            "- 2. **AWS IAM:**\n"
+            "  - IAM controls access.\n"
+            "- **Key Features:**\n"
+            "  - **Alarms:** Trigger actions.\n"
+            "- **Use Cases:** Monitoring endpoints.\n"
+            "- \n"
+            "- After the break.")
+    units = passage_units(chunk(text, start=1), 0)
+    assert [(u.line, u.label, u.parent) for u in units] == [
+        (2, "", "Data Privacy"), (3, "", "Data Privacy"), (5, "", "AWS IAM"), (7, "Alarms", "Key Features"),
+        (8, "Use Cases", ""), (10, "", "")]
+    # a title is a lead-in, never a quoted line of its own
+    assert not any(u.text.rstrip(":").endswith(("Privacy", "IAM")) for u in units)
+    assert units[0].parent_line == 1 and units[2].parent_line == 4
+
+
 PARALLELISM = (
     "- **Data Parallelism:** Splits the dataset across GPUs; each worker trains the same model.\n"
     "- **Model Parallelism:** Splits the model across GPUs, for models too big for one GPU.\n"
