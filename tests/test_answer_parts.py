@@ -248,6 +248,23 @@ def test_comparison_lines_belong_to_the_side_their_own_label_names():
     assert list(model) == [False, True, True]
 
 
+def test_a_side_is_led_by_its_own_entry_not_by_lines_that_mention_it_in_passing():
+    from assistant.backends.extractive import render, side_lines
+
+    text = ("- **Label Encoding:** Converts categories to integers, used in gradient-boosting models.\n"
+            "- **Ensembling:** Boosting or bagging combine multiple models.\n"
+            "- Boosting often wins on tabular data.\n"
+            "- **Boosting:** Sequentially trains models to correct earlier errors.")
+    units = passage_units(chunk(text, heading=("Training", "Model Development")), 0)
+    (boosting,) = side_lines(["boosting"], units, ["Model Development"] * len(units))
+    # its own entry and an unlabelled line about it; not lines whose lead-in names another topic
+    assert list(boosting) == [False, False, True, True]
+    # the entry opens the side's bullet even when another picked line comes first in the notes
+    parts = render(units, [2, 3], [chunk(text)], lead="Boosting")
+    assert parts[0] == "- **Boosting:** Sequentially trains models to correct earlier errors. [1]"
+    assert parts[1] == "  - Boosting often wins on tabular data. [1]"
+
+
 def test_a_line_under_a_side_title_keeps_its_own_lead_in():
     from assistant.backends.extractive import render
 

@@ -154,10 +154,15 @@ def _render_side(ordered: Sequence[Unit], lead: str) -> list[str]:
     A line keeps its own lead-in inline ("*Trade-offs:* slower …", "*RMSE:* measures …"): under
     a side's name, a con read without its label passes for a pro, and a metric's definition
     loses the metric's name.
+
+    The notes' own entry for the side (a line whose lead-in is exactly the side's name,
+    "Bagging: combine weak learners ...") opens the bullet; the other lines follow in reading
+    order.
     """
     out: list[str] = []
     head = ""
-    for unit in ordered:
+    entry = [u for u in ordered if _words(u.label) and _words(u.label) == _words(lead)][:1]
+    for unit in entry + [u for u in ordered if u not in entry]:
         cited = f"{shorten(unit.text)} [{unit.chunk + 1}]"
         # a label names the side when it holds all the side's topic words ("The difference" has
         # none: no label names it)
@@ -222,14 +227,19 @@ def side_lines(sides: Sequence[str], units: Sequence[Unit], topics: Sequence[str
     enclosing lead-in, else its section heading, else its text. So "Trade-offs: more efficient
     than grid search" under "Random Search" is about random search though it names grid search,
     and "Model Parallelism: splits the model …" under a heading naming both kinds of parallelism
-    is about model parallelism only.
+    is about model parallelism only. A line with a lead-in of its own is not about a side its
+    text merely mentions ("Label Encoding: … used in gradient-boosting models").
     """
     # each level adds the next wider context, so a side named across them ("Parquet data
     # formats": label "Apache Parquet" under "Data Formats") is still found
     labels = [u.label for u in units]
     parents = [f"{u.label} . {u.parent}" for u in units]
     headings = [f"{p} . {t}" for p, t in zip(parents, topics, strict=True)]
-    levels = [labels, parents, headings, [f"{h} . {u.text}" for h, u in zip(headings, units, strict=True)]]
+    # a line's text names a side only when the line has no topic of its own: "Label Encoding:
+    # ... often used in gradient-boosting models" is about label encoding, not boosting
+    texts = [f"{h} . {u.text}" if not u.label or u.label.lower() in GENERIC_LABELS else h
+             for h, u in zip(headings, units, strict=True)]
+    levels = [labels, parents, headings, texts]
     claimed = np.zeros(len(units), bool)
     about = [np.zeros(len(units), bool) for _ in sides]
     for texts in levels:
