@@ -12,7 +12,7 @@ from conftest import GOLD_FILE, NOTES_FILE
 from assistant.evaluation.gold import GoldItem, GoldSetError, load_gold
 from assistant.evaluation.retrieval_metrics import mean_scores, normalize, score_retrieval
 from assistant.query import tokens
-from assistant.retrieval import NEAR_DUPLICATE, convex_fusion, interleave, jaccard
+from assistant.retrieval import NEAR_DUPLICATE, KeywordIndex, convex_fusion, interleave, jaccard
 from assistant.schema import RetrievedChunk
 
 DATA_DRIFT = "statistical properties of the input data change"
@@ -181,6 +181,20 @@ def test_retrieval_quality_floors(notes_assistant, name, floors):
 
 
 # -- fusion helpers ----------------------------------------------------------------------------
+
+
+def test_keyword_index_scores_equal_rank_bm25():
+    from rank_bm25 import BM25Okapi
+
+    # the real notes as the retriever tokenizes them; queries with repeated, common (negative idf,
+    # floored) and unknown words
+    text = NOTES_FILE.read_text(encoding="utf-8")
+    corpus = [tokens(part) or ["_"] for part in re.split(r"\n(?=#)", text)]
+    bm25 = BM25Okapi(corpus)
+    index = KeywordIndex(bm25)
+    for query in (tokens("explain concept drift vs data drift"), ["drift", "drift", "model"],
+                  ["sagemaker", "data"], ["zzz-not-in-notes"], []):
+        assert np.allclose(index.scores(query), bm25.get_scores(query), rtol=1e-12, atol=1e-12), query
 
 
 def test_convex_fusion_normalizes_each_retriever():
