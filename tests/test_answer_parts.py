@@ -229,6 +229,25 @@ def test_numbered_and_broken_titles_lead_their_lines_and_are_not_quoted():
     assert units[0].parent_line == 1 and units[2].parent_line == 4
 
 
+def test_a_picked_topic_pulls_in_its_other_lines_under_the_same_lead_in():
+    import numpy as np
+
+    from assistant.backends.extractive import select
+
+    def picks(third_label: str, first_label: str = "Overfitting") -> list[int]:
+        text = (f"- **{first_label}:** Performs well on training data but poorly on test data.\n"
+                "- **Learning Rate:** Too high a rate makes training diverge.\n"
+                f"- **{third_label}:** Use regularization, dropout or early stopping.")
+        units = passage_units(chunk(text), 0)
+        return select(np.array([1.0, 0.75, 0.7]), units, budget=17, floor=0.0)
+
+    # the remedy filed under the picked line's lead-in outranks a slightly better scored line on
+    # another topic; under another lead-in it does not, nor under a generic one ("Use Cases")
+    assert picks("Overfitting") == [0, 2]
+    assert picks("Regularization") == [0, 1]
+    assert picks("Use Cases", first_label="Use Cases") == [0, 1]
+
+
 PARALLELISM = (
     "- **Data Parallelism:** Splits the dataset across GPUs; each worker trains the same model.\n"
     "- **Model Parallelism:** Splits the model across GPUs, for models too big for one GPU.\n"

@@ -36,6 +36,11 @@ NOVELTY = 0.1
 RELATIVE_FLOOR = 0.6  # keep lines scoring at least this share of the best one
 SIDE_WEIGHT = 0.8  # a comparison part ranks lines by this much side match, the rest whole-question match
 TRADEOFF_BONUS = 0.1  # comparison lines filed under trade-offs, pros, cons
+# a line filed under the same (non-generic) lead-in as a line already picked gains this much: the
+# notes file a topic's definition and its remedies under one name in different chapters
+# ("Overfitting: performs well on training data ..." and "Overfitting: use regularization ...").
+# Gold evidence coverage 0.847 -> 0.857 at 0.15, 0.859 at 0.2-0.6; held-out 0.984 throughout.
+COHERENCE = 0.3
 PASSAGE_WEIGHT = 0.25  # the line's passage's retrieval score (a prior: good passages hold good lines)
 _TRADEOFF = re.compile(r"\b(?:trade-?offs?|pros|cons|limitations?|drawbacks?|downsides?|advantages?|"
                        r"disadvantages?|when to use|best for|considerations?)\b", re.I)
@@ -83,7 +88,9 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
     Maximal marginal relevance (Carbonell & Goldstein, 1998) on words: each step takes the line
     whose score, less ``NOVELTY`` times the share of its words already said, is highest. The
     notes restate things ("Model Monitor detects drift" four ways); a line that adds new words
-    (baselines, alerts) beats a fifth restatement.
+    (baselines, alerts) beats a fifth restatement. A line filed under the lead-in of a line
+    already picked gains ``COHERENCE``: once the answer is about "Overfitting", the notes' other
+    "Overfitting:" line (how to fix it) belongs in it.
 
     Args:
         scores: One score per unit.
@@ -100,9 +107,11 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
     said: set[str] = set().union(*(words[j] for j in taken)) if taken else set()
     candidates = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] >= floor and int(i) not in taken]
     picked: list[int] = []
+    topics: set[str] = set()  # lead-ins of this call's picks (another comparison side's are not this part's)
     used = 0
     while candidates and used < budget:
-        gains = [float(scores[i]) - NOVELTY * _said_share(words[i], said) for i in candidates]
+        gains = [float(scores[i]) - NOVELTY * _said_share(words[i], said)
+                 + COHERENCE * (units[i].label.lower() in topics) for i in candidates]
         best = candidates[int(np.argmax(gains))]  # first of equals: the higher-scored line
         candidates.remove(best)
         if any(_jaccard(words[best], words[j]) >= REDUNDANT for j in taken + picked):
@@ -113,6 +122,8 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
         picked.append(best)
         used += size
         said |= words[best]
+        if units[best].label and units[best].label.lower() not in GENERIC_LABELS:
+            topics.add(units[best].label.lower())
     return picked
 
 
