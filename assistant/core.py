@@ -237,7 +237,8 @@ class StudyAssistant:
                 manifest = self.store.read_manifest()
             from assistant.retrieval import Retriever
 
-            self._retriever = Retriever(self.store.load(manifest), self.question_embedder)
+            self._retriever = Retriever(self.store.load(manifest), self.question_embedder, tokenizer=self.tokenizer,
+                                        piece_tokens=self.chunker_settings["piece_tokens"])
         return self._retriever
 
     def retrieve(self, question: str, k: int | None = None, hybrid: bool | None = None) -> list[RetrievedChunk]:
@@ -307,20 +308,9 @@ class StudyAssistant:
 
     def line_vectors(self, chunk: RetrievedChunk) -> dict[int, np.ndarray] | None:
         """A passage's stored token vectors per file line (None if they don't line up); cached."""
-        from assistant.linevectors import line_token_rows
-
         retriever = self._ensure_retriever()
-        cache = retriever.line_cache
-        if chunk.id not in cache:
-            pos = retriever._pos.get(chunk.id)
-            if pos is None:
-                return None
-            whole = retriever.chunks[pos]
-            index = retriever.index
-            rows = index.token_matrix[index.token_offsets[pos] : index.token_offsets[pos + 1]]
-            pieces = piece_texts(whole, self.tokenizer, self.chunker_settings["piece_tokens"])
-            cache[chunk.id] = line_token_rows(whole, pieces, rows, self.tokenizer)
-        return cache[chunk.id]
+        pos = retriever._pos.get(chunk.id)
+        return None if pos is None else retriever.line_rows(pos)
 
     def coverage_evidence(self, question: str, hits: list[RetrievedChunk]) -> dict[str, float]:
         """The coverage gate's features for a question and its passages (see `abstention`)."""

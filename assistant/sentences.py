@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.schema import RetrievedChunk
+from assistant.schema import Chunk, RetrievedChunk
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
@@ -24,6 +24,14 @@ _LABEL_COLON_INSIDE = re.compile(r"^\*\*(?P<label>[^*]{1,80}?):\*\*\s*")
 # a sentence ends at . ! ? followed by a space and an upper-case letter, digit or markup; "e.g." stays
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\betc)[.!?](?=\s+[\"'(*`]*[A-Z0-9])")
 _MARKUP = re.compile(r"\*\*|__|`")
+
+# Lead-ins that name a kind of line, not a topic ("Example:", "Use Cases:", "Trade-offs:")
+GENERIC_LABELS = frozenset({
+    "description", "overview", "use case", "use cases", "trade-offs", "tradeoffs", "trade offs", "example",
+    "examples", "key features", "features", "benefits", "benefit", "pros", "cons", "advantages",
+    "disadvantages", "limitations", "limitation", "purpose", "when to use", "best for", "how it works",
+    "note", "notes", "tip", "important",
+})
 
 
 @dataclass(frozen=True)
@@ -79,11 +87,11 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def passage_units(chunk: RetrievedChunk, position: int) -> list[Unit]:
+def passage_units(chunk: Chunk | RetrievedChunk, position: int) -> list[Unit]:
     """Every line of a passage outside code fences, headings and table rules, in reading order.
 
     Args:
-        chunk: A retrieved passage.
+        chunk: A passage (retrieved, or a chunk of the index).
         position: Its 0-based position in the retrieved list.
 
     Returns:

@@ -55,7 +55,7 @@ def main() -> int:
     sa.ingest(progress=False)
     retriever = sa.retriever
     tutorial, n_tutorial = tutorial_pipeline(sa)
-    without_feedback = Retriever(retriever.index, retriever.embedder, feedback=0.0)
+    without_feedback = Retriever(retriever.index, retriever.embedder, feedback=False)
     systems = {
         "ours (hybrid + feedback + comparison split + dedup)": lambda q, k: [
             h.text for h in retriever.search(q, k, mode="hybrid")],

@@ -23,7 +23,7 @@ from assistant.backends.base import GenerationRequest, Usage
 from assistant.embeddings import Embedder, content_vectors
 from assistant.linevectors import HEADING
 from assistant.schema import RetrievedChunk
-from assistant.sentences import Unit, passage_units, split_sentences
+from assistant.sentences import GENERIC_LABELS, Unit, passage_units, split_sentences
 
 NOTICE = ("Quoted from your notes (extractive mode: no language model; "
           "pick another backend for written prose).")
@@ -127,10 +127,6 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
     return picked
 
 
-GENERIC_LABELS = frozenset("""description overview use case use cases trade-offs tradeoffs trade offs example examples
-    key features features benefits benefit pros cons advantages disadvantages limitations limitation purpose
-    when to use best for how it works note notes tip important""".split("\n")[0].split()) | {
-    "use case", "use cases", "key features", "when to use", "best for", "how it works", "trade offs"}
 
 
 def _lead(unit: Unit, heading_path: Sequence[str]) -> str:
