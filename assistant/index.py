@@ -9,12 +9,12 @@ collection (reusing stored vectors for unchanged chunks), and only when it is co
 `manifest.json` atomically (os.replace) to point at it. A run killed midway leaves the
 manifest, and so every query, on the previous collection; the orphan is dropped next time.
 
-Fast open: beside each build, ``tokens-<id>.npz`` holds its token vectors and a snapshot of what a
-query needs from Chroma (chunks, chunk and piece vectors). A query process opens the index from it
-after a cheap read-only check that Chroma's database still lists the build's collections, without
-importing chromadb (~1.3 s here, most of a fresh `assistant ask`). Anything unexpected (an older
-file without the snapshot, a damaged or locked database, a server) takes the Chroma path, which
-also produces the error messages.
+Fast open: beside each build, ``tokens-<id>.npz`` holds its token vectors (with the file line each
+comes from) and a snapshot of what a query needs from Chroma (chunks, chunk and piece vectors). A
+query process opens the index from it after a cheap read-only check that Chroma's database still
+lists the build's collections, without importing chromadb (~1.3 s here, most of a fresh `assistant
+ask`). Anything unexpected (an older file without the snapshot, a damaged or locked database, a
+server) takes the Chroma path, which also produces the error messages.
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ class LoadedIndex:
         token_matrix: The contextual vectors of every chunk's content word pieces, chunk after
             chunk (stored as float16), for late-interaction scoring.
         token_offsets: Rows ``token_offsets[i]:token_offsets[i + 1]`` of ``token_matrix`` are chunk i's.
+        token_lines: The file line each row of ``token_matrix`` comes from (0: the chunk's heading,
+            -1: none), when the build recorded it; None otherwise (see `linevectors`).
         chunks: Every chunk.
         vectors: One unit vector per chunk (the normalized mean of its pieces).
         manifest: What was built and how.
@@ -88,6 +90,7 @@ class LoadedIndex:
     piece_owner: np.ndarray
     token_matrix: np.ndarray
     token_offsets: np.ndarray
+    token_lines: np.ndarray | None = None
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -340,6 +343,7 @@ class ChunkStore:
                 offsets, states = data["offsets"], data["states"]
                 vectors, piece_vectors = data["chunk_vectors"], data["piece_vectors"]
                 owner = data["piece_owner"]
+                lines = data["token_lines"] if "token_lines" in data.files else None
             if len(ids) != manifest.chunk_count or not self._collections_listed(manifest):
                 return None
             chunks = [_chunk(str(i), t, json.loads(m)) for i, t, m in zip(ids, texts, metas, strict=True)]
@@ -347,9 +351,12 @@ class ChunkStore:
             return None  # damaged or foreign: the Chroma path decides (and says what is wrong)
         dim = piece_vectors.shape[1] if piece_vectors.ndim == 2 else 0
         matrix = states.astype(np.float32) if len(states) else np.zeros((0, dim), np.float32)
+        if lines is not None and len(lines) != len(matrix):
+            lines = None
         return LoadedIndex(_LazyPieces(self, f"pieces-{manifest.collection}"), len(owner), chunks,
                            vectors.astype(np.float32), manifest, piece_vectors.astype(np.float32),
-                           owner.astype(np.int64), matrix, offsets.astype(np.int64))
+                           owner.astype(np.int64), matrix, offsets.astype(np.int64),
+                           None if lines is None else lines.astype(np.int64))
 
     def _read_tokens(self, suffix: str) -> dict[str, np.ndarray]:
         """Token vectors of a build by chunk id ({} when the file is missing or unreadable)."""
@@ -361,7 +368,7 @@ class ChunkStore:
         return {str(cid): states[offsets[i] : offsets[i + 1]] for i, cid in enumerate(ids)}
 
     def _write_tokens(self, suffix: str, chunks: list[Chunk], vectors: dict[str, tuple[np.ndarray, np.ndarray]],
-                      chunk_vectors: list[np.ndarray]) -> None:
+                      chunk_vectors: list[np.ndarray], token_lines: dict[str, np.ndarray] | None = None) -> None:
         """The build's token vectors and its snapshot (chunks and the vectors Chroma holds), atomically."""
         offsets = np.cumsum([0] + [len(vectors[c.id][1]) for c in chunks])
         states = np.concatenate([vectors[c.id][1] for c in chunks]).astype(np.float16) if chunks else np.zeros((0, 0))
@@ -370,6 +377,10 @@ class ChunkStore:
         text_bytes, text_offsets = _pack([c.text for c in chunks])
         meta_bytes, meta_offsets = _pack([json.dumps(_meta(c), ensure_ascii=False) for c in chunks])
         empty = np.zeros((0, dim), np.float32)
+        extra = {}
+        if token_lines is not None and all(len(token_lines.get(c.id, ())) == len(vectors[c.id][1]) for c in chunks):
+            extra["token_lines"] = (np.concatenate([token_lines[c.id] for c in chunks]).astype(np.int32)
+                                    if chunks else np.zeros(0, np.int32))
         fd, tmp = tempfile.mkstemp(dir=self.index_dir, prefix=".tokens-", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -380,6 +391,7 @@ class ChunkStore:
                     chunk_vectors=np.stack(chunk_vectors) if chunks else empty,
                     piece_vectors=np.concatenate(pieces).astype(np.float32) if chunks else empty,
                     piece_owner=np.repeat(np.arange(len(chunks)), [len(p) for p in pieces]).astype(np.int64),
+                    **extra,
                 )
             os.replace(tmp, self._tokens_path(suffix))
         except BaseException:
@@ -411,7 +423,8 @@ class ChunkStore:
         }
 
     def build(self, chunks: list[Chunk], pieces: dict[str, list[str]],
-              vectors: dict[str, tuple[np.ndarray, np.ndarray]], manifest: Manifest) -> None:
+              vectors: dict[str, tuple[np.ndarray, np.ndarray]], manifest: Manifest,
+              token_lines: dict[str, np.ndarray] | None = None) -> None:
         """Write new collections aside, then switch the manifest to them and drop the old ones.
 
         Args:
@@ -419,6 +432,7 @@ class ChunkStore:
             pieces: Piece texts of every chunk, by chunk id.
             vectors: Per chunk id: its piece vectors (one row per piece) and its token vectors.
             manifest: The manifest to write once complete (its ``collection`` is set here).
+            token_lines: Per chunk id: the file line of each token vector (kept in the snapshot).
         """
         client = self.client()
         suffix = uuid.uuid4().hex[:12]
@@ -441,7 +455,7 @@ class ChunkStore:
             sub = rows[j : j + _BATCH]
             pieces_col.add(ids=[r[0] for r in sub], documents=[r[1] for r in sub],
                            embeddings=np.stack([r[2] for r in sub]), metadatas=[{"chunk": r[3]} for r in sub])
-        self._write_tokens(suffix, chunks, vectors, chunk_vectors)
+        self._write_tokens(suffix, chunks, vectors, chunk_vectors, token_lines)
         old = self.read_manifest()
         manifest.collection = suffix
         manifest.updated = time.time()

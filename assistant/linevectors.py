@@ -79,3 +79,23 @@ def line_token_rows(
     if at != len(rows):
         return None
     return {line: rows[idx] for line, idx in out.items()}
+
+
+def token_line_numbers(chunk: Chunk, pieces: Sequence[str], rows: int, tokenizer) -> np.ndarray | None:
+    """The file line of each of a chunk's stored token rows (`HEADING` for its heading, -1 for none).
+
+    What `line_token_rows` works out, as one number per row, so an index can store it and a
+    query process need not tokenize the chunk again.
+    """
+    by_line = line_token_rows(chunk, pieces, np.arange(rows)[:, None], tokenizer)
+    if by_line is None:
+        return None
+    out = np.full(rows, -1, dtype=np.int32)
+    for line, idx in by_line.items():
+        out[idx[:, 0]] = line
+    return out
+
+
+def rows_by_line(lines: np.ndarray, rows: np.ndarray) -> dict[int, np.ndarray]:
+    """A chunk's token rows grouped by their stored line numbers (the shape `line_token_rows` returns)."""
+    return {int(line): rows[lines == line] for line in dict.fromkeys(lines.tolist()) if line >= 0}

@@ -27,7 +27,7 @@ from threadpoolctl import ThreadpoolController
 from assistant.chunking import piece_texts, split_lines
 from assistant.embeddings import Embedder, content_vectors
 from assistant.index import LoadedIndex
-from assistant.linevectors import HEADING, line_token_rows
+from assistant.linevectors import HEADING, line_token_rows, rows_by_line
 from assistant.query import comparison_sides, tokens
 from assistant.schema import Chunk, RetrievedChunk
 from assistant.sentences import GENERIC_LABELS, passage_units
@@ -285,13 +285,16 @@ class Retriever:
     def line_rows(self, position: int) -> dict[int, np.ndarray] | None:
         """A chunk's stored token vectors split by file line (see `linevectors`), cached.
 
-        None when the retriever has no tokenizer or the stored rows don't line up with the chunk.
+        From the line numbers the build recorded; for an index without them, by tokenizing the
+        chunk's pieces again. None when neither is possible or the rows don't line up.
         """
         if position not in self._line_cache:
             rows = None
-            if self.tokenizer is not None and self.piece_tokens:
+            start, end = self.index.token_offsets[position], self.index.token_offsets[position + 1]
+            if self.index.token_lines is not None:  # recorded by the build
+                rows = rows_by_line(self.index.token_lines[start:end], self.index.token_matrix[start:end])
+            elif self.tokenizer is not None and self.piece_tokens:
                 chunk = self.chunks[position]
-                start, end = self.index.token_offsets[position], self.index.token_offsets[position + 1]
                 pieces = piece_texts(chunk, self.tokenizer, self.piece_tokens)
                 rows = line_token_rows(chunk, pieces, self.index.token_matrix[start:end], self.tokenizer)
             self._line_cache[position] = rows

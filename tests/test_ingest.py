@@ -459,6 +459,28 @@ def test_snapshot_holds_exactly_what_chroma_holds(small):
         assert np.allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-6), name
 
 
+def test_the_build_records_each_token_vectors_line(small):
+    from assistant.chunking import piece_texts
+    from assistant.linevectors import line_token_rows
+    from assistant.retrieval import Retriever
+
+    _, sa, _ = small
+    loaded = sa.store.load(sa.store.read_manifest())
+    assert loaded.token_lines is not None and len(loaded.token_lines) == len(loaded.token_matrix)
+    recorded = sa.retriever
+    # an index read from Chroma has no recorded lines: the retriever tokenizes the passages again
+    retokenized = Retriever(sa.store.load(sa.store.read_manifest(), snapshot=False), recorded.embedder,
+                            tokenizer=sa.tokenizer, piece_tokens=recorded.piece_tokens)
+    assert retokenized.index.token_lines is None
+    for pos, chunk in enumerate(recorded.chunks):
+        start, end = recorded.index.token_offsets[pos], recorded.index.token_offsets[pos + 1]
+        expected = line_token_rows(chunk, piece_texts(chunk, sa.tokenizer, recorded.piece_tokens),
+                                   recorded.index.token_matrix[start:end], sa.tokenizer)
+        for rows in (recorded.line_rows(pos), retokenized.line_rows(pos)):
+            assert rows.keys() == expected.keys()
+            assert all(np.array_equal(rows[line], expected[line]) for line in expected)
+
+
 def test_a_fresh_process_answers_without_importing_chromadb(small):
     tmp, sa, _ = small
     sa.close()

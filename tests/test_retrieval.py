@@ -149,13 +149,16 @@ def test_feedback_words_come_from_the_best_passage_and_are_new_to_the_question(n
 def test_notes_without_emphasis_feed_back_the_passages_own_words(notes_assistant):
     """A student's words ("spend", "save money") reach the notes' ("cost", "spot instances", "Savings Plans").
 
-    A retriever that cannot split passages by line (or notes without bold terms) feeds back the
-    best passage's most telling words.
+    A retriever that cannot split passages by line (here: an index read from Chroma, which has
+    no recorded lines, and no tokenizer), like notes without bold terms, feeds back the best
+    passage's most telling words.
     """
     from assistant.retrieval import Retriever
 
     retriever = notes_assistant.retriever
-    words = Retriever(retriever.index, retriever.embedder)
+    store = notes_assistant.store
+    words = Retriever(store.load(store.read_manifest(), snapshot=False), retriever.embedder)
+    assert words.line_rows(0) is None
     plain = Retriever(retriever.index, retriever.embedder, feedback=False)
     question = "our model hosting spend keeps growing, where can we save money?"
     with_feedback = " ".join(h.text for h in words.search(question, k=5))
