@@ -351,8 +351,8 @@ class ChunkStore:
             return None  # damaged or foreign: the Chroma path decides (and says what is wrong)
         dim = piece_vectors.shape[1] if piece_vectors.ndim == 2 else 0
         matrix = states.astype(np.float32) if len(states) else np.zeros((0, dim), np.float32)
-        if lines is not None and len(lines) != len(matrix):
-            lines = None
+        if lines is not None and (lines.ndim != 1 or len(lines) != len(matrix)):
+            lines = None  # not what this code writes: lines are worked out again when needed
         return LoadedIndex(_LazyPieces(self, f"pieces-{manifest.collection}"), len(owner), chunks,
                            vectors.astype(np.float32), manifest, piece_vectors.astype(np.float32),
                            owner.astype(np.int64), matrix, offsets.astype(np.int64),
@@ -379,8 +379,8 @@ class ChunkStore:
         empty = np.zeros((0, dim), np.float32)
         extra = {}
         if token_lines is not None and all(len(token_lines.get(c.id, ())) == len(vectors[c.id][1]) for c in chunks):
-            extra["token_lines"] = (np.concatenate([token_lines[c.id] for c in chunks]).astype(np.int32)
-                                    if chunks else np.zeros(0, np.int32))
+            extra["token_lines"] = (np.concatenate([token_lines.get(c.id, np.zeros(0, np.int32)) for c in chunks])
+                                    .astype(np.int32) if chunks else np.zeros(0, np.int32))
         fd, tmp = tempfile.mkstemp(dir=self.index_dir, prefix=".tokens-", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as fh:

@@ -24,13 +24,13 @@ from functools import cached_property
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from assistant.chunking import piece_texts, split_lines
+from assistant.chunking import piece_texts
 from assistant.embeddings import Embedder, content_vectors
 from assistant.index import LoadedIndex
-from assistant.linevectors import HEADING, line_token_rows, rows_by_line
+from assistant.linevectors import line_token_rows, rows_by_line
 from assistant.query import comparison_sides, tokens
 from assistant.schema import Chunk, RetrievedChunk
-from assistant.sentences import GENERIC_LABELS, passage_units
+from assistant.sentences import GENERIC_LABELS, outside_code, passage_units
 
 # Fusion weights: dense (best piece), BM25, late interaction (token MaxSim). Measured recall@5 /
 # MRR@5 on gold and held-out: RRF of dense+BM25 0.900/0.860 and 0.984/0.878; convex 0.6/0.4/0
@@ -57,7 +57,7 @@ NEAR_DUPLICATE = 0.6
 # 0.923; bold terms and tf x idf words together 0.923-0.942 with lower MRR).
 FEEDBACK_WEIGHT = 0.5
 KEY_TERM_WEIGHT = 1.0
-_EMPHASIS = re.compile(r"\*\*([^*\n]{1,80}?)\*\*|__([^_\n]{1,80}?)__")
+_EMPHASIS = re.compile(r"\*\*([^*\n]{1,80}?)\*\*")  # bold, as the notes' lead-ins (`sentences`) are
 FEEDBACK_TERMS = 5
 # How deep the dense and keyword lists go before fusion (late interaction scores their union).
 # Gold recall@5 / MRR@5 and warm p50 in one run: 30 deep 0.925 / 0.9012, 18.6 ms; 25: 0.925 /
@@ -202,8 +202,8 @@ class Retriever:
                 above it, Chroma's approximate (HNSW) index is queried.
             feedback: Run the pseudo-relevance feedback pass.
             tokenizer: The embedding model's `WordPieceTokenizer`, to split a chunk's stored token
-                vectors by line (`line_rows`). Without it (or ``piece_tokens``), feedback uses
-                the passage's tf x idf words.
+                vectors by line (`line_rows`) when the index did not record their lines (one read
+                from Chroma). Without either, feedback uses the passage's tf x idf words.
             piece_tokens: The piece size the index was built with (its chunker settings).
         """
         from rank_bm25 import BM25Okapi
@@ -305,28 +305,28 @@ class Retriever:
         """The emphasised terms of the passage's line that best matches the query, new to the query.
 
         The best line is the one whose token vectors the query's tokens match best (late
-        interaction). Returns None when the passage has no emphasis at all (or its lines are
+        interaction), among the passage's text lines (`sentences.passage_units`: no code, no
+        headings). Returns None when the passage marks no terms in bold (or its lines are
         unknown), so the caller can fall back to `feedback_terms`; [] when the best line has none.
         """
         chunk = self.chunks[position]
-        if not len(query_tokens) or not _EMPHASIS.search(chunk.text):
+        if not len(query_tokens):
             return None
-        lines = self.line_rows(position)
+        units = {u.line: u for u in passage_units(chunk, 0)}
+        lines = self.line_rows(position) if _EMPHASIS.search(outside_code(chunk.text)) else None
         if not lines:
             return None
         scored = [(float((query_tokens @ rows.T).max(axis=1).mean()), line)
-                  for line, rows in lines.items() if line != HEADING and len(rows)]
+                  for line, rows in lines.items() if line in units and len(rows)]
         if not scored:
             return None
-        best = max(scored)[1]
-        raw = split_lines(chunk.text)[best - chunk.start_line]
-        asked = set(tokens(text))
-        spans = [(m.group(1) or m.group(2)).strip(" :") for m in _EMPHASIS.finditer(raw)]
+        unit = units[max(scored)[1]]
+        spans = [span.strip(" :") for span in _EMPHASIS.findall(outside_code(unit.raw))]
         # a generic lead-in ("Example:", "Use Cases:") names a kind of line, not a concept: the
         # line's topic is then the lead-in it sits under ("Concept Drift:" above "Example:")
-        unit = next((u for u in passage_units(chunk, 0) if u.line == best), None)
-        if unit is not None and unit.label.lower() in GENERIC_LABELS and unit.parent:
+        if unit.label.lower() in GENERIC_LABELS and unit.parent:
             spans.append(unit.parent)
+        asked = set(tokens(text))
         words = dict.fromkeys(w for span in spans if span.lower() not in GENERIC_LABELS for w in tokens(span)
                               if w not in asked and len(w) > 2 and not w.isdigit())
         return sorted(words, key=lambda w: (-self._bm25.idf.get(w, 0.0), w))[:n]

@@ -15,8 +15,9 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}")
 _BULLET = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+")
-# a numbered item inside a bullet ("- 2. **IAM:**"): the number is list markup, not the lead-in
-_ENUMERATOR = re.compile(r"^\d+[.)]\s+")
+# a numbered item inside a bullet before its lead-in ("- 2. **IAM:**", "- 5. Summarization:**"): the
+# number is list markup; before plain text ("- 2023. A big year") it is content and stays
+_ENUMERATOR = re.compile(r"^\d+[.)]\s+(?=\*\*|[^*:]{1,60}:\*\*\s*$)")
 # a title standing alone with its bold markup broken ("- 5. Summarization and Translation:**")
 _BARE_TITLE = re.compile(r"^(?P<label>[^*:]{1,60}?)\s*:\s*\*\*\s*$")
 _LABEL = re.compile(r"^\*\*(?P<label>[^*]{1,80}?)\*\*\s*:?\s*(?::\s*)?")
@@ -24,13 +25,15 @@ _LABEL_COLON_INSIDE = re.compile(r"^\*\*(?P<label>[^*]{1,80}?):\*\*\s*")
 # a sentence ends at . ! ? followed by a space and an upper-case letter, digit or markup; "e.g." stays
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)(?<!\betc)[.!?](?=\s+[\"'(*`]*[A-Z0-9])")
 _MARKUP = re.compile(r"\*\*|__|`")
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
 
 # Lead-ins that name a kind of line, not a topic ("Example:", "Use Cases:", "Trade-offs:")
 GENERIC_LABELS = frozenset({
     "description", "overview", "use case", "use cases", "trade-offs", "tradeoffs", "trade offs", "example",
     "examples", "key features", "features", "benefits", "benefit", "pros", "cons", "advantages",
     "disadvantages", "limitations", "limitation", "purpose", "when to use", "best for", "how it works",
-    "note", "notes", "tip", "important",
+    "note", "notes", "tip", "important", "definition", "definitions", "summary", "key points", "key point",
+    "key idea", "key ideas", "details", "explanation", "why", "how",
 })
 
 
@@ -67,6 +70,18 @@ def clean(text: str) -> str:
     return " ".join(_MARKUP.sub("", text).split())
 
 
+def outside_code(text: str) -> str:
+    """The text without its fenced code blocks and inline code spans (where ``**`` is not bold)."""
+    kept: list[str] = []
+    fenced = False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced:
+            kept.append(_INLINE_CODE.sub("", line))
+    return "\n".join(kept)
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of one line of text (at least one span for non-blank text)."""
     spans: list[tuple[int, int]] = []
@@ -101,7 +116,7 @@ def passage_units(chunk: Chunk | RetrievedChunk, position: int) -> list[Unit]:
     labels: list[tuple[int, str, int]] = []  # (indent, label, line) of open bullets, for nested bullets' parent
     # A title alone on its line with no nested lines under it leads the lines after it at its
     # own indent ("- 1. Data Privacy:**" then "- Bedrock ensures ..."), until the next title, a
-    # blank line or a heading. (indent, label, line, whether a line has followed it yet)
+    # blank line or a heading, or a line less indented than the title. (indent, label, line)
     title: tuple[int, str, int] | None = None
     title_is_last = False
     fenced = False
@@ -109,7 +124,7 @@ def passage_units(chunk: Chunk | RetrievedChunk, position: int) -> list[Unit]:
         if _FENCE.match(line):
             fenced = not fenced
             continue
-        if fenced or not line.strip(" -*+") or _HEADING.match(line) or _TABLE_RULE.match(line):
+        if fenced or not line.strip().strip("-*+ ") or _HEADING.match(line) or _TABLE_RULE.match(line):
             title = None
             continue
         bullet = _BULLET.match(line)
@@ -126,8 +141,10 @@ def passage_units(chunk: Chunk | RetrievedChunk, position: int) -> list[Unit]:
                 and len(label.split()) > 6:
             label, rest = "", body  # a whole bold sentence is a statement, not a lead-in
         alone = bool(label) and not clean(rest).strip(" :")
-        if title and title_is_last and indent > title[0]:
-            title = None  # the title has nested lines: they, not its siblings, are under it
+        if title and (indent < title[0] or (title_is_last and indent > title[0])):
+            # a shallower line leaves the title's list; nested lines under the title are its own
+            # (they, not its siblings, are under it)
+            title = None
         title_is_last = False
         while labels and labels[-1][0] >= indent:
             labels.pop()

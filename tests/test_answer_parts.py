@@ -229,6 +229,42 @@ def test_numbered_and_broken_titles_lead_their_lines_and_are_not_quoted():
     assert units[0].parent_line == 1 and units[2].parent_line == 4
 
 
+def test_a_title_leads_only_its_own_list_and_numbers_before_plain_text_stay():
+    text = ("- Endpoints serve models.\n"
+            "  - **Autoscaling:**\n"
+            "  - Scales on invocations.\n"
+            "- Batch Transform runs offline jobs.\n"
+            "  - Reads its input from S3.\n"
+            "- 2023. A big year for generative models.\n"
+            "- 3) three retries, then fail.\n"
+            "- **Parent:**\n"
+            "  - **Sub:**\n"
+            "    - under sub.\n"
+            "\t\n"
+            "    - still under sub.")
+    units = {u.line: u for u in passage_units(chunk(text, start=1), 0)}
+    # a line less indented than the title leaves its list: what nests under it is not the title's
+    assert units[3].parent == "Autoscaling" and units[5].parent == ""
+    # a number before plain text is content, not list markup
+    assert units[6].text == "2023. A big year for generative models." and units[7].text == "3) three retries, then fail."
+    # a line of whitespace (a tab) is a blank line, as an empty one is
+    assert units[10].parent == units[12].parent == "Sub"
+
+
+def test_side_lines_fall_back_to_text_for_a_side_no_topic_names():
+    from assistant.backends.extractive import side_lines
+
+    text = ("- **Definition:** Bagging trains models on bootstrap samples.\n"
+            "- **Recap:** Boosting trains models one after another.\n"
+            "- **Example:** Random forest is bagging.")
+    units = passage_units(chunk(text, heading=("ML", "Ensembles")), 0)
+    bagging, boosting = side_lines(["bagging", "boosting"], units, ["Ensembles"] * 3)
+    # "Definition" names a kind of line: its text speaks; "Recap" is neither a topic nor a known
+    # kind of line, and without it the boosting side would have no line at all
+    assert list(bagging) == [True, False, True]
+    assert list(boosting) == [False, True, False]
+
+
 def test_a_picked_topic_pulls_in_its_other_lines_under_the_same_lead_in():
     import numpy as np
 

@@ -146,12 +146,12 @@ def test_feedback_words_come_from_the_best_passage_and_are_new_to_the_question(n
 
 
 @pytest.mark.slow
-def test_notes_without_emphasis_feed_back_the_passages_own_words(notes_assistant):
+def test_without_line_vectors_feedback_uses_the_passages_own_words(notes_assistant):
     """A student's words ("spend", "save money") reach the notes' ("cost", "spot instances", "Savings Plans").
 
     A retriever that cannot split passages by line (here: an index read from Chroma, which has
-    no recorded lines, and no tokenizer), like notes without bold terms, feeds back the best
-    passage's most telling words.
+    no recorded lines, and no tokenizer), like one on notes without bold terms, feeds back the
+    best passage's most telling words.
     """
     from assistant.retrieval import Retriever
 
@@ -184,7 +184,10 @@ def test_key_terms_are_the_bold_terms_of_the_best_matching_line(tmp_path, make_a
                    "- **Overfitting:** Scores well on training data but poorly on new data; see **Regularization**.\n"),
         "fixes.md": ("# Fixes\n\n- **Underfitting:** Increase model complexity or train longer.\n"
                      "- **Regularization:** Penalize large weights.\n"),
-        "plain.md": "# Endpoints\n\nReal-time endpoints serve predictions with low latency.\n"})
+        "plain.md": "# Endpoints\n\nReal-time endpoints serve predictions with low latency.\n",
+        "code.md": ("# Handlers\n\nA handler passes its options on to the model server.\n\n"
+                    "```python\ndef __init__(self, **kwargs): return super().__init__(**kwargs)\n```\n"
+                    "Call it with `**options` from the config.\n")})
     sa = make_assistant(tmp_path)
     sa.ingest(progress=False)
     retriever = sa.retriever
@@ -199,8 +202,10 @@ def test_key_terms_are_the_bold_terms_of_the_best_matching_line(tmp_path, make_a
         "overfitting", "regularization"]
     # "Example:" names a kind of line, not a concept: the term is the lead-in it sits under
     assert key_terms("a straight line on curved data does badly even on training", "fit.md") == ["underfitting"]
-    # no emphasis in the passage: None (the caller feeds back the passage's words instead)
+    # no emphasis in the passage: None (the caller feeds back the passage's words instead); "**"
+    # in code is not emphasis
     assert key_terms("how fast are real-time endpoints?", "plain.md") is None
+    assert key_terms("how does a handler pass options to the model server?", "code.md") is None
 
 
 @pytest.mark.slow

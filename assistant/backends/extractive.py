@@ -246,9 +246,21 @@ def side_lines(sides: Sequence[str], units: Sequence[Unit], topics: Sequence[str
     # ... often used in gradient-boosting models" is about label encoding, not boosting
     texts = [f"{h} . {u.text}" if not u.label or u.label.lower() in GENERIC_LABELS else h
              for h, u in zip(headings, units, strict=True)]
-    levels = [labels, parents, headings, texts]
-    claimed = np.zeros(len(units), bool)
-    about = [np.zeros(len(units), bool) for _ in sides]
+    about = _claim(sides, [labels, parents, headings, texts])
+    if not all(side.any() for side in about):
+        # a side no line is about by topic: lines that name it in their text speak for it
+        # (its notes may file it under a lead-in that is neither a topic nor generic: "Summary:")
+        loose = _claim(sides, [labels, parents, headings, [f"{h} . {u.text}" for h, u in zip(headings, units,
+                                                                                             strict=True)]])
+        about = [side if side.any() else wide for side, wide in zip(about, loose, strict=True)]
+    return about
+
+
+def _claim(sides: Sequence[str], levels: Sequence[Sequence[str]]) -> list[np.ndarray]:
+    """Each line goes to the sides named at the first (most specific) level that names any side."""
+    count = len(levels[0]) if levels else 0
+    claimed = np.zeros(count, bool)
+    about = [np.zeros(count, bool) for _ in sides]
     for texts in levels:
         named = [_names(side, texts) for side in sides]
         fresh = np.any(named, axis=0) & ~claimed if named else claimed
