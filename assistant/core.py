@@ -176,7 +176,14 @@ class StudyAssistant:
             warm = threading.Thread(target=self._open_quietly, daemon=True)
             warm.start()
         fresh = [c for c in chunks if c.id not in reuse]
+        # the file line of each token vector, for per-line scoring at query time (a query process
+        # would otherwise tokenize each passage again: 2-4 ms a passage). Worked out while the
+        # model embeds (onnxruntime releases the GIL), as the Chroma warm-up above is.
+        lines: dict[str, np.ndarray | None] = {}
+        liner = threading.Thread(target=self._token_lines, args=(chunks, pieces, lines), daemon=True)
+        liner.start()
         vectors = {**reuse, **self._embed(fresh, pieces, progress)}
+        liner.join()
         counts: dict[str, int] = {}
         for c in chunks:
             counts[c.source] = counts.get(c.source, 0) + 1
@@ -184,16 +191,21 @@ class StudyAssistant:
             collection="", model=fingerprint, chunker=chunker,
             files={s: {"digest": digests[s], "chunks": counts.get(s, 0)} for s in digests},
         )
-        # the file line of each token vector, for per-line scoring at query time (a query
-        # process would otherwise tokenize each passage again: ~2-4 ms a passage)
-        lines = {c.id: token_line_numbers(c, pieces[c.id], len(vectors[c.id][1]), self.tokenizer) for c in chunks}
-        self.store.build(chunks, pieces, vectors, manifest,
-                         None if any(v is None for v in lines.values()) else lines)
+        recorded = all(lines.get(c.id) is not None and len(lines[c.id]) == len(vectors[c.id][1]) for c in chunks)
+        self.store.build(chunks, pieces, vectors, manifest, lines if recorded else None)
         return IngestReport(
             files=len(notes), chunks=len(chunks), added=len(fresh),
             removed=(old.chunk_count if old else 0) - len(reuse), unchanged=len(reuse),
             seconds=time.perf_counter() - started, warnings=warnings,
         )
+
+    def _token_lines(self, chunks: list[Chunk], pieces: dict[str, list[str]],
+                     out: dict[str, np.ndarray | None]) -> None:
+        try:
+            for c in chunks:
+                out[c.id] = token_line_numbers(c, pieces[c.id], self.tokenizer)
+        except Exception:  # noqa: BLE001 - only a speed-up: the build then records no lines
+            out.clear()
 
     def _open_quietly(self) -> None:
         try:

@@ -36,14 +36,27 @@ def line_token_rows(
         the chunk's own heading (from its first piece), or None when
         the stored rows don't line up with the pieces (an index from another chunker version).
     """
+    lines = token_line_numbers(chunk, pieces, tokenizer)
+    if lines is None or len(lines) != len(rows):
+        return None
+    return rows_by_line(lines, rows)
+
+
+def token_line_numbers(chunk: Chunk, pieces: Sequence[str], tokenizer) -> np.ndarray | None:
+    """The file line of each content-token row the chunk's pieces give (`HEADING`, or -1 for none).
+
+    Rows come piece after piece, as ingest stores them: an index can keep these numbers so a
+    query process need not tokenize the chunk again. Only the first piece's heading tokens are
+    `HEADING` (every piece repeats the heading). None when the pieces don't match the chunk's
+    lines (another chunker version).
+    """
     head = f"{chunk.heading_path[-1]}\n" if chunk.heading_path else ""
     plain_lines = [
         (chunk.start_line + n, plain)
         for n, line in enumerate(split_lines(chunk.text))
         if (plain := plain_text(line)).strip()
     ]
-    out: dict[int, list[int]] = {}
-    at = 0  # next stored row
+    out: list[int] = []
     cursor = 0  # next plain line
     for piece in pieces:
         tokens, offsets = tokenizer.pieces(piece)
@@ -71,29 +84,10 @@ def line_token_rows(
         for k in keep:
             char = offsets[k][0]
             line_no = next((n for a, b, n in bounds if a <= char < b), None)
-            if line_no is not None:
-                out.setdefault(line_no, []).append(at)
-            elif char < start and piece is pieces[0]:
-                out.setdefault(HEADING, []).append(at)  # the heading, once (every piece repeats it)
-            at += 1
-    if at != len(rows):
-        return None
-    return {line: rows[idx] for line, idx in out.items()}
-
-
-def token_line_numbers(chunk: Chunk, pieces: Sequence[str], rows: int, tokenizer) -> np.ndarray | None:
-    """The file line of each of a chunk's stored token rows (`HEADING` for its heading, -1 for none).
-
-    What `line_token_rows` works out, as one number per row, so an index can store it and a
-    query process need not tokenize the chunk again.
-    """
-    by_line = line_token_rows(chunk, pieces, np.arange(rows)[:, None], tokenizer)
-    if by_line is None:
-        return None
-    out = np.full(rows, -1, dtype=np.int32)
-    for line, idx in by_line.items():
-        out[idx[:, 0]] = line
-    return out
+            if line_no is None:
+                line_no = HEADING if char < start and piece is pieces[0] else -1
+            out.append(line_no)
+    return np.array(out, dtype=np.int32)
 
 
 def rows_by_line(lines: np.ndarray, rows: np.ndarray) -> dict[int, np.ndarray]:

@@ -27,7 +27,7 @@ from threadpoolctl import ThreadpoolController
 from assistant.chunking import piece_texts
 from assistant.embeddings import Embedder, content_vectors
 from assistant.index import LoadedIndex
-from assistant.linevectors import line_token_rows, rows_by_line
+from assistant.linevectors import rows_by_line, token_line_numbers
 from assistant.query import comparison_sides, tokens
 from assistant.schema import Chunk, RetrievedChunk
 from assistant.sentences import GENERIC_LABELS, outside_code, passage_units
@@ -223,7 +223,8 @@ class Retriever:
         self._term_counts = [Counter(words) for words in corpus]
         self.tokenizer = tokenizer
         self.piece_tokens = piece_tokens
-        self._line_cache: dict[int, dict[int, np.ndarray] | None] = {}
+        self._line_cache: dict[int, np.ndarray | None] = {}
+        self._text_cache: dict[int, tuple | None] = {}
         self._words = [set(tokens(c.text)) for c in self.chunks]
 
     @cached_property
@@ -282,23 +283,50 @@ class Retriever:
                   if w not in asked and len(w) > 2 and not w.isdigit()]
         return [w for score, w in sorted(scored, key=lambda x: (-x[0], x[1]))[:n] if score > 0]
 
-    def line_rows(self, position: int) -> dict[int, np.ndarray] | None:
-        """A chunk's stored token vectors split by file line (see `linevectors`), cached.
+    def row_lines(self, position: int) -> np.ndarray | None:
+        """The file line of each of a chunk's token rows (see `linevectors`), cached.
 
-        From the line numbers the build recorded; for an index without them, by tokenizing the
-        chunk's pieces again. None when neither is possible or the rows don't line up.
+        As the build recorded them; for an index without them, by tokenizing the chunk's pieces
+        again. None when neither is possible or the rows don't line up.
         """
         if position not in self._line_cache:
-            rows = None
+            lines = None
             start, end = self.index.token_offsets[position], self.index.token_offsets[position + 1]
             if self.index.token_lines is not None:  # recorded by the build
-                rows = rows_by_line(self.index.token_lines[start:end], self.index.token_matrix[start:end])
+                lines = self.index.token_lines[start:end]
             elif self.tokenizer is not None and self.piece_tokens:
                 chunk = self.chunks[position]
-                pieces = piece_texts(chunk, self.tokenizer, self.piece_tokens)
-                rows = line_token_rows(chunk, pieces, self.index.token_matrix[start:end], self.tokenizer)
-            self._line_cache[position] = rows
+                lines = token_line_numbers(chunk, piece_texts(chunk, self.tokenizer, self.piece_tokens), self.tokenizer)
+                lines = lines if lines is not None and len(lines) == end - start else None
+            self._line_cache[position] = lines
         return self._line_cache[position]
+
+    def line_rows(self, position: int) -> dict[int, np.ndarray] | None:
+        """A chunk's stored token vectors split by file line (see `linevectors`); None as `row_lines`."""
+        lines = self.row_lines(position)
+        if lines is None:
+            return None
+        start, end = self.index.token_offsets[position], self.index.token_offsets[position + 1]
+        return rows_by_line(lines, self.index.token_matrix[start:end])
+
+    def _text_lines(self, position: int):
+        """A chunk's text lines for key terms, cached: units by line, and its rows grouped by line.
+
+        None when the chunk marks no terms in bold or its rows' lines are unknown.
+        """
+        if position not in self._text_cache:
+            chunk = self.chunks[position]
+            layout = None
+            lines = self.row_lines(position) if _EMPHASIS.search(outside_code(chunk.text)) else None
+            if lines is not None:
+                units = {u.line: u for u in passage_units(chunk, 0)}
+                rows = np.flatnonzero(np.isin(lines, list(units)))
+                rows = rows[np.argsort(lines[rows], kind="stable")]  # grouped by line
+                if len(rows):
+                    firsts = np.flatnonzero(np.r_[True, lines[rows][1:] != lines[rows][:-1]])
+                    layout = (units, rows + self.index.token_offsets[position], firsts, lines[rows][firsts])
+            self._text_cache[position] = layout
+        return self._text_cache[position]
 
     def key_terms(self, text: str, position: int, query_tokens: np.ndarray,
                   n: int = FEEDBACK_TERMS) -> list[str] | None:
@@ -309,18 +337,13 @@ class Retriever:
         headings). Returns None when the passage marks no terms in bold (or its lines are
         unknown), so the caller can fall back to `feedback_terms`; [] when the best line has none.
         """
-        chunk = self.chunks[position]
-        if not len(query_tokens):
+        layout = self._text_lines(position) if len(query_tokens) else None
+        if layout is None:
             return None
-        units = {u.line: u for u in passage_units(chunk, 0)}
-        lines = self.line_rows(position) if _EMPHASIS.search(outside_code(chunk.text)) else None
-        if not lines:
-            return None
-        scored = [(float((query_tokens @ rows.T).max(axis=1).mean()), line)
-                  for line, rows in lines.items() if line in units and len(rows)]
-        if not scored:
-            return None
-        unit = units[max(scored)[1]]
+        units, rows, firsts, line_numbers = layout
+        # each query token's best match within each line, averaged over the query (MaxSim per line)
+        per_line = np.maximum.reduceat(query_tokens @ self.index.token_matrix[rows].T, firsts, axis=1).mean(axis=0)
+        unit = units[int(line_numbers[int(np.argmax(per_line))])]
         spans = [span.strip(" :") for span in _EMPHASIS.findall(outside_code(unit.raw))]
         # a generic lead-in ("Example:", "Use Cases:") names a kind of line, not a concept: the
         # line's topic is then the lead-in it sits under ("Concept Drift:" above "Example:")

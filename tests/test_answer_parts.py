@@ -246,7 +246,8 @@ def test_a_title_leads_only_its_own_list_and_numbers_before_plain_text_stay():
     # a line less indented than the title leaves its list: what nests under it is not the title's
     assert units[3].parent == "Autoscaling" and units[5].parent == ""
     # a number before plain text is content, not list markup
-    assert units[6].text == "2023. A big year for generative models." and units[7].text == "3) three retries, then fail."
+    assert units[6].text == "2023. A big year for generative models."
+    assert units[7].text == "3) three retries, then fail."
     # a line of whitespace (a tab) is a blank line, as an empty one is
     assert units[10].parent == units[12].parent == "Sub"
 
