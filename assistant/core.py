@@ -191,8 +191,7 @@ class StudyAssistant:
             collection="", model=fingerprint, chunker=chunker,
             files={s: {"digest": digests[s], "chunks": counts.get(s, 0)} for s in digests},
         )
-        recorded = all(lines.get(c.id) is not None and len(lines[c.id]) == len(vectors[c.id][1]) for c in chunks)
-        self.store.build(chunks, pieces, vectors, manifest, lines if recorded else None)
+        self.store.build(chunks, pieces, vectors, manifest, lines)
         return IngestReport(
             files=len(notes), chunks=len(chunks), added=len(fresh),
             removed=(old.chunk_count if old else 0) - len(reuse), unchanged=len(reuse),

@@ -368,7 +368,7 @@ class ChunkStore:
         return {str(cid): states[offsets[i] : offsets[i + 1]] for i, cid in enumerate(ids)}
 
     def _write_tokens(self, suffix: str, chunks: list[Chunk], vectors: dict[str, tuple[np.ndarray, np.ndarray]],
-                      chunk_vectors: list[np.ndarray], token_lines: dict[str, np.ndarray] | None = None) -> None:
+                      chunk_vectors: list[np.ndarray], token_lines: dict[str, np.ndarray | None] | None = None) -> None:
         """The build's token vectors and its snapshot (chunks and the vectors Chroma holds), atomically."""
         offsets = np.cumsum([0] + [len(vectors[c.id][1]) for c in chunks])
         states = np.concatenate([vectors[c.id][1] for c in chunks]).astype(np.float16) if chunks else np.zeros((0, 0))
@@ -378,9 +378,11 @@ class ChunkStore:
         meta_bytes, meta_offsets = _pack([json.dumps(_meta(c), ensure_ascii=False) for c in chunks])
         empty = np.zeros((0, dim), np.float32)
         extra = {}
-        if token_lines is not None and all(len(token_lines.get(c.id, ())) == len(vectors[c.id][1]) for c in chunks):
-            extra["token_lines"] = (np.concatenate([token_lines.get(c.id, np.zeros(0, np.int32)) for c in chunks])
-                                    .astype(np.int32) if chunks else np.zeros(0, np.int32))
+        lines = [(token_lines or {}).get(c.id) for c in chunks]
+        # kept only when every chunk's line numbers line up with its token vectors
+        if token_lines is not None and all(v is not None and len(v) == len(vectors[c.id][1])
+                                           for v, c in zip(lines, chunks, strict=True)):
+            extra["token_lines"] = np.concatenate(lines).astype(np.int32) if chunks else np.zeros(0, np.int32)
         fd, tmp = tempfile.mkstemp(dir=self.index_dir, prefix=".tokens-", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -424,7 +426,7 @@ class ChunkStore:
 
     def build(self, chunks: list[Chunk], pieces: dict[str, list[str]],
               vectors: dict[str, tuple[np.ndarray, np.ndarray]], manifest: Manifest,
-              token_lines: dict[str, np.ndarray] | None = None) -> None:
+              token_lines: dict[str, np.ndarray | None] | None = None) -> None:
         """Write new collections aside, then switch the manifest to them and drop the old ones.
 
         Args:
@@ -432,7 +434,8 @@ class ChunkStore:
             pieces: Piece texts of every chunk, by chunk id.
             vectors: Per chunk id: its piece vectors (one row per piece) and its token vectors.
             manifest: The manifest to write once complete (its ``collection`` is set here).
-            token_lines: Per chunk id: the file line of each token vector (kept in the snapshot).
+            token_lines: Per chunk id: the file line of each token vector (kept in the snapshot when
+                every chunk has them and they line up with its token vectors).
         """
         client = self.client()
         suffix = uuid.uuid4().hex[:12]

@@ -17,7 +17,6 @@ BM25Retriever wraps, scored through per-word posting lists (`KeywordIndex`).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from functools import cached_property
 
@@ -79,7 +78,6 @@ class KeywordIndex:
 
     def __init__(self, bm25) -> None:
         """Build the posting lists of a fitted ``BM25Okapi``."""
-        self.bm25 = bm25
         self.size = bm25.corpus_size
         doc_len = np.asarray(bm25.doc_len, dtype=np.float64)
         norm = bm25.k1 * (1 - bm25.b + bm25.b * doc_len / bm25.avgdl)
@@ -220,7 +218,6 @@ class Retriever:
         corpus = [tokens(c.search_text()) or ["_"] for c in self.chunks]
         self._bm25 = BM25Okapi(corpus) if corpus else None
         self._keywords = KeywordIndex(self._bm25) if self._bm25 is not None else None
-        self._term_counts = [Counter(words) for words in corpus]
         self.tokenizer = tokenizer
         self.piece_tokens = piece_tokens
         self._line_cache: dict[int, np.ndarray | None] = {}
@@ -278,7 +275,7 @@ class Retriever:
         if self._bm25 is None:
             return []
         asked = set(tokens(text))
-        counts = self._term_counts[position]
+        counts = self._bm25.doc_freqs[position]  # word -> count in the passage
         scored = [(count * self._bm25.idf.get(w, 0.0), w) for w, count in counts.items()
                   if w not in asked and len(w) > 2 and not w.isdigit()]
         return [w for score, w in sorted(scored, key=lambda x: (-x[0], x[1]))[:n] if score > 0]

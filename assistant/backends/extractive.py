@@ -68,10 +68,6 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
-
-
 def _shown_words(unit: Unit) -> int:
     """Words a line costs in the answer (as shown, cut by `shorten`)."""
     return len(shorten(unit.text).split())
@@ -127,8 +123,6 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
     return picked
 
 
-
-
 def _lead(unit: Unit, heading_path: Sequence[str]) -> str:
     """A line's lead-in: its bold label, qualified by its topic when the label alone says little."""
     topic = unit.parent or (heading_path[-1] if heading_path else "")
@@ -149,7 +143,7 @@ def shorten(text: str, words: int = LINE_WORDS) -> str:
     return (kept or " ".join(text.split()[:words])).rstrip() + " …"
 
 
-def _render_group(units: list[Unit], contexts: Sequence[RetrievedChunk], lead: str | None) -> str:
+def _render_group(units: list[Unit], lead: str | None) -> str:
     """One bullet: a bold lead-in, then its lines in reading order, each cited."""
     body = " ".join(f"{shorten(u.text)} [{u.chunk + 1}]" for u in units)
     return f"- **{lead}:** {body}" if lead else f"- {body}"
@@ -210,7 +204,7 @@ def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[Retr
             groups[-1][1].append(unit)
         else:
             groups.append((unit_lead, [unit]))
-    return [_render_group(group, contexts, group_lead) for group_lead, group in groups]
+    return [_render_group(group, group_lead) for group_lead, group in groups]
 
 
 def _phrase(text: str) -> str:
@@ -244,14 +238,14 @@ def side_lines(sides: Sequence[str], units: Sequence[Unit], topics: Sequence[str
     headings = [f"{p} . {t}" for p, t in zip(parents, topics, strict=True)]
     # a line's text names a side only when the line has no topic of its own: "Label Encoding:
     # ... often used in gradient-boosting models" is about label encoding, not boosting
-    texts = [f"{h} . {u.text}" if not u.label or u.label.lower() in GENERIC_LABELS else h
-             for h, u in zip(headings, units, strict=True)]
-    about = _claim(sides, [labels, parents, headings, texts])
+    texts = [f"{h} . {u.text}" for h, u in zip(headings, units, strict=True)]
+    topical = [h if u.label and u.label.lower() not in GENERIC_LABELS else t
+               for h, t, u in zip(headings, texts, units, strict=True)]
+    about = _claim(sides, [labels, parents, headings, topical])
     if not all(side.any() for side in about):
         # a side no line is about by topic: lines that name it in their text speak for it
         # (its notes may file it under a lead-in that is neither a topic nor generic: "Summary:")
-        loose = _claim(sides, [labels, parents, headings, [f"{h} . {u.text}" for h, u in zip(headings, units,
-                                                                                             strict=True)]])
+        loose = _claim(sides, [labels, parents, headings, texts])
         about = [side if side.any() else wide for side, wide in zip(about, loose, strict=True)]
     return about
 
