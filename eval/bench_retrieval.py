@@ -62,28 +62,34 @@ def main() -> int:
         "ours without pseudo-relevance feedback": lambda q, k: [
             h.text for h in without_feedback.search(q, k, mode="hybrid")],
         "dense only (our chunks)": lambda q, k: [
-            h.text for h in retriever.search(q, k, mode="dense", expand=False, dedup=False)],
+            h.text for h in retriever.search(q, k, mode="dense", expand=False, dedup=False, stitch=False)],
         "BM25 only (our chunks)": lambda q, k: [
-            h.text for h in retriever.search(q, k, mode="bm25", expand=False, dedup=False)],
+            h.text for h in retriever.search(q, k, mode="bm25", expand=False, dedup=False, stitch=False)],
         f"tutorial (1000/200 chars, {n_tutorial} chunks, dense top-k)": tutorial,
     }
     results, misses = {}, []
     for name, search in systems.items():
-        started = time.perf_counter()
-        scores = []
+        scores, sizes, elapsed = [], [], 0.0
         for item in items:
-            score = score_retrieval(item.evidence, search(item.question, args.k), args.k)
+            started = time.perf_counter()
+            texts = search(item.question, args.k)
+            elapsed += time.perf_counter() - started
+            sizes.append(sum(sa.tokenizer.count(texts)))
+            score = score_retrieval(item.evidence, texts, args.k)
             scores.append(score)
             if name.startswith("ours") and score.recall < 1:
                 misses.append((item, score))
-        results[name] = {**mean_scores(scores), "ms_per_query": (time.perf_counter() - started) / len(items) * 1000}
+        results[name] = {**mean_scores(scores), "ms_per_query": elapsed / len(items) * 1000,
+                         "context_tokens": float(np.mean(sizes))}
 
     print(f"Retrieval on {args.gold} ({len(items)} answerable questions, k={args.k}, "
           f"{len(retriever.chunks)} chunks of ours)\n")
-    print(f"| system | hit@{args.k} | evidence recall@{args.k} | MRR@{args.k} | ms/query |")
-    print("|---|---|---|---|---|")
+    print(f"| system | hit@{args.k} | evidence recall@{args.k} | MRR@{args.k} | word pieces in top {args.k} "
+          "| ms/query |")
+    print("|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['hit']:.3f} | {r['recall']:.3f} | {r['mrr']:.3f} | {r['ms_per_query']:.1f} |")
+        print(f"| {name} | {r['hit']:.3f} | {r['recall']:.3f} | {r['mrr']:.3f} | {r['context_tokens']:.0f} "
+              f"| {r['ms_per_query']:.1f} |")
     if args.misses:
         print("\nQuestions where ours misses evidence:")
         for item, score in misses:
