@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 import pytest
 
 from assistant.chunking import chunk_text, plain_text, split_lines
+from assistant.evaluation.gold import load_gold
 from assistant.query import comparison_sides, tokens
 from assistant.schema import Chunk
 
@@ -346,6 +348,22 @@ def test_comparison_sides(question, sides):
 )
 def test_non_comparisons_have_no_sides(question):
     assert comparison_sides(question) is None
+
+
+def test_the_quick_check_before_the_comparison_patterns_changes_no_answer(monkeypatch):
+    """Skipping the patterns for questions without a comparison word gives the same sides."""
+    from conftest import GOLD_FILE
+
+    import assistant.query as query
+
+    questions = [g.question for name in ("gold.jsonl", "holdout.jsonl") for g in load_gold(GOLD_FILE.parent / name)]
+    questions += ["parquet or avro if my schema changes?", "S3, EFS and FSx - what's the difference?",
+                  "grid search, random search or bayesian optimization?", "A v. B", "how do they differ: X and Y",
+                  "is it better to distinguish spam from ham with NB?", "Kinesis compared with Kafka"]
+    quick = [comparison_sides(q) for q in questions]
+    monkeypatch.setattr(query, "_MAY_COMPARE", re.compile(""))  # matches every question
+    assert quick == [comparison_sides(q) for q in questions]
+    assert sum(s is not None for s in quick) > 20
 
 
 def test_tokens_drop_stopwords_and_strip_plurals():
