@@ -323,10 +323,19 @@ class StudyAssistant:
         return self._ensure_retriever().vocabulary
 
     def line_vectors(self, chunk: RetrievedChunk) -> dict[int, np.ndarray] | None:
-        """A passage's stored token vectors per file line (None if they don't line up); cached."""
+        """A passage's stored token vectors per file line (None if they don't line up); cached.
+
+        A stitched passage (neighbouring chunks of one section) gets its chunks' lines together.
+        """
         retriever = self._ensure_retriever()
-        pos = retriever._pos.get(chunk.id)
-        return None if pos is None else retriever.line_rows(pos)
+        merged: dict[int, np.ndarray] = {}
+        parts = retriever.parts(chunk)
+        for pos in parts:
+            rows = retriever.line_rows(pos)
+            if rows is None:
+                return None
+            merged.update(rows)
+        return merged if parts else None
 
     def coverage_evidence(self, question: str, hits: list[RetrievedChunk]) -> dict[str, float]:
         """The coverage gate's features for a question and its passages (see `abstention`)."""

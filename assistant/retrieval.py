@@ -67,15 +67,18 @@ FEEDBACK_TERMS = 5
 CANDIDATES = 30
 # A long section is cut into several chunks so each fits what the model reads (256 word pieces);
 # when a question's top results hold neighbouring chunks of one section, they come back as one
-# passage (the section's lines, in order) and each freed place goes to the next result, as
+# passage (the section's lines, in order), so the k places go to k different passages, as
 # LlamaIndex's auto-merging retriever returns a parent for its retrieved children, though only
-# retrieved lines are joined: nothing the ranking did not pick is added. A stitched passage holds
-# at most this many word pieces. Measured recall@5 / MRR@5 (hit@5), gold and held-out: chunks
-# alone 0.940 / 0.904 (0.982) and 1.000 / 0.930; stitched 0.954 / 0.906 (0.991) and 1.000 / 0.935;
-# the top 5 grew from 562 to 640 word pieces on gold (the tutorial pipeline's top 5: ~1,100).
-# Caps of 800 and 2,000 gave the same numbers; filling the gap between two retrieved chunks of a
-# section with the unretrieved ones between them gave 0.961 / 0.919 but 846 word pieces.
-STITCH_TOKENS = 1024
+# retrieved chunks are joined: the chunks returned are exactly the ranking's best ones, down to
+# the one that starts the k-th passage. A stitched passage holds at most STITCH_VECTORS stored
+# token vectors (content word pieces: about 1,500 word pieces of text with its markup and
+# stopwords). Measured recall@5 / MRR@5 (hit@5), gold and held-out: chunks alone 0.940 / 0.904
+# (0.982) and 1.000 / 0.930; stitched 0.954 / 0.906 (0.991) and 1.000 / 0.935; the top 5 grew from
+# 873 to 963 word pieces on gold, while plain chunks at k = 6 (1,042) reach only 0.945. Caps of
+# 800 and 2,000 gave the same numbers; also joining neighbours ranked after the k-th passage's
+# first chunk gave the same at 992 word pieces; filling the gap between two retrieved chunks of a
+# section with the unretrieved ones between them gave 0.961 / 0.919 at ~1,200 word pieces.
+STITCH_VECTORS = 1024
 
 
 class KeywordIndex:
@@ -237,17 +240,35 @@ class Retriever:
         self._next = self._followers()
 
     def _followers(self) -> dict[int, int]:
-        """Each chunk's next chunk in its file when both lie in one section (same heading path)."""
+        """Each chunk's next chunk in its file when both lie in one section (same heading path).
+
+        Pieces of one over-long line (chunks sharing that line) are left out: joined to a
+        neighbour they would claim the whole line while holding a part of it.
+        """
         order = sorted(range(len(self.chunks)),
                        key=lambda i: (self.chunks[i].source, self.chunks[i].start_line, self.chunks[i].end_line))
+        shared: set[int] = set()
+        for a, b in zip(order, order[1:], strict=False):
+            if self.chunks[a].source == self.chunks[b].source and self.chunks[b].start_line <= self.chunks[a].end_line:
+                shared.update((a, b))
         follows: dict[int, int] = {}
         for a, b in zip(order, order[1:], strict=False):
             first, second = self.chunks[a], self.chunks[b]
-            # pieces of one over-long line share their line: they are not stitched
-            if (first.source == second.source and first.heading_path == second.heading_path
-                    and second.start_line > first.end_line):
+            if (a not in shared and b not in shared and first.source == second.source
+                    and first.heading_path == second.heading_path):
                 follows[a] = b
         return follows
+
+    def parts(self, hit: RetrievedChunk) -> list[int]:
+        """Positions of the chunks a returned passage is made of (one, or a stitched run), in file order."""
+        pos = self._pos.get(hit.id)
+        if pos is not None:
+            return [pos]
+        path = tuple(hit.heading_path)
+        return sorted((i for i, c in enumerate(self.chunks)
+                       if c.source == hit.source and c.heading_path == path
+                       and hit.start_line <= c.start_line and c.end_line <= hit.end_line),
+                      key=lambda i: self.chunks[i].start_line)
 
     @cached_property
     def vocabulary(self):
@@ -434,7 +455,7 @@ class Retriever:
             expand: Also search each side of a comparison ("X vs Y", "A, B or C") and interleave
                 the rankings, so every side reaches the top.
             dedup: Drop chunks nearly identical to a better-ranked one.
-            stitch: Return neighbouring chunks of one section as one passage (`STITCH_TOKENS`).
+            stitch: Return neighbouring chunks of one section as one passage (`STITCH_VECTORS`).
 
         Returns:
             Chunks; ``score`` is the chunk's fused score in the first ranking that holds it (the
@@ -475,10 +496,10 @@ class Retriever:
         for i in merged:
             if dedup and any(jaccard(self._words[i], self._words[j]) >= NEAR_DUPLICATE for g in groups for j in g):
                 continue
-            if stitch and self._stitch(groups, i):
-                continue
             if len(groups) == k:
                 break
+            if stitch and self._stitch(groups, i):
+                continue
             groups.append([i])
         rank = {i: n for n, i in enumerate(merged)}
         return [self._passage(g, scores[min(g, key=rank.__getitem__)], similarity) for g in groups]
@@ -496,18 +517,20 @@ class Retriever:
                 joined = [i] + group
             else:
                 continue
-            if self._size(joined) > STITCH_TOKENS:
+            if self._size(joined) > STITCH_VECTORS:
                 continue
             group[:] = joined
-            for other in groups:
-                if other is group:
+            # the new chunk may close the gap to another group: join the two if they fit
+            for other in [g for g in groups if g is not group]:
+                if self._next.get(group[-1]) == other[0]:
+                    pair = group + other
+                elif self._next.get(other[-1]) == group[0]:
+                    pair = other + group
+                else:
                     continue
-                if self._next.get(group[-1]) == other[0] or self._next.get(other[-1]) == group[0]:
-                    pair = group + other if self._next.get(group[-1]) == other[0] else other + group
-                    if self._size(pair) <= STITCH_TOKENS:
-                        group[:] = pair
-                        groups.remove(other)
-                    break
+                if self._size(pair) <= STITCH_VECTORS:
+                    group[:] = pair
+                    groups[:] = [g for g in groups if g is not other]
             return True
         return False
 
