@@ -110,6 +110,26 @@ def test_a_metric_that_raises_or_returns_nan_is_reported_unmeasured(notes_assist
     assert NonLLMScorer._guard(lambda: float("nan")) == Measured(None, "NaN")
 
 
+def test_context_metrics_find_an_evidence_line_inside_a_long_passage():
+    """ragas matches evidence to retrieved contexts by edit distance; our passages are compared by line."""
+    from assistant.evaluation.ragas_metrics import context_lines
+
+    passage = ("## Monitor Model Inference\n\n- **Data Drift:** The statistical properties of the input data change.\n"
+               + "".join(f"  - Filler line {n} about dashboards, alarms and the latency of each endpoint.\n"
+                         for n in range(12)))
+    assert context_lines([passage, "1. **Concept Drift:** x"])[:2] == [
+        "Monitor Model Inference", "**Data Drift:** The statistical properties of the input data change."]
+    assert context_lines([passage, "1. **Concept Drift:** x"])[-1] == "**Concept Drift:** x"
+    scorer = NonLLMScorer(lambda texts: [[1.0, 0.0] for _ in texts])
+    evidence = ["**Data Drift:** The statistical properties of the input data change."]
+    scores = scorer.score("answer", "reference", [passage], evidence)
+    assert scores["context_recall_nonllm"].value == 1.0
+    # the evidence line is the second of the passage's 14 lines: precision rewards it ranking high
+    assert 0.4 < scores["context_precision_nonllm"].value < 0.6
+    missing = scorer.score("answer", "reference", [passage], ["**Concept Drift:** The relationship changes."])
+    assert missing["context_recall_nonllm"].value == 0.0
+
+
 def test_malformed_gold_rows_stop_the_run_with_line_numbers(workspace):
     bad = workspace / "bad.jsonl"
     bad.write_text(json.dumps(FIVE[0]) + "\n" + json.dumps({**FIVE[1], "answerable": "yes"}) + "\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,17 @@ def _ragas():
         from ragas.embeddings.base import BaseRagasEmbedding
         from ragas.metrics.collections import NonLLMStringSimilarity, RougeScore, SemanticSimilarity
     return legacy, SingleTurnSample, BaseRagasEmbedding, NonLLMStringSimilarity, RougeScore, SemanticSimilarity
+
+
+_LINE_MARK = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#{1,6}\s+)*")
+
+
+def context_lines(contexts: Sequence[str]) -> list[str]:
+    """The non-blank lines of retrieved passages, in rank order, without list and heading marks.
+
+    Bold and code marks stay: the evidence strings are verbatim text of the notes, marks included.
+    """
+    return [bare for text in contexts for line in text.splitlines() if (bare := _LINE_MARK.sub("", line).strip())]
 
 
 class NonLLMScorer:
@@ -85,15 +97,22 @@ class NonLLMScorer:
               evidence: Sequence[str], question: str = "") -> dict[str, Measured]:
         """Every LLM-free metric for one answered question.
 
+        ragas' non-LLM context metrics count a reference context as found when one retrieved
+        context is at least 0.5 similar to it by edit distance. The gold evidence strings are a
+        line of the notes or part of one, while a passage runs to 5-40 lines, so no whole passage
+        ever reaches 0.5 (gold: recall 0.005, precision 0.009); the passages are compared line by
+        line instead, in their ranked order, and the metrics then measure what they are meant to.
+
         Args:
             answer: The answer text.
             reference: The gold answer.
-            contexts: Retrieved passage texts.
+            contexts: Retrieved passage texts, best first.
             evidence: Gold evidence passages (the reference contexts).
             question: The question (unused by these metrics).
         """
+        lines = context_lines(contexts)
         sample = self._sample(user_input="", response=answer, reference=reference,
-                              retrieved_contexts=list(contexts), reference_contexts=list(evidence))
+                              retrieved_contexts=lines, reference_contexts=list(evidence))
         return {
             "context_recall_nonllm": self._guard(lambda: self.context_recall.single_turn_score(sample)),
             "context_precision_nonllm": self._guard(lambda: self.context_precision.single_turn_score(sample)),
