@@ -57,7 +57,7 @@ def main() -> int:
     tutorial, n_tutorial = tutorial_pipeline(sa)
     without_feedback = Retriever(retriever.index, retriever.embedder, feedback=False)
     systems = {
-        "ours (hybrid + feedback + comparison split + dedup)": lambda q, k: [
+        "ours (hybrid + feedback + comparison split + dedup + stitching)": lambda q, k: [
             h.text for h in retriever.search(q, k, mode="hybrid")],
         "ours without pseudo-relevance feedback": lambda q, k: [
             h.text for h in without_feedback.search(q, k, mode="hybrid")],
