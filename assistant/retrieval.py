@@ -12,6 +12,9 @@ Why not langchain's EnsembleRetriever/BM25Retriever: they return Documents witho
 Ensemble fuses by weighted RRF), so neither the fused score nor the dense similarity (which later
 decides "your notes don't cover this") would survive. BM25 is rank_bm25's BM25Okapi, the engine
 BM25Retriever wraps, scored through per-word posting lists (`KeywordIndex`).
+
+Neighbouring chunks of one long section that rank among the top results together come back as
+one passage (`STITCH_VECTORS`), so the k places go to k different passages.
 """
 
 from __future__ import annotations
@@ -446,7 +449,10 @@ class Retriever:
         self, question: str, k: int = 5, mode: str = "hybrid", expand: bool = True, dedup: bool = True,
         stitch: bool = True,
     ) -> list[RetrievedChunk]:
-        """The ``k`` most relevant chunks, best first.
+        """The ``k`` most relevant passages, best first.
+
+        A passage is a chunk, or neighbouring chunks of one section joined when they rank among
+        the top results together (``stitch``); the chunks returned are the ranking's best ones.
 
         Args:
             question: The student's question.
@@ -458,9 +464,9 @@ class Retriever:
             stitch: Return neighbouring chunks of one section as one passage (`STITCH_VECTORS`).
 
         Returns:
-            Chunks; ``score`` is the chunk's fused score in the first ranking that holds it (the
-            whole question's when it is there), ``similarity`` its cosine similarity to the whole
-            question (that of its best piece).
+            Passages; ``score`` is the fused score of the passage's best-ranked chunk in the first
+            ranking that holds it (the whole question's when it is there), ``similarity`` its
+            cosine similarity to the whole question (that of its best piece).
         """
         if mode not in ("hybrid", "dense", "bm25"):
             raise ValueError(f"unknown retrieval mode {mode!r}; available: hybrid, dense, bm25")

@@ -40,11 +40,14 @@ class Chunk:
 
 @dataclass(frozen=True)
 class RetrievedChunk:
-    """A chunk returned by retrieval, with its fused relevance score (higher is better).
+    """A passage returned by retrieval, with its fused relevance score (higher is better).
+
+    A passage is one chunk, or neighbouring chunks of one section that ranked among the top
+    results together, returned as one run of lines (see `retrieval.STITCH_VECTORS`).
 
     Attributes:
-        id: The chunk's content-hash id.
-        text: The chunk's lines.
+        id: Content hash of (source, heading path, text): the chunk's own id for a single chunk.
+        text: The passage's lines (blank lines between stitched chunks come back empty).
         source: File path relative to the corpus folder.
         heading_path: Heading path from the document top.
         start_line: 1-based first line.
