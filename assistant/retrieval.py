@@ -263,15 +263,19 @@ class Retriever:
         return follows
 
     def parts(self, hit: RetrievedChunk) -> list[int]:
-        """Positions of the chunks a returned passage is made of (one, or a stitched run), in file order."""
+        """Positions of the chunks a returned passage is made of (one, or a stitched run), in file order.
+
+        Empty for a passage this index did not return (its text is not that of these chunks).
+        """
         pos = self._pos.get(hit.id)
         if pos is not None:
             return [pos]
         path = tuple(hit.heading_path)
-        return sorted((i for i, c in enumerate(self.chunks)
-                       if c.source == hit.source and c.heading_path == path
-                       and hit.start_line <= c.start_line and c.end_line <= hit.end_line),
-                      key=lambda i: self.chunks[i].start_line)
+        found = sorted((i for i, c in enumerate(self.chunks)
+                        if c.source == hit.source and c.heading_path == path
+                        and hit.start_line <= c.start_line and c.end_line <= hit.end_line),
+                       key=lambda i: self.chunks[i].start_line)
+        return found if found and self._joined_text(found) == hit.text else []
 
     @cached_property
     def vocabulary(self):
@@ -456,7 +460,7 @@ class Retriever:
 
         Args:
             question: The student's question.
-            k: How many chunks.
+            k: How many passages.
             mode: ``hybrid`` (dense + BM25), ``dense`` or ``bm25``.
             expand: Also search each side of a comparison ("X vs Y", "A, B or C") and interleave
                 the rankings, so every side reaches the top.
@@ -540,6 +544,14 @@ class Retriever:
             return True
         return False
 
+    def _joined_text(self, group: Sequence[int]) -> str:
+        """Chunks' lines in file order, with the blank lines between them (as empty lines)."""
+        parts = [self.chunks[i] for i in group]
+        text = parts[0].text
+        for before, after in zip(parts, parts[1:], strict=False):
+            text += "\n" * (after.start_line - before.end_line) + after.text
+        return text
+
     def _passage(self, group: Sequence[int], score: float, similarity: np.ndarray) -> RetrievedChunk:
         """One result from a group of chunks, with its first-ranked chunk's score and its best similarity.
 
@@ -548,9 +560,7 @@ class Retriever:
         if len(group) == 1:
             return self._result(group[0], score, float(similarity[group[0]]))
         parts = [self.chunks[i] for i in group]
-        text = parts[0].text
-        for before, after in zip(parts, parts[1:], strict=False):
-            text += "\n" * (after.start_line - before.end_line) + after.text
+        text = self._joined_text(group)
         first = parts[0]
         return RetrievedChunk(chunk_id(first.source, first.heading_path, text), text, first.source,
                               list(first.heading_path), first.start_line, parts[-1].end_line,

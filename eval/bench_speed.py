@@ -51,15 +51,19 @@ print(json.dumps({"first_s": first, "p50_ms": times[len(times) // 2] * 1000,
 
 def run(code: str, env: dict, *args: str) -> tuple[dict, float, float]:
     """Run a snippet in a fresh interpreter: (its JSON line, wall seconds, peak RSS MB)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    out, err = proc.stdout.read(), proc.stderr.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"stage failed:\n{err}")
-    return json.loads(out.strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024
+    # output goes to files, not pipes: the process is reaped with wait4 (for its own peak RSS)
+    # before its output is read, and a full pipe would block it
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, env=env, stdout=out, stderr=err,
+                                text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"stage failed:\n{err.read()}")
+        return json.loads(out.read().strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024
 
 
 def median(runs: list, key):
@@ -104,6 +108,7 @@ def main() -> int:
         warm = [run(RETRIEVE, env, str(args.questions)) for _ in range(repeat)]
         out, wall, _ = median(warm, lambda r: r[0]["p50_ms"])
         rss = max(r[2] for r in warm)
+        # the row is the run with the median warm p50 (its wall time and first call with it)
         rows.append((f"retrieve x{out['n']} (fresh process)", wall, rss,
                      f"first {out['first_s']:.2f} s, warm p50 {out['p50_ms']:.1f} ms, p95 {out['p95_ms']:.1f} ms"
                      f"{spread(warm, lambda r: r[0]['p50_ms'], ' ms', 1)}"))

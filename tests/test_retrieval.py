@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -268,6 +269,9 @@ def test_stitched_results_are_the_plain_rankings_best_chunks_as_whole_runs_of_li
             vectors = notes_assistant.line_vectors(h)
             expected = {line for c in parts for line in retriever.line_rows(retriever._pos[c.id])}
             assert vectors is not None and set(vectors) == expected
+            # a passage this index did not return (other text at the same place) has no parts here
+            other = dataclasses.replace(h, id="0" * 32, text=h.text.replace(" ", "  ", 1))
+            assert retriever.parts(other) == [] and notes_assistant.line_vectors(other) is None
     # the chunks returned are exactly the ranking's best ones, down to the one opening the 5th passage
     assert sorted(returned) == list(range(len(returned)))
     assert max(returned) == max(leads)

@@ -98,10 +98,12 @@ class NonLLMScorer:
         """Every LLM-free metric for one answered question.
 
         ragas' non-LLM context metrics count a reference context as found when one retrieved
-        context is at least 0.5 similar to it by edit distance. The gold evidence strings are a
-        line of the notes or part of one, while a passage runs to 5-40 lines, so no whole passage
-        ever reaches 0.5 (gold: recall 0.005, precision 0.009); the passages are compared line by
-        line instead, in their ranked order, and the metrics then measure what they are meant to.
+        context is about 0.5 similar to it or more, by edit distance. The gold evidence strings are
+        a line of the notes or part of one, while a passage runs to 5-40 lines, so no whole passage
+        ever qualifies (gold: recall 0.005, precision 0.009); the passages are compared line by
+        line instead, in their ranked order. Recall then says which evidence was retrieved;
+        precision becomes average precision over lines, which a passage's other lines lower (it
+        favours short passages: compare it between variants with similar passages).
 
         Args:
             answer: The answer text.
