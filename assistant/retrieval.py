@@ -20,6 +20,8 @@ one passage (`STITCH_VECTORS`), so the k places go to k different passages.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
 
@@ -82,6 +84,7 @@ CANDIDATES = 30
 # first chunk gave the same at 992 word pieces; filling the gap between two retrieved chunks of a
 # section with the unretrieved ones between them gave 0.961 / 0.919 at ~1,200 word pieces.
 STITCH_VECTORS = 1024
+LINE_ROWS_CACHE = 256  # chunks whose per-line token vectors are kept split (`Retriever.line_rows`)
 
 
 class KeywordIndex:
@@ -239,6 +242,8 @@ class Retriever:
         self.piece_tokens = piece_tokens
         self._line_cache: dict[int, np.ndarray | None] = {}
         self._text_cache: dict[int, tuple | None] = {}
+        self._rows_cache: OrderedDict[int, dict[int, np.ndarray] | None] = OrderedDict()
+        self._rows_lock = threading.Lock()
         self._words = [set(tokens(c.text)) for c in self.chunks]
         self._next = self._followers()
 
@@ -352,12 +357,25 @@ class Retriever:
         return self._line_cache[position]
 
     def line_rows(self, position: int) -> dict[int, np.ndarray] | None:
-        """A chunk's stored token vectors split by file line (see `linevectors`); None as `row_lines`."""
+        """A chunk's stored token vectors split by file line (see `linevectors`); None as `row_lines`.
+
+        The last LINE_ROWS_CACHE chunks' splits are kept: an answer asks for each of its passages'
+        lines several times, and a stitched passage for several chunks' (~70 us a chunk).
+        """
+        with self._rows_lock:  # the UI answers from several threads
+            if position in self._rows_cache:
+                self._rows_cache.move_to_end(position)
+                return self._rows_cache[position]
         lines = self.row_lines(position)
-        if lines is None:
-            return None
-        start, end = self.index.token_offsets[position], self.index.token_offsets[position + 1]
-        return rows_by_line(lines, self.index.token_matrix[start:end])
+        rows = None
+        if lines is not None:
+            start, end = self.index.token_offsets[position], self.index.token_offsets[position + 1]
+            rows = rows_by_line(lines, self.index.token_matrix[start:end])
+        with self._rows_lock:
+            self._rows_cache[position] = rows
+            while len(self._rows_cache) > LINE_ROWS_CACHE:
+                self._rows_cache.popitem(last=False)
+        return rows
 
     def _text_lines(self, position: int):
         """A chunk's text lines for key terms, cached: units by line, and its rows grouped by line.

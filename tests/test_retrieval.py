@@ -278,6 +278,19 @@ def test_stitched_results_are_the_plain_rankings_best_chunks_as_whole_runs_of_li
     assert len(returned) > 5 or not joins  # these questions' top chunks include neighbours
 
 
+@pytest.mark.slow
+def test_line_rows_are_kept_for_a_bounded_number_of_chunks(notes_assistant, monkeypatch):
+    import assistant.retrieval as retrieval
+
+    retriever = notes_assistant.retriever
+    monkeypatch.setattr(retrieval, "LINE_ROWS_CACHE", 3)
+    first = {p: retriever.line_rows(p) for p in range(6)}
+    assert len(retriever._rows_cache) == 3 and list(retriever._rows_cache) == [3, 4, 5]
+    for p in range(6):  # evicted or kept, the same rows
+        again = retriever.line_rows(p)
+        assert again.keys() == first[p].keys() and all(np.array_equal(again[n], first[p][n]) for n in again)
+
+
 def test_neighbouring_chunks_of_one_section_come_back_as_one_passage(tmp_path, make_assistant):
     from conftest import write_notes
 
