@@ -282,7 +282,8 @@ def test_stitched_results_are_the_plain_rankings_best_chunks_as_whole_runs_of_li
 def test_line_rows_are_kept_for_a_bounded_number_of_chunks(notes_assistant, monkeypatch):
     import assistant.retrieval as retrieval
 
-    retriever = notes_assistant.retriever
+    shared = notes_assistant.retriever
+    retriever = retrieval.Retriever(shared.index, shared.embedder)  # its own, empty cache
     monkeypatch.setattr(retrieval, "LINE_ROWS_CACHE", 3)
     first = {p: retriever.line_rows(p) for p in range(6)}
     assert len(retriever._rows_cache) == 3 and list(retriever._rows_cache) == [3, 4, 5]
