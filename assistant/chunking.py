@@ -304,7 +304,12 @@ def plain_text(text: str) -> str:
     The markers carry no meaning for the embedding model but cost word pieces ("**" is two), so
     dropping them makes embedding ~17% cheaper on the notes with the same retrieval quality.
     """
-    return _LINE_MARK.sub("", _MARKUP.sub("", text))
+    return without_line_marks(_MARKUP.sub("", text))
+
+
+def without_line_marks(text: str) -> str:
+    """Text without the list bullets, item numbers and heading hashes opening its lines."""
+    return _LINE_MARK.sub("", text)
 
 
 def piece_texts(chunk: Chunk, tokenizer: TokenCounter, max_tokens: int = 64) -> list[str]:

@@ -246,13 +246,15 @@ class Retriever:
         self._rows_cache: OrderedDict[int, dict[int, np.ndarray] | None] = OrderedDict()
         self._rows_lock = threading.Lock()
         self._words = [set(tokens(c.text)) for c in self.chunks]
-        self._next = self._followers()
+        self._next, self._starts = self._neighbours()
 
-    def _followers(self) -> dict[int, int]:
-        """Each chunk's next chunk in its file when both lie in one section (same heading path).
+    def _neighbours(self) -> tuple[dict[int, int], dict[tuple[str, int], int]]:
+        """Chunk links for stitching: next chunk in one section, and the chunk starting at a line.
 
-        Pieces of one over-long line (chunks sharing that line) are left out: joined to a
-        neighbour they would claim the whole line while holding a part of it.
+        The first maps a chunk to the next chunk of its file when both lie in one section (same
+        heading path); the second maps (source, line) to the chunk starting there. Pieces of one
+        over-long line (chunks sharing that line) are left out of both: joined to a neighbour they
+        would claim the whole line while holding a part of it.
         """
         order = sorted(range(len(self.chunks)),
                        key=lambda i: (self.chunks[i].source, self.chunks[i].start_line, self.chunks[i].end_line))
@@ -266,7 +268,8 @@ class Retriever:
             if (a not in shared and b not in shared and first.source == second.source
                     and first.heading_path == second.heading_path):
                 follows[a] = b
-        return follows
+        starts = {(c.source, c.start_line): i for i, c in enumerate(self.chunks) if i not in shared}
+        return follows, starts
 
     def parts(self, hit: RetrievedChunk) -> list[int]:
         """Positions of the chunks a returned passage is made of (one, or a stitched run), in file order.
@@ -276,12 +279,15 @@ class Retriever:
         pos = self._pos.get(hit.id)
         if pos is not None:
             return [pos]
-        path = tuple(hit.heading_path)
-        found = sorted((i for i, c in enumerate(self.chunks)
-                        if c.source == hit.source and c.heading_path == path
-                        and hit.start_line <= c.start_line and c.end_line <= hit.end_line),
-                       key=lambda i: self.chunks[i].start_line)
-        return found if found and self._joined_text(found) == hit.text else []
+        # follow the chunk starting where the passage starts through its section's next chunks
+        pos = self._starts.get((hit.source, hit.start_line))
+        found: list[int] = []
+        while pos is not None and self.chunks[pos].end_line <= hit.end_line:
+            found.append(pos)
+            pos = self._next.get(pos)
+        if not found or self.chunks[found[-1]].end_line != hit.end_line:
+            return []
+        return found if self._joined_text(found) == hit.text else []
 
     @cached_property
     def vocabulary(self):

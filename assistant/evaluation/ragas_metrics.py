@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -43,15 +42,14 @@ def _ragas():
     return legacy, SingleTurnSample, BaseRagasEmbedding, NonLLMStringSimilarity, RougeScore, SemanticSimilarity
 
 
-_LINE_MARK = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#{1,6}\s+)*")
-
-
 def context_lines(contexts: Sequence[str]) -> list[str]:
     """The non-blank lines of retrieved passages, in rank order, without list and heading marks.
 
     Bold and code marks stay: the evidence strings are verbatim text of the notes, marks included.
     """
-    return [bare for text in contexts for line in text.splitlines() if (bare := _LINE_MARK.sub("", line).strip())]
+    from assistant.chunking import without_line_marks
+
+    return [bare for text in contexts for line in text.splitlines() if (bare := without_line_marks(line).strip())]
 
 
 class NonLLMScorer:
