@@ -13,7 +13,7 @@ import click
 
 from assistant.chunking import plain_text
 from assistant.citations import line_span
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, ConfigError, QuestionError
 
 STALE = "Your notes (or how they are indexed) changed since the last ingest: updating the index first."
 
@@ -27,6 +27,54 @@ class _Group(click.Group):
         except AssistantError as exc:
             click.secho(f"Error: {exc}", fg="red", err=True)
             ctx.exit(1)
+
+
+_UTF8_FIX = "set your terminal to UTF-8 (e.g. LANG=C.UTF-8)"
+
+
+class _Utf8Text(click.ParamType):
+    r"""Command-line text that must be UTF-8; Python hands over other bytes as lone surrogates.
+
+    Those surrogates cannot be encoded, so without this the tokenizer, JSON output or the terminal
+    fails with a traceback. A question (``lenient``) keeps its readable words: "caf\xe9 drift" still
+    finds the drift notes, so it is used with U+FFFD for each bad byte and a warning (unless nothing
+    readable is left). A name (backend, prompt, variant, metric, report folder) with a bad byte can
+    match nothing we have, so it is an error that says how to fix the terminal.
+    """
+
+    name = "text"
+
+    def __init__(self, lenient: bool) -> None:
+        """Choose between using the text with replacement characters (lenient) and refusing it."""
+        self.lenient = lenient
+
+    def convert(self, value, param, ctx):  # noqa: D102
+        if not isinstance(value, str):
+            return value
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            pass
+        try:
+            raw = value.encode("utf-8", "surrogateescape")  # the bytes as typed
+        except UnicodeEncodeError:  # a lone surrogate that stands for no byte (Windows' wide argv)
+            raw = value.encode("utf-8", "surrogatepass")
+        fixed = raw.decode("utf-8", "replace")
+        label = param.human_readable_name if isinstance(param, click.Argument) else param.opts[0]
+        error = QuestionError if isinstance(param, click.Argument) else ConfigError
+        if not self.lenient:
+            raise error(f"{label} {fixed!r} is not valid UTF-8: {_UTF8_FIX} and type it again.")
+        if not fixed.replace("\ufffd", "").strip():
+            raise error(f"{label} is not valid UTF-8 and nothing readable is left of it: {_UTF8_FIX} "
+                        "and type it again.")
+        click.secho(f"warning: {label} is not valid UTF-8, using {fixed!r} (U+FFFD for each bad byte); "
+                    f"{_UTF8_FIX} to fix.", fg="yellow", err=True)
+        return fixed
+
+
+QUESTION = _Utf8Text(lenient=True)
+NAME = _Utf8Text(lenient=False)
 
 
 def _assistant(ctx: click.Context):
@@ -64,7 +112,7 @@ def ingest(ctx: click.Context, rebuild: bool, quiet: bool) -> None:
 
 
 @main.command()
-@click.argument("question")
+@click.argument("question", type=QUESTION)
 @click.option("-k", "--top-k", "k", type=click.IntRange(min=1), default=None,
               help="How many passages (default: ASSISTANT_TOP_K, 5).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of passages.")
@@ -167,9 +215,10 @@ _BACKEND_HELP = "Answer backend: extractive (default, offline), bedrock, openai,
 
 
 @main.command()
-@click.argument("question")
-@click.option("--backend", "-b", default=None, help=_BACKEND_HELP + " Default: ASSISTANT_BACKEND.")
-@click.option("--prompt", "-p", default=None, help="Prompt template name (default: ASSISTANT_PROMPT, 'default').")
+@click.argument("question", type=QUESTION)
+@click.option("--backend", "-b", default=None, type=NAME, help=_BACKEND_HELP + " Default: ASSISTANT_BACKEND.")
+@click.option("--prompt", "-p", default=None, type=NAME,
+              help="Prompt template name (default: ASSISTANT_PROMPT, 'default').")
 @click.option("-k", "--top-k", "k", type=click.IntRange(min=1), default=None, help="Passages to retrieve.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON (no streaming).")
 @click.pass_context
@@ -187,8 +236,8 @@ def ask(ctx: click.Context, question: str, backend: str | None, prompt: str | No
 
 
 @main.command()
-@click.option("--backend", "-b", default=None, help=_BACKEND_HELP)
-@click.option("--prompt", "-p", default=None, help="Prompt template name.")
+@click.option("--backend", "-b", default=None, type=NAME, help=_BACKEND_HELP)
+@click.option("--prompt", "-p", default=None, type=NAME, help="Prompt template name.")
 @click.option("-k", "--top-k", "k", type=click.IntRange(min=1), default=None, help="Passages to retrieve.")
 @click.pass_context
 def chat(ctx: click.Context, backend: str | None, prompt: str | None, k: int | None) -> None:
@@ -237,18 +286,18 @@ def _model_of(settings, backend: str) -> str:
 
 
 @main.group(name="eval", invoke_without_command=True)
-@click.option("--variants", "-v", "spec", default="default", show_default=True,
+@click.option("--variants", "-v", "spec", default="default", type=NAME, show_default=True,
               help="Comma-separated variant names: files in eval/variants/*.toml, prompt names or backend names.")
 @click.option("--gold", type=click.Path(dir_okay=False, path_type=Path), default=Path("eval/gold.jsonl"),
               show_default=True, help="Gold Q&A file (JSONL: id, question, reference, evidence, answerable).")
-@click.option("--name", default=None, help="Name for the report folder (default: the variant names).")
+@click.option("--name", default=None, type=NAME, help="Name for the report folder (default: the variant names).")
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
               help="Runs per question for LLM variants (mean ± sd); the extractive backend is deterministic.")
 @click.option("--dry-run", is_flag=True, help="Show how many calls, tokens and dollars a run would take; call nothing.")
 @click.option("--no-ragas", is_flag=True, help="Skip ragas' LLM-free metrics (retrieval metrics still run).")
 @click.option("--judge", type=click.Choice(["bedrock", "openai"]), default=None,
               help="Also run ragas' LLM-judged metrics with this judge (its ASSISTANT_* settings).")
-@click.option("--judge-metrics", default=None,
+@click.option("--judge-metrics", default=None, type=NAME,
               help="Comma-separated judged metrics (default with --judge: all): faithfulness, answer_relevancy, "
                    "context_precision, context_recall, factual_correctness.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N gold questions.")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
+import errno
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,20 +14,47 @@ from assistant.errors import CorpusError
 
 NOTE_SUFFIXES = (".md", ".markdown", ".txt")
 
+# UTF-32 first: its little-endian mark starts with UTF-16's (FF FE), and a note never starts with U+0000.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
+_SAMPLE = 8192
+# Control characters that plain text does carry; any other one in UTF-16/32 text means it is not text.
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
+
 
 @dataclass(frozen=True)
 class NoteFile:
-    """One readable note file.
+    r"""One readable note file.
 
     Attributes:
-        source: Path relative to the corpus folder, with forward slashes.
-        text: Decoded text (invalid UTF-8 bytes replaced with U+FFFD).
+        source: Path relative to the corpus folder, with forward slashes (bytes of a name that are not
+            UTF-8 are written as ``\xNN``, see :func:`display_name`).
+        text: Decoded text (UTF-8, or UTF-16/32 when the file says so; invalid bytes replaced with U+FFFD).
         digest: sha256 of the raw bytes; unchanged digest means nothing to re-chunk.
     """
 
     source: str
     text: str
     digest: str
+
+
+def display_name(rel: str) -> str:
+    r"""A path as it can be shown, stored and hashed: undecodable bytes become ``\xNN``.
+
+    Python hands out a name that is not UTF-8 with surrogate escapes, which cannot be encoded
+    (chunk ids, the manifest, the terminal). ``\xNN`` keeps the name readable and tells the bytes apart
+    (``caf\xe9`` and ``caf\xe8`` stay two names, where U+FFFD would merge them).
+    """
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
+def _relative(path: Path, corpus_dir: Path) -> str:
+    return path.relative_to(corpus_dir).as_posix()
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -59,7 +89,7 @@ def discover(corpus_dir: Path) -> tuple[list[Path], list[str]]:
     warnings: list[str] = []
 
     def on_error(err: OSError) -> None:
-        warnings.append(f"{err.filename}: skipped, cannot list it ({err.strerror}).")
+        warnings.append(f"{display_name(os.fspath(err.filename))}: skipped, cannot list it ({err.strerror}).")
 
     for dirpath, dirnames, filenames in os.walk(corpus_dir, onerror=on_error):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -68,53 +98,144 @@ def discover(corpus_dir: Path) -> tuple[list[Path], list[str]]:
             if full.is_symlink():
                 dirnames.remove(name)
                 if not _inside(full.resolve(), root):
-                    warnings.append(f"{full.relative_to(corpus_dir)}: skipped, a link to a folder outside the notes.")
+                    rel = display_name(_relative(full, corpus_dir))
+                    warnings.append(f"{rel}: skipped, a link to a folder outside the notes.")
         for name in sorted(filenames):
             full = Path(dirpath) / name
             if name.startswith(".") or not name.lower().endswith(NOTE_SUFFIXES):
                 continue
             if full.is_symlink():
+                rel = display_name(_relative(full, corpus_dir))
+                if not full.exists():  # follows the link: false for a missing target and for a loop of links
+                    warnings.append(f"{rel}: skipped, {_broken_link(full)} (fix or delete the link).")
+                    continue
                 where = "outside the notes folder" if not _inside(full.resolve(), root) else "to another note"
-                rel = full.relative_to(corpus_dir).as_posix()
                 warnings.append(f"{rel}: skipped, a link {where} (links are not followed).")
                 continue
             files.append(full)
     return files, warnings
 
 
+def _broken_link(link: Path) -> str:
+    target = os.readlink(link)
+    if os.path.lexists(link.parent / target):  # the target is itself a link that goes nowhere, or a loop
+        return f"a broken link: its target {display_name(target)} is a link that never reaches a file"
+    return f"a broken link: its target {display_name(target)} does not exist"
+
+
+def _not_regular(mode: int) -> str | None:
+    """Why a file of this type cannot be read as notes, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "it is a folder"
+    if stat.S_ISLNK(mode):
+        return "it is a link (links are not followed)"
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device file" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+    return f"it is {kind}, not a regular file"
+
+
+def _too_big(source: str, size: int, max_bytes: int) -> str:
+    return (f"{source}: skipped, {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB limit "
+            "(raise ASSISTANT_MAX_FILE_MB to index it).")
+
+
+# Opening a FIFO or a device for reading can block forever (or rewind a tape): the type is checked with
+# lstat before opening, and again with fstat on what was opened, in case the file was swapped in between.
+# O_NONBLOCK makes that open return at once even for a FIFO; O_NOFOLLOW refuses a link swapped in.
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+               | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))
+
+
+def _read_regular(path: Path, source: str, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """The bytes of a regular file, or None and why it is skipped; never opens anything else."""
+    try:
+        why = _not_regular(os.lstat(path).st_mode)
+        if why:
+            return None, f"{source}: skipped, {why}."
+        with os.fdopen(os.open(path, _OPEN_FLAGS), "rb") as fh:
+            info = os.fstat(fh.fileno())
+            why = _not_regular(info.st_mode)
+            if why:
+                return None, f"{source}: skipped, {why}."
+            if info.st_size > max_bytes:
+                return None, _too_big(source, info.st_size, max_bytes)
+            data = fh.read(max_bytes + 1)
+            if len(data) > max_bytes:  # grew after fstat
+                return None, _too_big(source, len(data), max_bytes)
+            return data, None
+    except FileNotFoundError:
+        return None, f"{source}: skipped, it disappeared while being read."
+    except PermissionError:
+        return None, f"{source}: skipped, permission denied (fix the file's permissions)."
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link that replaced the file after lstat
+            return None, f"{source}: skipped, it is a link (links are not followed)."
+        return None, f"{source}: skipped, cannot read it ({exc.strerror})."
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """The UTF-16 byte order of BOM-less text that is mostly ASCII/Latin-1, else None.
+
+    In such text one byte of every pair is NUL: the high byte (odd offsets in LE, even in BE), while the
+    other byte almost never is. Binary files put NULs on both sides. Text outside Latin-1 without a BOM
+    has no such pattern and cannot be told from binary reliably, so it is not guessed at.
+    """
+    sample = data[:_SAMPLE]
+    if len(data) % 2 or len(sample) < 4:
+        return None
+    units = len(sample) // 2
+    low_nuls, high_nuls = sample[0::2].count(0), sample[1::2].count(0)
+    if high_nuls * 2 >= units and low_nuls * 100 < units:
+        return "utf-16-le"
+    if low_nuls * 2 >= units and high_nuls * 100 < units:
+        return "utf-16-be"
+    return None
+
+
+def _decode(data: bytes, source: str) -> tuple[str | None, str | None]:
+    """(text, warning); text is None for a binary file."""
+    bom, encoding, label = next(((b, e, lab) for b, e, lab in _BOMS if data.startswith(b)), (b"", None, "UTF-8"))
+    if encoding is None and b"\x00" in data[:_SAMPLE]:
+        encoding = _utf16_without_bom(data)
+        if encoding is None:
+            return None, f"{source}: skipped, it looks like a binary file, not text notes."
+        bom, label = b"", "UTF-16"
+    wide = encoding is not None and encoding != "utf-8"
+    body = data[len(bom):]
+    try:
+        text, warning = body.decode(encoding or "utf-8"), None
+    except UnicodeDecodeError as exc:
+        if wide and not bom:  # a guess that does not decode was a wrong guess
+            return None, f"{source}: skipped, it looks like a binary file, not text notes."
+        text = body.decode(encoding or "utf-8", errors="replace")
+        warning = (f"{source}: not valid {label} (first bad byte at offset {exc.start + len(bom)}); "
+                   "read with replacement characters (U+FFFD). Re-save it as UTF-8 to fix.")
+    sample = text[:_SAMPLE]
+    if "\x00" in sample or (wide and any(c < " " and c not in _TEXT_CONTROLS for c in sample)):
+        return None, f"{source}: skipped, it looks like a binary file, not text notes."
+    return text, warning
+
+
 def read_note(path: Path, corpus_dir: Path, max_bytes: int) -> tuple[NoteFile | None, str | None]:
     """Read one note file.
+
+    Only regular files are opened (a FIFO, socket or device is skipped, a link is not followed).
+    UTF-8 is the default; a byte-order mark selects UTF-16 or UTF-32, and BOM-less UTF-16 of mostly
+    Latin text is recognised by its NUL bytes.
 
     Returns:
         (note, warning): note is None when the file is skipped; warning explains a skip, or a
         caveat such as replaced non-UTF-8 bytes.
     """
-    source = path.relative_to(corpus_dir).as_posix()
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            return None, (
-                f"{source}: skipped, {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB limit "
-                "(raise ASSISTANT_MAX_FILE_MB to index it)."
-            )
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None, f"{source}: skipped, it disappeared while being read."
-    except IsADirectoryError:
-        return None, f"{source}: skipped, it is a folder."
-    except PermissionError:
-        return None, f"{source}: skipped, permission denied (fix the file's permissions)."
-    except OSError as exc:
-        return None, f"{source}: skipped, cannot read it ({exc.strerror})."
-    if b"\x00" in data[:8192]:
-        return None, f"{source}: skipped, it looks like a binary file, not text notes."
-    try:
-        text = data.decode("utf-8-sig")
-        warning = None
-    except UnicodeDecodeError as exc:
-        text = data.decode("utf-8", errors="replace")
-        warning = (f"{source}: not valid UTF-8 (first bad byte at offset {exc.start}); "
-                   "read with replacement characters (U+FFFD). Re-save it as UTF-8 to fix.")
+    source = display_name(_relative(path, corpus_dir))
+    data, warning = _read_regular(path, source, max_bytes)
+    if data is None:
+        return None, warning
+    text, warning = _decode(data, source)
+    if text is None:
+        return None, warning
     if not text.strip():
         return None, f"{source}: skipped, it is empty."
     return NoteFile(source, text, hashlib.sha256(data).hexdigest()), warning
@@ -128,12 +249,27 @@ def load_corpus(corpus_dir: Path, max_bytes: int) -> tuple[list[NoteFile], list[
     """
     paths, warnings = discover(corpus_dir)
     notes: list[NoteFile] = []
-    for path in paths:
+    # A file whose name is UTF-8 owns that name; a name that had to be made displayable may not take it,
+    # nor may two such names share one (both would update and delete each other's chunks in the index).
+    rels = [_relative(p, corpus_dir) for p in paths]
+    taken = {rel for rel in rels if display_name(rel) == rel}
+    for path, rel in zip(paths, rels, strict=True):
+        source = display_name(rel)
+        renamed = source != rel
+        if renamed:
+            if source in taken:
+                warnings.append(f"{source}: skipped, its path is not valid UTF-8 and, with \\xNN for each bad byte, "
+                                "reads the same as another note's; rename it to UTF-8.")
+                continue
+            taken.add(source)
         note, warning = read_note(path, corpus_dir, max_bytes)
         if warning:
             warnings.append(warning)
         if note is not None:
             notes.append(note)
+            if renamed:
+                warnings.append(f"{source}: its path is not valid UTF-8; indexed under this name, with \\xNN for "
+                                "each bad byte. Rename it to UTF-8 to fix.")
     if not notes:
         detail = f" ({len(warnings)} file(s) skipped: {warnings[0]})" if warnings else ""
         raise CorpusError(

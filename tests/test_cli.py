@@ -295,3 +295,117 @@ def test_chat_keeps_history_for_follow_ups_and_survives_errors(indexed):
     assert result.exit_code == 0, result.output
     assert "searched your notes for: How do I detect concept drift vs data drift?" in result.stderr
     assert "New chat." in result.stdout
+
+
+# --- bad inputs: each is one line, and the rest of the notes is still indexed ------------------------
+
+
+def run_real(tmp: Path, *args: str | bytes, seconds: float = 120):
+    """The real `assistant` in its own process (bytes arguments reach it as a terminal sends them)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in env_for(tmp).items() if v is not None}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}, **env}
+    try:
+        return subprocess.run([sys.executable, "-m", "assistant.cli", "--env-file", str(tmp / "no-such.env"), *args],
+                              capture_output=True, env=env, cwd=tmp, timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`assistant {' '.join(map(str, args))}` still running after {seconds:.0f} s")
+
+
+def test_fifo_in_the_notes_does_not_hang_ingest_search_or_status(tmp_path):
+    import os
+
+    write_notes(tmp_path / "corpus", NOTES)
+    os.mkfifo(tmp_path / "corpus" / "x.md")
+    warning = "warning: x.md: skipped, it is a named pipe (FIFO), not a regular file."
+    ingest = run_real(tmp_path, "ingest", "-q")
+    assert ingest.returncode == 0, ingest.stderr
+    assert ingest.stderr.decode().strip().splitlines() == [warning]
+    assert ingest.stdout.decode().startswith("Indexed 2 file(s): 3 chunks (3 added")
+    status = run_real(tmp_path, "status")
+    assert status.returncode == 0, status.stderr
+    assert "2 file(s), 3 chunks" in status.stdout.decode() and "notes changed  no" in status.stdout.decode()
+    search = run_real(tmp_path, "search", "what is concept drift", "--json", "-k", "1")
+    assert search.returncode == 0, search.stderr
+    assert json.loads(search.stdout)[0]["source"] == "drift.md"
+
+
+def test_bad_names_wide_encodings_and_broken_links_are_one_warning_each(tmp_path):
+    import os
+
+    corpus = tmp_path / "corpus"
+    write_notes(corpus, NOTES)
+    with open(os.path.join(os.fsencode(corpus), b"caf\xe9.md"), "wb") as fh:  # a Latin-1 name
+        fh.write(b"# Wombat\n\nThe wombat job exports its metrics to CloudWatch every minute.\n")
+    (corpus / "notepad.txt").write_bytes(  # what Windows Notepad writes for "Unicode"
+        "\ufeff# Quokka\r\n\r\nThe quokka cluster keeps its checkpoints in S3.\r\n".encode("utf-16-le"))
+    os.symlink("nowhere.md", corpus / "gone.md")
+    result = run(tmp_path, "ingest", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Indexed 4 file(s)")
+    assert sorted(result.stderr.strip().splitlines()) == [
+        "warning: caf\\xe9.md: its path is not valid UTF-8; indexed under this name, with \\xNN for each bad byte. "
+        "Rename it to UTF-8 to fix.",
+        "warning: gone.md: skipped, a broken link: its target nowhere.md does not exist (fix or delete the link).",
+    ]
+    hits = json.loads(run(tmp_path, "search", "where does the quokka cluster keep checkpoints", "--json").stdout)
+    assert hits[0]["source"] == "notepad.txt" and "checkpoints in S3" in hits[0]["text"]
+    hits = json.loads(run(tmp_path, "search", "wombat metrics CloudWatch", "--json").stdout)
+    assert hits[0]["source"] == "caf\\xe9.md"
+    status = run(tmp_path, "status")
+    assert "4 file(s)" in status.stdout and "notes changed  no" in status.stdout
+
+
+def test_question_with_bytes_that_are_not_utf8_is_used_with_one_warning(indexed):
+    # what Python makes of `assistant search $'concept drift caf\xe9'` typed in a Latin-1 terminal
+    for args in (["search", "what is concept drift caf\udce9", "--json"],
+                 ["ask", "what is concept drift caf\udce9", "--json"]):
+        result = run(indexed, *args)
+        assert result.exit_code == 0, result.output
+        assert result.stderr.strip().splitlines() == [
+            "warning: QUESTION is not valid UTF-8, using 'what is concept drift caf\ufffd' (U+FFFD for each bad "
+            "byte); set your terminal to UTF-8 (e.g. LANG=C.UTF-8) to fix."]
+        data = json.loads(result.stdout)
+        source = data[0]["source"] if args[0] == "search" else data["citations"][0]["chunk"]["source"]
+        assert source == "drift.md"
+
+
+def test_question_with_nothing_readable_is_one_error_line(indexed):
+    for command in ("search", "ask"):
+        line = one_error_line(run(indexed, command, "\udcff\udcfe "))
+        assert line == ("Error: QUESTION is not valid UTF-8 and nothing readable is left of it: set your terminal "
+                        "to UTF-8 (e.g. LANG=C.UTF-8) and type it again.")
+
+
+@pytest.mark.parametrize("args", [
+    ["ask", "what is drift?", "--backend", "extractiv\udce9"],
+    ["ask", "what is drift?", "--prompt", "d\udce9faut"],
+    ["chat", "--backend", "\udcff"],
+    ["eval", "--variants", "d\udce9faut", "--dry-run"],
+    ["eval", "--name", "essai-\udce9", "--dry-run"],
+    ["eval", "--judge", "bedrock", "--judge-metrics", "fid\udce9lit\udce9", "--dry-run"],
+])
+def test_names_with_bytes_that_are_not_utf8_are_one_error_line(indexed, args):
+    line = one_error_line(run(indexed, *args))
+    option = next(a for a in args if a.startswith("--") and a not in ("--dry-run", "--judge"))
+    assert line.startswith(f"Error: {option} '")
+    assert "\ufffd" in line and line.endswith("is not valid UTF-8: set your terminal to UTF-8 (e.g. LANG=C.UTF-8) "
+                                              "and type it again.")
+
+
+def test_bytes_that_are_not_utf8_in_real_argv(indexed):
+    nothing = run_real(indexed, b"search", b"\xff")
+    assert nothing.returncode == 1
+    assert nothing.stderr.decode().strip().splitlines() == [
+        "Error: QUESTION is not valid UTF-8 and nothing readable is left of it: set your terminal to UTF-8 "
+        "(e.g. LANG=C.UTF-8) and type it again."]
+    assert nothing.stdout == b""
+    latin = run_real(indexed, b"ask", b"caf\xe9 concept drift", b"--json")
+    assert latin.returncode == 0, latin.stderr
+    assert latin.stderr.decode().strip().splitlines() == [
+        "warning: QUESTION is not valid UTF-8, using 'caf\ufffd concept drift' (U+FFFD for each bad byte); "
+        "set your terminal to UTF-8 (e.g. LANG=C.UTF-8) to fix."]
+    assert json.loads(latin.stdout)["citations"][0]["chunk"]["source"] == "drift.md"

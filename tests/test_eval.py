@@ -13,7 +13,7 @@ from conftest import GOLD_FILE, NOTES_FILE
 from test_cli import env_for
 
 from assistant.cli import main
-from assistant.evaluation.gold import GoldItem
+from assistant.evaluation.gold import GoldItem, load_gold
 from assistant.evaluation.harness import Row, Variant, load_variants, run, summarize
 from assistant.evaluation.ragas_metrics import NON_LLM_METRICS, Measured, NonLLMScorer
 
@@ -137,6 +137,25 @@ def test_malformed_gold_rows_stop_the_run_with_line_numbers(workspace):
     assert result.exit_code == 1
     assert "line 2" in result.stderr and "answerable" in result.stderr
     assert not (workspace / "never").exists()
+
+
+def test_gold_file_that_is_not_utf8_stops_the_run_naming_file_and_line(workspace):
+    bad = workspace / "latin1.jsonl"
+    rows = [json.dumps(FIVE[0]).encode(), json.dumps({**FIVE[3], "question": "caf\u00e9?"}, ensure_ascii=False)
+            .encode("latin-1")]  # an editor saved it as Latin-1
+    bad.write_bytes(b"\n".join(rows) + b"\n")
+    result = run_cli(workspace, "eval", "--gold", str(bad), "--out", str(workspace / "never"))
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {bad} line 2: not valid UTF-8 (byte 0xe9 at character 37); re-save the file as UTF-8."]
+    assert result.stdout == ""
+    assert not (workspace / "never").exists()
+
+
+def test_gold_file_with_a_utf8_bom_loads(tmp_path):
+    gold = tmp_path / "bom.jsonl"
+    gold.write_bytes(b"\xef\xbb\xbf" + "\n".join(json.dumps(r, ensure_ascii=False) for r in FIVE).encode())
+    assert [item.id for item in load_gold(gold)] == [r["id"] for r in FIVE]
 
 
 def test_dry_run_calls_no_backend(workspace):

@@ -35,6 +35,23 @@ class GoldItem:
     answerable: bool
 
 
+def _decode(data: bytes, path: Path) -> str:
+    """The file's text; a byte that is not UTF-8 stops the run, naming its line like a malformed row does.
+
+    A replacement character in a question or evidence string would quietly change what is scored.
+    """
+    try:
+        return data.decode("utf-8-sig")  # with or without the BOM Windows editors write
+    except UnicodeDecodeError as exc:
+        before = exc.object[: exc.start].decode("utf-8")  # exc.object lacks the BOM, as exc.start does
+        number = len((before + "x").splitlines())  # the same line numbers as the rows' errors below
+        column = len((before + "x").splitlines()[-1])
+        raise GoldSetError(
+            f"{path} line {number}: not valid UTF-8 (byte 0x{exc.object[exc.start]:02x} at character {column}); "
+            "re-save the file as UTF-8."
+        ) from None
+
+
 def load_gold(path: Path) -> list[GoldItem]:
     """Read and validate a gold JSONL file.
 
@@ -42,9 +59,10 @@ def load_gold(path: Path) -> list[GoldItem]:
         GoldSetError: On the first bad row, naming its line number and field.
     """
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise GoldSetError(f"Cannot read the gold set {path}: {exc.strerror or exc}.") from None
+    lines = _decode(data, path).splitlines()
     items: list[GoldItem] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, 1):
