@@ -20,13 +20,14 @@ from assistant.prompting import available_prompts
 from assistant.schema import Answer, IndexStatus
 from assistant.ui import (
     STARTERS,
+    answer_html,
     append_feedback,
-    badge_markers,
     cited_lines,
     feedback_record,
     follow_up_question,
     gold_candidates,
-    highlight_passage,
+    markdown_literal,
+    passage_html,
     read_feedback,
 )
 
@@ -65,27 +66,33 @@ def ensure_index(sa: StudyAssistant, rebuild: bool = False) -> IndexStatus:
 
 
 def render_answer(answer: dict, key: str) -> None:
-    """An answer: its text with citation badges, then a source entry per citation (or the abstention)."""
+    """An answer: its text with citation badges, then a source entry per citation (or the abstention).
+
+    Text from the notes or an LLM is never read as markdown here: the answer and the passages are HTML
+    built from escaped text (`answer_html`, `passage_html`; why in ``assistant/ui.py``), and labels and
+    captions, which Streamlit always reads as markdown, carry note text through `markdown_literal`.
+    """
     if answer["abstained"]:
         st.warning(answer["text"].split(" The closest topics")[0], icon="📭")
         if answer["closest_topics"]:
             st.caption("The closest topics your notes do cover — ask about one:")
             for n, topic in enumerate(answer["closest_topics"]):
-                if st.button(follow_up_question(topic), key=f"{key}-topic-{n}"):
+                if st.button(markdown_literal(follow_up_question(topic)), key=f"{key}-topic-{n}"):
                     st.session_state.pending = follow_up_question(topic)
                     st.rerun()
         return
-    st.markdown(badge_markers(answer["text"]))
+    st.html(answer_html(answer["text"], cited={c["n"] for c in answer["citations"]}))
     if answer.get("notice"):
-        st.caption(answer["notice"])
+        st.caption(markdown_literal(answer["notice"]))
     for citation in sorted(answer["citations"], key=lambda c: c["n"]):
         chunk = citation["chunk"]
-        heading = " › ".join(chunk["heading_path"]) or chunk["source"]
+        heading = markdown_literal(" › ".join(chunk["heading_path"]) or chunk["source"])
+        source = markdown_literal(chunk["source"])
         lines = line_span(citation["start_line"], citation["end_line"])
-        with st.expander(f"[{citation['n']}] {heading} — {chunk['source']}, {lines}"):
+        with st.expander(f"[{citation['n']}] {heading} — {source}, {lines}"):
             marked = cited_lines(citation["quote"], chunk["text"], chunk["start_line"])
-            st.markdown(highlight_passage(chunk["text"], chunk["start_line"], marked), unsafe_allow_html=True)
-            st.caption(f"{chunk['source']}, {line_span(chunk['start_line'], chunk['end_line'])}")
+            st.html(passage_html(chunk["text"], chunk["start_line"], marked))
+            st.caption(f"{source}, {line_span(chunk['start_line'], chunk['end_line'])}")
     facts = [answer["backend"], f"prompt {answer['prompt']}", f"{answer['seconds']:.2f} s"]
     if answer.get("tokens_in") or answer.get("tokens_out"):
         facts.append(f"{answer['tokens_in']} tokens in / {answer['tokens_out']} out")
@@ -149,7 +156,7 @@ def chat(sa: StudyAssistant, options: dict) -> None:
     for n, message in enumerate(messages):
         with st.chat_message(message["role"]):
             if message["role"] == "user":
-                st.markdown(message["content"])
+                st.text(message["content"])  # as typed: no markdown, no directives, line breaks kept
             else:
                 render_answer(message["answer"], key=f"m{n}")
                 feedback_widget(n, messages[n - 1]["content"] if n else "", message["answer"])
@@ -166,7 +173,7 @@ def chat(sa: StudyAssistant, options: dict) -> None:
         return
     history = [{"role": m["role"], "content": m["content"]} for m in messages]
     with st.chat_message("user"):
-        st.markdown(question)
+        st.text(question)
     with st.chat_message("assistant"):
         final: list[Answer] = []
 
@@ -178,12 +185,20 @@ def chat(sa: StudyAssistant, options: dict) -> None:
                 else:
                     yield event
 
+        # the streamed text is drawn the way the final answer is (st.write_stream would read it as
+        # markdown); markers become badges only in the final answer, once they are checked
         slot = st.empty()
+        shown, drawn = "", 0.0
         try:
-            with slot.container():
-                st.write_stream(pieces())
+            for piece in pieces():
+                shown += piece
+                if time.monotonic() - drawn > 0.05:  # each redraw sends the whole text: not per token
+                    slot.html(answer_html(shown, badges=False))
+                    drawn = time.monotonic()
         except BackendError as exc:
             # the partial text stays on screen; the conversation keeps everything before this turn
+            if shown:
+                slot.html(answer_html(shown, badges=False))
             st.error(f"{exc}", icon="⚠️")
             return
         except AssistantError as exc:

@@ -1,4 +1,4 @@
-"""Pure helpers for the Streamlit page: citation badges, highlighted passages, feedback records.
+"""Pure helpers for the Streamlit page: answers and passages as escaped HTML, literal labels, feedback.
 
 Kept out of ``app.py`` so they are tested on small inline strings; the page only lays things out.
 """
@@ -9,10 +9,10 @@ import html
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
-from assistant.citations import CODE, MARKER, marker_numbers
+from assistant.citations import MARKER, marker_numbers
 
 STARTERS = (
     "Explain concept drift vs data drift",
@@ -22,63 +22,300 @@ STARTERS = (
 )
 
 
-def badge_markers(text: str) -> str:
-    """``[1]`` / ``[1, 2]`` markers as small Streamlit badges (``:blue-badge[1]``); code is left alone."""
+# ---- text from the notes, an LLM or the student, shown as text ----------------------------------------
+#
+# Answers quote note lines (extractive) or an LLM's words, and passages are note text: none of it may
+# become markup. Streamlit's markdown is a large and growing dialect on top of CommonMark/GFM: raw HTML
+# (with unsafe_allow_html), images (fetched from any URL), LaTeX ($x$, $$x$$), :color[...] and
+# :*-badge[...] directives, :material/...: icons, emoji short codes, mermaid code blocks, typographic
+# replacements (read in streamlit/static StreamlitMarkdown*.js, 1.67). Escaping each construct inside
+# markdown would have to track that dialect release by release, and the icon/emoji passes run on text
+# nodes after markdown's own backslash escapes are gone. So answers and passages are not markdown at all:
+# `answer_html` and `passage_html` build HTML from ``html.escape``-d text, and the only markup in their
+# output is ours (a small, fixed set of tags, each with an inline style). The page shows them with
+# ``st.html``, which reads no markdown (it also runs DOMPurify and never scripts: a second fence, not the
+# one we rely on). The answer's own structure (bullets, **bold** lead-ins, `code`, tables) is rebuilt by
+# us from that small subset, and our citation badges are our own spans, so a note line holding
+# ":blue-badge[99]" cannot pass for a citation. Links and images stay as written: the product is
+# offline-first and the browser must fetch nothing a note names.
+
+_MONO = "font-family:'Source Code Pro',ui-monospace,monospace"
+_BADGE = ("display:inline-block;padding:0 0.45em;margin:0 0.1em;border-radius:0.6em;font-size:0.75em;"
+          "line-height:1.5;vertical-align:0.1em;background:rgba(28,131,225,0.14);color:#1c83e1")
+_CODE_STYLE = f"{_MONO};font-size:0.85em;padding:0.1em 0.3em;border-radius:0.3em;background:rgba(128,128,128,0.14)"
+_PRE = (f"{_MONO};font-size:0.85em;white-space:pre-wrap;overflow-wrap:anywhere;margin:0 0 0.75em;"
+        "padding:0.6em 0.8em;border-radius:0.5em;background:rgba(128,128,128,0.1)")
+_ANSWER = "line-height:1.6"
+_P = "margin:0 0 0.75em"
+_LIST = "margin:0 0 0.5em;padding-left:1.4em"
+_LI = "margin:0.2em 0"
+_TABLE = "border-collapse:collapse;margin:0 0 0.75em"
+_CELL = "border:1px solid rgba(128,128,128,0.3);padding:0.25em 0.6em;text-align:left;vertical-align:top"
+# the passage view: one row per file line, its number in a gutter (not copied with the text)
+_SOURCE = ("font-size:0.9rem;line-height:1.55;padding:0.4em 0;border:1px solid rgba(128,128,128,0.2);"
+           "border-radius:0.5rem")
+_ROW = "display:flex;align-items:baseline;padding-right:0.75em"
+_ROW_CITED = _ROW + ";background:rgba(255,213,0,0.12)"
+_GUTTER = (f"flex:0 0 auto;min-width:2.6em;padding:0 0.9em 0 0.4em;text-align:right;{_MONO};font-size:0.78em;"
+           "color:rgba(128,128,128,0.9);user-select:none")
+_GUTTER_CITED = _GUTTER + ";font-weight:600"
+_LINE = "flex:1 1 auto;min-width:0;white-space:pre-wrap;overflow-wrap:anywhere"
+_LINE_CODE = f"{_LINE};{_MONO};font-size:0.85em"
+
+_CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
+_STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_EM = re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])")
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_ITEM = re.compile(r"^(\s*)([-*+]|\d{1,9}[.)])(?:\s+(.*))?$")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}(?:\s+(.*?))?(?:\s+#+)?\s*$")
+_RULE = re.compile(r"^\s{0,3}([-*_])(?:\s*\1){2,}\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def _badges(safe: str, cited: Collection[int] | None) -> str:
+    """``[1]`` / ``[1, 2]`` markers in escaped text as our badges (each says which source it names).
+
+    A marker naming a number outside ``cited`` stays text, all of it (None: every marker is a badge).
+    """
     def badge(match: re.Match) -> str:
         numbers = marker_numbers(match.group(1))
-        return " ".join(f":blue-badge[{n}]" for n in numbers) if numbers else match.group(0)
+        if not numbers or (cited is not None and not set(numbers) <= set(cited)):
+            return match.group(0)
+        return " ".join(f'<span title="source {n}" style="{_BADGE}">{n}</span>' for n in numbers)
 
+    return MARKER.sub(badge, safe)
+
+
+def _phrase(text: str, badges: bool, cited: Collection[int] | None) -> str:
+    """Text outside code spans: escaped first, then our bold, italics and badges around the escaped text."""
+    safe = html.escape(text)
+    safe = _STRONG.sub(r"<strong>\1</strong>", safe)
+    safe = _EM.sub(r"<em>\1</em>", safe)
+    return _badges(safe, cited) if badges else safe
+
+
+def inline_html(text: str, badges: bool = False, cited: Collection[int] | None = None) -> str:
+    """One line of markdown-ish text as HTML: `code`, **bold**, *italics* (and citation badges); the rest escaped.
+
+    >>> inline_html("**Drift:** <b>x</b> `a[1]` [1] [9]", badges=True, cited={1}).count("source")
+    1
+    """
     out, at = [], 0
-    for code in CODE.finditer(text):
-        out.append(MARKER.sub(badge, text[at:code.start()]))
-        out.append(code.group(0))
-        at = code.end()
-    out.append(MARKER.sub(badge, text[at:]))
+    for span in _CODE_SPAN.finditer(text):
+        out.append(_phrase(text[at:span.start()], badges, cited))
+        out.append(f'<code style="{_CODE_STYLE}">{html.escape(span.group(2))}</code>')
+        at = span.end()
+    out.append(_phrase(text[at:], badges, cited))
     return "".join(out)
 
 
-def highlight_passage(text: str, start_line: int, lines: Iterable[int]) -> str:
-    """A passage as markdown with the cited lines marked (``<mark>``); its own HTML is escaped.
+def _closes(line: str, fence: str) -> bool:
+    """Whether ``line`` closes a block opened with ``fence``: the same character, at least as many (CommonMark)."""
+    match = re.fullmatch(r"\s*(`{3,}|~{3,})\s*", line)
+    return bool(match) and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence)
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of one table row (an escaped pipe stays inside its cell)."""
+    row = line.strip().removeprefix("|")
+    row = row[:-1] if row.endswith("|") and not row.endswith("\\|") else row
+    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", row)]
+
+
+def answer_html(text: str, badges: bool = True, cited: Collection[int] | None = None) -> str:
+    """An answer (markdown from our backends or an LLM) as HTML in which only our own markup is live.
+
+    Kept: paragraphs, headings (as bold lines: a heading inside an answer would render huge),
+    bullet and numbered lists with nesting, fenced code, tables, ``code``, **bold**, *italics*, rules,
+    and ``[n]`` citation markers as badges. Everything else is shown as written, escaped: HTML,
+    Streamlit directives, images, links, math.
+
+    Args:
+        text: The answer text.
+        badges: Show ``[n]`` markers as badges (False while an answer streams: its markers are checked
+            only once it is complete).
+        cited: The citation numbers the answer really has (`parse_citations` already dropped markers
+            naming no passage; this keeps a stray ``[99]`` from a note line a text, not a badge, here
+            too). None: every marker.
+
+    Returns:
+        One ``<div>`` for ``st.html``.
+
+    >>> answer_html("- **A:** <img src=x> [1]").count("&lt;img")
+    1
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    out: list[str] = []
+    paragraph: list[str] = []
+    lists: list[tuple[int, str]] = []  # the open lists, innermost last: (indent, tag); each has an open <li>
+
+    def end_paragraph() -> None:
+        if paragraph:
+            out.append(f'<p style="{_P}">{inline_html(" ".join(paragraph), badges, cited)}</p>')
+            paragraph.clear()
+
+    def close_lists(deeper_than: int = -1) -> None:
+        while lists and lists[-1][0] > deeper_than:
+            out.append(f"</li></{lists.pop()[1]}>")
+
+    i, blank_before = 0, True
+    while i < len(lines):
+        line, stripped = lines[i], lines[i].strip()
+        i += 1
+        fence = _FENCE.match(line)
+        if fence:
+            end_paragraph()
+            if not line[:1].isspace():
+                close_lists()  # an indented block stays inside its list item
+            indent = len(line) - len(line.lstrip())
+            body = []
+            while i < len(lines) and not _closes(lines[i], fence.group(1)):
+                body.append(lines[i][indent:] if lines[i][:indent].strip() == "" else lines[i].lstrip())
+                i += 1
+            i += 1  # the closing fence; an unclosed block runs to the end, as in CommonMark
+            # newlines as character references: the HTML stays one line, whatever st.html trims or dedents
+            out.append(f'<pre style="{_PRE}"><code>{"&#10;".join(html.escape(b) for b in body)}</code></pre>')
+        elif not stripped:
+            end_paragraph()
+        elif _RULE.match(line):
+            end_paragraph()
+            close_lists()
+            out.append('<hr style="margin:0.75em 0">')
+        elif _HEADING.match(line):
+            end_paragraph()
+            close_lists()
+            title = _HEADING.match(line).group(1) or ""
+            out.append(f'<p style="{_P}"><strong>{inline_html(title, badges, cited)}</strong></p>')
+        elif "|" in stripped and i < len(lines) and "-" in lines[i] and _TABLE_RULE.match(lines[i]):
+            end_paragraph()
+            close_lists()
+            head, rows, i = _cells(line), [], i + 1
+            while i < len(lines) and "|" in lines[i] and lines[i].strip():
+                rows.append(_cells(lines[i]))
+                i += 1
+            cells = "".join(f'<th style="{_CELL}">{inline_html(c, badges, cited)}</th>' for c in head)
+            body = "".join("<tr>" + "".join(f'<td style="{_CELL}">{inline_html(c, badges, cited)}</td>' for c in row)
+                           + "</tr>" for row in rows)
+            out.append(f'<table style="{_TABLE}"><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>')
+        elif item := _ITEM.match(line):
+            end_paragraph()
+            indent = len(item.group(1).expandtabs(4))
+            tag = "ol" if item.group(2)[0].isdigit() else "ul"
+            close_lists(indent)
+            if lists and lists[-1][0] == indent and lists[-1][1] != tag:
+                close_lists(indent - 1)  # "1." after "-" at the same depth starts another list
+            if lists and lists[-1][0] == indent:
+                out.append("</li>")
+            else:
+                start = int(item.group(2)[:-1]) if tag == "ol" else 1
+                first = f' start="{start}"' if start != 1 else ""
+                out.append(f'<{tag}{first} style="{_LIST}">')
+                lists.append((indent, tag))
+            out.append(f'<li style="{_LI}">{inline_html(item.group(3) or "", badges, cited)}')
+        elif lists and (not blank_before or line[:1].isspace()):
+            out.append(" " + inline_html(stripped, badges, cited))  # the item's text goes on
+        else:
+            close_lists()
+            paragraph.append(stripped)
+        blank_before = not stripped
+    end_paragraph()
+    close_lists()
+    return f'<div style="{_ANSWER}">{"".join(out)}</div>'
+
+
+def _line_kinds(lines: list[str]) -> list[str]:
+    """Each passage line's kind: "fence", "code" (inside a fenced block), "table" (a row) or "prose".
+
+    Only the font depends on it: every line is escaped whatever its kind, so a fence this rule reads
+    differently from a renderer can no longer turn a line into live HTML.
+    """
+    kinds, fence = [], ""
+    for line in lines:
+        if fence:
+            kinds.append("fence" if _closes(line, fence) else "code")
+            fence = "" if kinds[-1] == "fence" else fence
+        elif opened := _FENCE.match(line):
+            fence = opened.group(1)
+            kinds.append("fence")
+        else:
+            kinds.append("table" if line.lstrip().startswith("|") else "prose")
+    return kinds
+
+
+def _prose_line(line: str) -> tuple[str, str, str]:
+    """A note line for the passage view, as (style, lead, body).
+
+    The indent becomes padding and a bullet ("•") or number a lead hanging in it, so a long line wraps
+    under its own text, not under the bullet; the body is the text with its inline markup (a heading
+    bold). The lead stays outside a cited line's mark.
+    """
+    rest = line.lstrip()
+    columns = len(line.expandtabs(4)) - len(rest.expandtabs(4))
+    lead, width = "", 0.0
+    if heading := re.fullmatch(r"#{1,6}\s+(.*?)(?:\s+#+)?\s*", rest):
+        body = f"<strong>{inline_html(heading.group(1))}</strong>"
+    elif marker := re.match(r"([-*+]|\d{1,9}[.)])(?:\s+|$)", rest):
+        symbol = "•" if marker.group(1) in "-*+" else marker.group(1)
+        width = 1.1 if symbol == "•" else 0.55 * len(symbol) + 0.45
+        lead = f'<span style="display:inline-block;width:{width:g}em;text-indent:0">{html.escape(symbol)}</span>'
+        body = inline_html(rest[marker.end():])
+    else:
+        body = inline_html(rest)
+    style = _LINE
+    if columns or width:
+        style += f";padding-left:calc({columns}ch + {width:g}em);text-indent:-{width:g}em"
+    return style, lead, body
+
+
+def passage_html(text: str, start_line: int, lines: Iterable[int]) -> str:
+    """A cited passage as a source view: the file's line numbers, its cited lines marked (``<mark>``).
+
+    Every line is escaped, then wrapped in our own markup only. Prose lines show their bold, italics
+    and code (a bullet as "•" with the line's indent, a heading bold); code blocks and table rows are
+    shown as written, in monospace. A passage cut from the middle of a nested list loses its common
+    indent.
 
     Args:
         text: The passage text.
         start_line: File line number of its first line.
         lines: File line numbers to highlight.
+
+    Returns:
+        One ``<div>`` for ``st.html``.
+
+    >>> "<mark>&lt;b&gt;</mark>" in passage_html("<b>", 7, [7])
+    True
     """
     wanted = set(lines)
-    raw = text.split("\n")
-    # a passage cut from the middle of a nested list starts indented; markdown would read 4+ spaces
-    # as a code block, so the common indent goes
-    prose, inside = [], False
-    for x in raw:
-        if re.match(r"\s*(```|~~~)", x):
-            inside = not inside
-        elif not inside and x.strip() and x.strip() not in {"-", "*", "+"}:  # an empty bullet sets no indent
-            prose.append(x)
-    indents = [len(x) - len(x.lstrip()) for x in prose]
-    common = min(indents) if indents else 0
-    out = []
-    fenced = False
-    for offset, line in enumerate(raw):
-        if re.match(r"\s*(```|~~~)", line):
-            fenced = not fenced
-            out.append(line.strip())
-            continue
-        if fenced or line.lstrip().startswith("|"):
-            out.append(line if fenced else line.strip())  # code and tables shown as written
-            continue
+    raw = text.replace("\r\n", "\n").split("\n")
+    kinds = _line_kinds(raw)
+    # an empty bullet sets no indent
+    prose = [x for x, kind in zip(raw, kinds, strict=True) if kind == "prose" and x.strip() not in {"", "-", "*", "+"}]
+    common = min((len(x) - len(x.lstrip()) for x in prose), default=0)
+    rows = []
+    for offset, (line, kind) in enumerate(zip(raw, kinds, strict=True)):
+        number = start_line + offset
+        cited = number in wanted and bool(line.strip())
         line = line[common:] if line[:common].strip() == "" else line.lstrip()
-        # the notes are shown as markdown, but never as raw HTML
-        safe = html.escape(line, quote=False)
-        # a heading inside a passage would render huge; bold is enough (the path is in the label)
-        safe = re.sub(r"^#{1,6}[ \t]+(.+)$", r"**\1**", safe)
-        if start_line + offset in wanted and safe.strip():
-            indent = len(safe) - len(safe.lstrip())
-            bullet = re.match(r"(?:[-*+]|\d+[.)])\s+", safe[indent:])
-            head = safe[: indent + (bullet.end() if bullet else 0)]
-            safe = f"{head}<mark>{safe[len(head):]}</mark>"
-        out.append(safe)
-    return "\n".join(out)
+        style, lead, body = _prose_line(line) if kind == "prose" else (_LINE_CODE, "", html.escape(line))
+        if cited:
+            body = f"<mark>{body}</mark>"
+        rows.append(f'<div style="{_ROW_CITED if cited else _ROW}"><span title="line {number}" '
+                    f'style="{_GUTTER_CITED if cited else _GUTTER}">{number}</span>'
+                    f'<span style="{style}">{lead}{body}</span></div>')
+    return f'<div style="{_SOURCE}">{"".join(rows)}</div>'
+
+
+def markdown_literal(text: str) -> str:
+    """Text for a place Streamlit always reads as markdown (expander and button labels, captions), made literal.
+
+    Backslash escapes stop HTML, links, images, math, emphasis and code. A directive, icon or emoji short
+    code (``:red[``, ``:material/x:``, ``:smile:``) is found by Streamlit on the raw string or on text
+    nodes after escapes are gone, so a colon followed by a name gets an invisible word joiner (U+2060)
+    instead. The text reads the same; a plain label ("Domain 1: Data Preparation") is unchanged.
+    """
+    escaped = re.sub(r"([\\`*_~\[\]<>$&#|])", r"\\\1", text)
+    return re.sub(r":(?=[\w+-])", ":\u2060", escaped)
 
 
 def cited_lines(quote: str, passage: str, start_line: int) -> list[int]:

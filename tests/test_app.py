@@ -14,7 +14,7 @@ import pytest
 from conftest import CACHE_DIR, NOTES_FILE, REPO, free_port, wait_until_serving
 from streamlit.testing.v1 import AppTest
 
-from assistant.ui import badge_markers, cited_lines, gold_candidates, highlight_passage
+from assistant.ui import answer_html, cited_lines, gold_candidates, passage_html
 
 DRIFT = "Explain concept drift vs data drift"
 
@@ -55,13 +55,14 @@ def test_empty_chat_offers_starter_questions(at):
 
 def test_drift_question_gives_a_cited_answer_with_a_source_per_citation(at):
     ask(at, DRIFT)
-    answer = next(m.value for m in at.markdown if "Concept Drift:" in m.value)
-    assert ":blue-badge[1]" in answer  # markers render as badges
-    cited = sorted({int(x) for x in re.findall(r":blue-badge\[(\d+)\]", answer)})
+    # answers and passages are HTML built from escaped note text (st.html), not markdown
+    answer = next(h.value for h in at.get("html") if "Concept Drift:" in h.value and "<mark>" not in h.value)
+    assert 'title="source 1"' in answer  # markers render as our badges
+    cited = sorted({int(x) for x in re.findall(r'title="source (\d+)"', answer)})
     sources = [e.label for e in at.expander]
     assert [int(label[1:label.index("]")]) for label in sources] == cited
     assert all("aws-mla-c01-notes.md, line" in label for label in sources)
-    passages = [m.value for m in at.markdown if "<mark>" in m.value]
+    passages = [h.value for h in at.get("html") if "<mark>" in h.value]
     assert passages and any("Concept Drift:" in p[p.index("<mark>"):] for p in passages)
     assert any("extractive · prompt default" in c.value for c in at.caption)
     assert len(at.session_state.messages) == 2
@@ -118,12 +119,27 @@ def test_feedback_is_exported_as_gold_candidates():
     assert set(candidate) >= {"id", "question", "reference", "evidence", "answerable"}
 
 
+def passage_rows(view: str) -> list[tuple[int, str]]:
+    """(file line number, shown text) for each row of a passage view: its bullet or number as "• " / "1. ",
+    its indent (padding, in columns of the note) as spaces."""
+    rows = []
+    for n, style, text in re.findall(
+            r'title="line (\d+)" style="[^"]*">\d+</span><span style="([^"]*)">(.*?)</span></div>', view):
+        indent = re.search(r"padding-left:calc\((\d+)ch", style)
+        lead = re.sub(r'^<span style="[^"]*">([^<]+)</span>', r"\1 ", text)
+        rows.append((int(n), " " * int(indent.group(1) if indent else 0) + lead))
+    return rows
+
+
 def test_badges_and_highlights():
-    assert badge_markers("a [1] b [2, 3].") == "a :blue-badge[1] b :blue-badge[2] :blue-badge[3]."
+    badges = answer_html("a [1] b [2, 3].")
+    assert re.findall(r'<span title="source (\d+)"[^>]*>\d+</span>', badges) == ["1", "2", "3"]
     text = "# Drift\n- **Data Drift:** input <changes>\n- other"
     assert cited_lines("- **Data Drift:** input <changes>", text, 10) == [11]
-    marked = highlight_passage(text, 10, [11])
-    assert marked.split("\n") == ["**Drift**", "- <mark>**Data Drift:** input &lt;changes&gt;</mark>", "- other"]
+    rows = passage_rows(passage_html(text, 10, [11]))
+    assert rows == [(10, "<strong>Drift</strong>"),  # a heading is bold, not huge; the file's line numbers
+                    (11, "• <mark><strong>Data Drift:</strong> input &lt;changes&gt;</mark>"),
+                    (12, "• other")]
 
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -159,7 +175,10 @@ def test_real_browser_asks_and_opens_a_citation(app_env, tmp_path):
             # the answer streams, then the page reruns and redraws it: wait until the app is idle, so
             # the click lands on the final expander, not on one about to be replaced
             page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60_000)
-            assert "Concept Drift:" in page.locator("[data-testid='stChatMessage']").last.inner_text()
+            # the answer is an st.html element, whose component the page loads on first use: it can show a
+            # moment after the captions and expanders around it
+            answer = page.locator("[data-testid='stChatMessage']").last.locator("[data-testid='stHtml']")
+            answer.filter(has_text="Concept Drift:").first.wait_for(timeout=30_000)
             for _ in range(5):
                 page.locator("[data-testid='stExpander']").first.locator("summary").click()
                 try:
@@ -184,12 +203,16 @@ def test_reindex_button_rebuilds_the_index(at):
 
 
 def test_indented_passages_code_and_tables_render_as_written():
-    text = "    - **Glue:** runs ETL jobs\n        - **Crawler:** finds schemas\n```python\n# a comment <x>\n```"
-    marked = highlight_passage(text, 1, [1]).split("\n")
-    assert marked[0] == "- <mark>**Glue:** runs ETL jobs</mark>"  # no code block from the indent
-    assert marked[1] == "    - **Crawler:** finds schemas"
-    assert marked[3] == "# a comment <x>"  # code stays code
-    assert badge_markers("use `arr[1]` here [1]") == "use `arr[1]` here :blue-badge[1]"
+    text = ("    - **Glue:** runs ETL jobs\n        - **Crawler:** finds schemas\n```python\n# a comment <x>\n"
+            "x = a**2 * b**2\n```\n| a | **b** |")
+    rows = [shown for _, shown in passage_rows(passage_html(text, 1, [1]))]
+    assert rows[0] == "• <mark><strong>Glue:</strong> runs ETL jobs</mark>"  # the common indent goes
+    # (the bullet hangs outside the mark and the wrapped text: a long line wraps under its own text)
+    assert rows[1] == "    • <strong>Crawler:</strong> finds schemas"
+    assert rows[2:6] == ["```python", "# a comment &lt;x&gt;", "x = a**2 * b**2", "```"]  # code stays code, escaped
+    assert rows[6] == "| a | **b** |"  # a table row as written
+    code = answer_html("use `arr[1]` here [1]")
+    assert "arr[1]</code>" in code and code.count('title="source 1"') == 1  # a marker in code is code
 
 
 def test_exported_gold_candidates_load_as_a_gold_file(tmp_path):
