@@ -16,6 +16,8 @@ from assistant.citations import line_span
 from assistant.errors import AssistantError, ConfigError, QuestionError
 
 STALE = "Your notes (or how they are indexed) changed since the last ingest: updating the index first."
+BUSY = ("Another process is updating the index: answering from the index as it is (ask again once it is done "
+        "to include your latest notes).")
 
 
 class _Group(click.Group):
@@ -61,8 +63,11 @@ class _Utf8Text(click.ParamType):
         except UnicodeEncodeError:  # a lone surrogate that stands for no byte (Windows' wide argv)
             raw = value.encode("utf-8", "surrogatepass")
         fixed = raw.decode("utf-8", "replace")
-        label = param.human_readable_name if isinstance(param, click.Argument) else param.opts[0]
-        error = QuestionError if isinstance(param, click.Argument) else ConfigError
+        if param is None:  # typed at the chat prompt
+            label, error = "your question", QuestionError
+        else:
+            label = param.human_readable_name if isinstance(param, click.Argument) else param.opts[0]
+            error = QuestionError if isinstance(param, click.Argument) else ConfigError
         if not self.lenient:
             raise error(f"{label} {fixed!r} is not valid UTF-8: {_UTF8_FIX} and type it again.")
         if not fixed.replace("\ufffd", "").strip():
@@ -99,16 +104,38 @@ def main(ctx: click.Context, env_file: Path) -> None:
     ctx.obj["env_file"] = env_file
 
 
+def _print_report(report, dim: bool = False) -> None:
+    """An ingest's warnings and repairs (stderr), then its summary line (stdout, or dimmed on stderr)."""
+    for warning in report.warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
+    for repair in report.repaired:
+        click.secho(f"repaired: {repair}", fg="yellow", err=True)
+    if dim:
+        click.secho(report.summary(), dim=True, err=True)
+    else:
+        click.echo(report.summary())
+
+
 @main.command()
-@click.option("--rebuild", is_flag=True, help="Re-embed everything (also repairs a damaged index).")
+@click.option("--rebuild", is_flag=True, help="Re-embed everything from scratch (a plain ingest already repairs "
+                                                "a damaged index).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
 def ingest(ctx: click.Context, rebuild: bool, quiet: bool) -> None:
-    """Index the notes folder; only new or changed sections are embedded again."""
-    report = _assistant(ctx).ingest(rebuild=rebuild, progress=not quiet)
-    for warning in report.warnings:
-        click.secho(f"warning: {warning}", fg="yellow", err=True)
-    click.echo(report.summary())
+    """Index the notes folder; only new or changed sections are embedded again.
+
+    Also checks the index and repairs what is damaged or missing. If another process is updating
+    the index, this waits for it to finish, then does what is left (often nothing).
+    """
+    from assistant.errors import IndexBusyError
+
+    sa = _assistant(ctx)
+    try:
+        report = sa.ingest(rebuild=rebuild, progress=not quiet, wait=False)
+    except IndexBusyError:
+        click.secho("Another process is updating the index: waiting for it to finish…", dim=True, err=True)
+        report = sa.ingest(rebuild=rebuild, progress=not quiet, wait=True)
+    _print_report(report)
 
 
 @main.command()
@@ -124,12 +151,8 @@ def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dens
     If your notes changed since the last ingest, the index is brought up to date first.
     """
     sa = _assistant(ctx)
-    if question.strip() and sa.status().stale:
-        click.secho(STALE, dim=True, err=True)
-        report = sa.ingest(progress=True)
-        for warning in report.warnings:
-            click.secho(f"warning: {warning}", fg="yellow", err=True)
-        click.secho(report.summary(), dim=True, err=True)
+    if question.strip():
+        _refresh_if_stale(sa)
     hits = sa.retrieve(question, k=k, hybrid=False if dense_only else None)
     if as_json:
         click.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
@@ -149,12 +172,36 @@ def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dens
 
 
 def _refresh_if_stale(sa) -> None:
-    if sa.status().stale:
+    """Bring the index up to date (or repair it) before searching, without waiting on another writer.
+
+    When there is a usable index, a question is never held up: if another process is writing, or
+    the index folder cannot be written, the answer comes from the index as it is, and a line says
+    so. With no usable index there is nothing to answer from, so this waits for the other writer.
+    """
+    from assistant.errors import IndexBusyError, IndexNotWritableError
+
+    status = sa.status()
+    if not status.needs_ingest:
+        return
+    usable = status.files > 0 and not status.problems
+    if status.busy and usable:
+        click.secho(BUSY, dim=True, err=True)
+        return
+    if status.problems:
+        click.secho(f"The index needs repair ({status.problems[0]}): repairing it first.", dim=True, err=True)
+    else:
         click.secho(STALE, dim=True, err=True)
-        report = sa.ingest(progress=True)
-        for warning in report.warnings:
-            click.secho(f"warning: {warning}", fg="yellow", err=True)
-        click.secho(report.summary(), dim=True, err=True)
+    try:
+        report = sa.ingest(progress=True, wait=not usable)
+    except IndexBusyError:
+        click.secho(BUSY, dim=True, err=True)
+        return
+    except IndexNotWritableError as exc:
+        if not usable:
+            raise
+        click.secho(f"warning: cannot update the index, so answering from it as it is: {exc}", fg="yellow", err=True)
+        return
+    _print_report(report, dim=True)
 
 
 def _print_sources(answer) -> None:
@@ -257,6 +304,11 @@ def chat(ctx: click.Context, backend: str | None, prompt: str | None, k: int | N
         except (EOFError, click.Abort):
             click.echo()
             return
+        try:
+            question = QUESTION.convert(question, None, None)
+        except QuestionError as exc:
+            click.secho(f"Error: {exc}", fg="red", err=True)
+            continue
         command = question.strip().lower()
         if command in {"/quit", "/exit", "quit", "exit"}:
             return
@@ -421,9 +473,17 @@ def status(ctx: click.Context) -> None:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.updated)) if info.updated else "never"
     changed = {True: "yes: run `assistant ingest`", False: "no", None: "unknown (notes folder unreadable)"}
     click.echo(f"notes folder   {info.corpus_dir}")
-    click.echo(f"index          {info.index_dir} (vectors in {info.store})")
+    click.echo(f"index          {info.index_dir} (stored in {info.store})")
     click.echo(f"indexed        {info.files} file(s), {info.chunks} chunks; last ingest {when}")
     click.echo(f"notes changed  {changed[info.stale]}")
+    if info.problems:
+        for problem in info.problems:
+            click.echo(f"health         damaged: {problem}")
+        click.echo("               run `assistant ingest` to repair it")
+    else:
+        click.echo("health         ok")
+    if info.busy:
+        click.echo("writer         another process is updating the index right now")
     click.echo(f"model          {info.model}")
 
 

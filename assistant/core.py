@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.chunking import CHUNKER_VERSION, chunk_text, piece_texts
+from assistant.chunking import CHUNKER_VERSION, chunk_text
 from assistant.config import Settings, load_settings
 from assistant.corpus import load_corpus
 from assistant.embeddings import (
@@ -18,20 +17,18 @@ from assistant.embeddings import (
     ModelInfo,
     RecentQuestions,
     WordPieceTokenizer,
-    content_vectors,
     load_embedder,
     model_info,
     resolve_model_dir,
 )
 from assistant.errors import CorpusError, IndexCorruptError, QuestionError
-from assistant.index import ChunkStore, Manifest
-from assistant.linevectors import token_line_numbers
+from assistant.ingest import Pipeline, ProgressArg, process_lock
 from assistant.schema import Answer, Chunk, IndexStatus, IngestReport, RetrievedChunk
+from assistant.store import IndexStore
+from assistant.store.segments import SEGMENT_FORMAT
 
-ProgressArg = bool | Callable[[int, int], None]
 MIN_CHUNK_TOKENS = 48
 PIECE_TOKENS = 52
-_EMBED_BATCH = 64
 
 
 class StudyAssistant:
@@ -53,12 +50,14 @@ class StudyAssistant:
                 client to use instead of one made from the AWS credential chain).
         """
         self.settings = settings
-        self.store = ChunkStore(settings.index_dir, settings.chroma_url)
+        self.store = IndexStore(settings.index_dir, settings.chroma_url)
         self._info: ModelInfo | None = embedder.info if embedder else None
         self._tokenizer: WordPieceTokenizer | None = None
         self._embedder = embedder
         self._question_embedder: RecentQuestions | None = None
         self._retriever = None
+        self._retriever_key: tuple | None = None
+        self._retriever_lock = threading.RLock()  # the app answers several browser sessions at once
         self._backends: dict = {}
         self._backend_deps = backend_deps
         self._gate = None
@@ -73,7 +72,7 @@ class StudyAssistant:
     def model_info(self) -> ModelInfo:
         """The embedding model's folder, window and fingerprint (no weights loaded)."""
         if self._info is None:
-            self._info = model_info(resolve_model_dir(self.settings.embed_model))
+            self._info = model_info(resolve_model_dir(self.settings.embed_model), self.settings.cache_dir)
         return self._info
 
     @property
@@ -105,157 +104,107 @@ class StudyAssistant:
             "max_tokens": min(self.settings.chunk_tokens, self.model_info.window),
             "min_tokens": MIN_CHUNK_TOKENS,
             "piece_tokens": PIECE_TOKENS,
-            "token_vectors": True,
-            # builds carry a snapshot for fast opening (3: with each token vector's line); an older
-            # build is rebuilt once (reusing its vectors, nothing is embedded again)
-            "snapshot": 3,
         }
+
+    @property
+    def build_settings(self) -> dict:
+        """Everything a build's vectors depend on (kept in the manifest): a change rebuilds the index.
+
+        The embedding model by content fingerprint, the chunker's version and sizes, the segment format.
+        """
+        return {"model": self.model_info.fingerprint, "chunker": self.chunker_settings, "segments": SEGMENT_FORMAT}
 
     def chunk_notes(self, notes: Iterable) -> list[Chunk]:
         """Chunk note files with the current settings."""
+        return [chunk for note in notes for chunk in self._chunk_note(note)]
+
+    def _chunk_note(self, note) -> list[Chunk]:
         params = self.chunker_settings
-        return [
-            chunk
-            for note in notes
-            for chunk in chunk_text(note.text, note.source, self.tokenizer, params["max_tokens"], params["min_tokens"])
-        ]
+        return chunk_text(note.text, note.source, self.tokenizer, params["max_tokens"], params["min_tokens"])
 
     # -- ingest ----------------------------------------------------------------------------
-    def ingest(self, rebuild: bool = False, progress: ProgressArg = True) -> IngestReport:
+    def ingest(self, rebuild: bool = False, progress: ProgressArg = True, wait: bool | float = True,
+               step: Callable[[str], None] | None = None) -> IngestReport:
         """Bring the index in line with the notes folder, embedding only new or changed chunks.
 
-        Idempotent: a second run with nothing changed adds and removes nothing (and returns
-        in well under a second without opening the database). A run that fails or is killed
-        midway leaves the previous index as it was.
+        Idempotent: a second run with nothing changed adds and removes nothing (and returns in
+        well under a second). It also repairs: a damaged or missing part of the index, or a
+        manifest from an older version, is rebuilt from the notes. One writer at a time: the
+        index folder's writer lock is held throughout. A run that fails or is killed midway
+        leaves the previous build serving queries, and the next run cleans up after it.
 
         Args:
-            rebuild: Re-embed everything; also recovers a damaged index folder.
+            rebuild: Re-embed everything.
             progress: True for a progress bar on stderr, False for none, or a callable
                 ``(done, total)`` called as chunks are embedded.
+            wait: If another process is writing the index: True to wait for it, False to raise
+                `IndexBusyError` at once, or seconds to wait at most.
+            step: Called with the name of each durable write step once done (``planned``,
+                ``segment <file>`` per file written, then those of `IndexStore.commit`).
 
         Returns:
-            What was added, removed and kept, with the files skipped and why.
+            What was added, removed and kept, files skipped and why, what was repaired.
 
         Raises:
             CorpusError: Missing notes folder or nothing readable in it.
             IndexNotWritableError: The index folder cannot be written.
-            IndexCorruptError: The index is damaged and ``rebuild`` is False.
+            IndexBusyError: Another process is writing and ``wait`` ran out.
+            IndexUnavailableError: Server mode: the Chroma server failed (the index in use is unchanged).
         """
         started = time.perf_counter()
-        self.store.check_writable()
-        notes, warnings = load_corpus(self.settings.corpus_dir, int(self.settings.max_file_mb * 1e6))
-        try:
-            old = self.store.read_manifest()
-            if rebuild:
-                self.store.verify(old)
-        except IndexCorruptError:
-            if not rebuild:
-                raise
-            # the old index is unreadable, so nothing in it can be lost: start clean
-            self.store.wipe()
+        with process_lock(str(self.settings.index_dir.resolve())), self.store.lock.hold(wait):
             self.store.check_writable()
-            old = None
-        self._retriever = None
-        fingerprint, chunker = self.model_info.fingerprint, self.chunker_settings
-        digests = {n.source: n.digest for n in notes}
-        if (
-            not rebuild and old is not None and old.model == fingerprint and old.chunker == chunker
-            and {s: f.get("digest") for s, f in old.files.items()} == digests
-        ):
-            n = old.chunk_count
-            return IngestReport(len(notes), n, 0, 0, n, time.perf_counter() - started, warnings)
-
-        chunks = self.chunk_notes(notes)
-        pieces = {c.id: piece_texts(c, self.tokenizer, chunker["piece_tokens"]) for c in chunks}
-        same_model = old is not None and old.model == fingerprint
-        reuse = {} if rebuild or not same_model else self.store.stored_vectors(old, [c.id for c in chunks])
-        reuse = {cid: v for cid, v in reuse.items() if len(v[0]) == len(pieces[cid])}
-        if old is None:
-            # Chroma takes ~1-2 s to import and open; do it while the model embeds (onnxruntime
-            # releases the GIL), instead of after. Errors resurface when build() opens it.
-            warm = threading.Thread(target=self._open_quietly, daemon=True)
-            warm.start()
-        fresh = [c for c in chunks if c.id not in reuse]
-        # the file line of each token vector, for per-line scoring at query time (a query process
-        # would otherwise tokenize each passage again: 2-4 ms a passage). Worked out while the
-        # model embeds (onnxruntime releases the GIL), as the Chroma warm-up above is.
-        lines: dict[str, np.ndarray | None] = {}
-        liner = threading.Thread(target=self._token_lines, args=(chunks, pieces, lines), daemon=True)
-        liner.start()
-        vectors = {**reuse, **self._embed(fresh, pieces, progress)}
-        liner.join()
-        counts: dict[str, int] = {}
-        for c in chunks:
-            counts[c.source] = counts.get(c.source, 0) + 1
-        manifest = Manifest(
-            collection="", model=fingerprint, chunker=chunker,
-            files={s: {"digest": digests[s], "chunks": counts.get(s, 0)} for s in digests},
-        )
-        self.store.build(chunks, pieces, vectors, manifest, lines)
-        return IngestReport(
-            files=len(notes), chunks=len(chunks), added=len(fresh),
-            removed=(old.chunk_count if old else 0) - len(reuse), unchanged=len(reuse),
-            seconds=time.perf_counter() - started, warnings=warnings,
-        )
-
-    def _token_lines(self, chunks: list[Chunk], pieces: dict[str, list[str]],
-                     out: dict[str, np.ndarray | None]) -> None:
-        try:
-            for c in chunks:
-                out[c.id] = token_line_numbers(c, pieces[c.id], self.tokenizer)
-        except Exception:  # noqa: BLE001 - only a speed-up: the build then records no lines
-            out.clear()
-
-    def _open_quietly(self) -> None:
-        try:
-            self.store.client()
-        except Exception:  # noqa: BLE001 - reported by the main thread's own call
-            pass
-
-    def _embed(
-        self, chunks: list[Chunk], pieces: dict[str, list[str]], progress: ProgressArg,
-    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per chunk: its piece vectors and its content-token vectors, with a progress bar per batch."""
-        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        if not chunks:
-            return out
-        embedder = self.embedder  # load (or convert, once) before the bar starts
-        bar = None
-        if progress is True:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(chunks), desc="Embedding notes", unit="chunk", file=sys.stderr, leave=False)
-        try:
-            for i in range(0, len(chunks), _EMBED_BATCH):
-                batch = chunks[i : i + _EMBED_BATCH]
-                flat, states = embedder.embed_tokens([t for c in batch for t in pieces[c.id]])
-                at = 0
-                for c in batch:
-                    n = len(pieces[c.id])
-                    kept = content_vectors(states[at : at + n])
-                    out[c.id] = (flat[at : at + n], np.concatenate(kept) if kept else np.zeros((0, flat.shape[1])))
-                    at += n
-                if bar is not None:
-                    bar.update(len(batch))
-                elif callable(progress):
-                    progress(len(out), len(chunks))
-        finally:
-            if bar is not None:
-                bar.close()
-        return out
+            notes, warnings = load_corpus(self.settings.corpus_dir, int(self.settings.max_file_mb * 1e6))
+            repaired: list[str] = []
+            retire: list[str] = []
+            try:
+                old = self.store.read_manifest()
+            except IndexCorruptError as exc:
+                old = None
+                repaired.append(str(exc).split(". Run `")[0])
+                retire.append(self.store.legacy_collection() or "")
+            if old is not None and not rebuild:
+                repaired += self.store.problems(old)
+            if rebuild and self.settings.chroma_url:
+                previous = self.store.mirror_id()
+                self.store.new_mirror_id()
+                retire.append(previous or "")
+            pipeline = Pipeline(self.store, self.build_settings, self._chunk_note, self.tokenizer,
+                                lambda: self.embedder, self.model_info.dim)
+            report = pipeline.run(notes, warnings, old, rebuild, progress, step, started, repaired,
+                                  [r for r in retire if r])
+        with self._retriever_lock:
+            self._retriever = None
+        return report
 
     # -- retrieve --------------------------------------------------------------------------
+    def _manifest_key(self) -> tuple | None:
+        try:
+            st = self.store.manifest_path.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_size
+
     def _ensure_retriever(self):
-        if self._retriever is None:
-            manifest = self.store.read_manifest()
-            if manifest is None:
+        """The retriever over the live build; reloaded when another process switched the build."""
+        with self._retriever_lock:
+            key = self._manifest_key()
+            if self._retriever is not None and key == self._retriever_key:
+                return self._retriever
+            index = self.store.open_live(self.model_info.dim)
+            if index is None:
                 self.ingest(progress=True)
-                manifest = self.store.read_manifest()
+                key = self._manifest_key()
+                index = self.store.open_live(self.model_info.dim)
+                if index is None:
+                    raise IndexCorruptError(f"The index in {self.settings.index_dir} vanished while it was "
+                                            "being built. Run `assistant ingest` again.")
             from assistant.retrieval import Retriever
 
-            self._retriever = Retriever(self.store.load(manifest), self.question_embedder, tokenizer=self.tokenizer,
+            self._retriever = Retriever(index, self.question_embedder, tokenizer=self.tokenizer,
                                         piece_tokens=self.chunker_settings["piece_tokens"])
-        return self._retriever
+            self._retriever_key = key
+            return self._retriever
 
     def retrieve(self, question: str, k: int | None = None, hybrid: bool | None = None) -> list[RetrievedChunk]:
         """The passages of the notes most relevant to a question, best first.
@@ -292,8 +241,12 @@ class StudyAssistant:
         return self._ensure_retriever().vectors
 
     def status(self) -> IndexStatus:
-        """What is indexed and whether it is stale: notes, model or chunking changed since the last ingest."""
-        manifest = self.store.read_manifest()
+        """What is indexed, whether it is stale (notes or settings changed) and healthy, and whether it is busy."""
+        problems: list[str] = []
+        try:
+            manifest = self.store.read_manifest()
+        except IndexCorruptError as exc:
+            manifest, problems = None, [str(exc)]
         stale: bool | None
         try:
             notes, _ = load_corpus(self.settings.corpus_dir, int(self.settings.max_file_mb * 1e6))
@@ -305,15 +258,17 @@ class StudyAssistant:
         elif current is None:
             stale = None
         else:
-            stale = (
-                current != {s: f.get("digest") for s, f in manifest.files.items()}
-                or manifest.model != self.model_info.fingerprint or manifest.chunker != self.chunker_settings
-            )
+            stale = current != manifest.digests() or manifest.build != self.build_settings
+        if manifest is not None:
+            problems += self.store.problems(manifest)
+        store = str(self.store.index_dir)
+        if self.settings.chroma_url:
+            store += f" and the Chroma server at {self.settings.chroma_url}"
         return IndexStatus(
-            corpus_dir=str(self.settings.corpus_dir), index_dir=str(self.settings.index_dir),
-            store=self.settings.chroma_url or str(self.settings.index_dir / "chroma"),
+            corpus_dir=str(self.settings.corpus_dir), index_dir=str(self.settings.index_dir), store=store,
             files=len(manifest.files) if manifest else 0, chunks=manifest.chunk_count if manifest else 0,
             updated=manifest.updated if manifest else None, stale=stale, model=str(self.model_info.path),
+            problems=tuple(problems), busy=self.store.lock.busy(),
         )
 
     # -- answer ----------------------------------------------------------------------------

@@ -61,6 +61,7 @@ class ModelInfo:
     pooling: str  # "mean" or "cls"
     normalize: bool
     fingerprint: str
+    dim: int = 384
 
     @property
     def window(self) -> int:
@@ -68,8 +69,54 @@ class ModelInfo:
         return self.max_seq_length - 2
 
 
-def model_info(path: Path) -> ModelInfo:
-    """Read max length, pooling and a content fingerprint from a model folder."""
+def _weights_digest(files: Sequence[Path], cache_dir: Path | None) -> str:
+    """sha256 of the weight files' bytes, remembered per (path, size, mtime, inode) in ``cache_dir``.
+
+    Hashing ~90 MB takes ~60 ms; a fresh `assistant ask` should not pay it each time, and a file
+    replaced in place (another fine-tune of the same size) changes its mtime and inode.
+    """
+    keys = [f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}" for f in files if (st := f.stat())]
+    key = hashlib.sha256("\n".join(keys).encode()).hexdigest()
+    memo = cache_dir / "model-digests.json" if cache_dir else None
+    known: dict[str, str] = {}
+    if memo is not None:
+        try:
+            known = json.loads(memo.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            known = {}
+        if isinstance(known, dict) and isinstance(known.get(key), str):
+            return known[key]
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f"{f.name}\n".encode())
+        with open(f, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    value = digest.hexdigest()
+    if memo is not None:
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            known = {**(known if isinstance(known, dict) else {}), key: value}
+            fd, tmp = tempfile.mkstemp(dir=memo.parent, prefix=".model-digests-")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(known, fh)
+            os.replace(tmp, memo)
+        except OSError:
+            pass  # only a speed-up
+    return value
+
+
+def model_info(path: Path, cache_dir: Path | None = None) -> ModelInfo:
+    """Read max length, pooling, width and a content fingerprint from a model folder.
+
+    The fingerprint hashes the configuration, the tokenizer and the weights' bytes: a model with
+    the same architecture and size but other weights (a fine-tune) is another model, whose vectors
+    (and ONNX export) must not be reused.
+
+    Args:
+        path: The sentence-transformers model folder.
+        cache_dir: Where to remember the weights' hash between processes (None: hash every time).
+    """
     max_len = 256
     st_config = path / "sentence_bert_config.json"
     if st_config.is_file():
@@ -85,13 +132,17 @@ def model_info(path: Path) -> ModelInfo:
                 pooling = "cls" if cfg.get("pooling_mode_cls_token") else "mean"
             if kind.endswith("Normalize"):
                 normalize = True
+    try:
+        dim = int(json.loads((path / "config.json").read_text()).get("hidden_size", 384))
+    except (OSError, ValueError, TypeError):
+        dim = 384
     digest = hashlib.sha256()
     for name in ("config.json", "tokenizer.json", "modules.json"):
         if (path / name).is_file():
             digest.update((path / name).read_bytes())
-    for weights in sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin")):
-        digest.update(f"{weights.name}:{weights.stat().st_size}".encode())
-    return ModelInfo(path, max_len, pooling, normalize, digest.hexdigest()[:16])
+    weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+    digest.update(_weights_digest(weights, cache_dir).encode())
+    return ModelInfo(path, max_len, pooling, normalize, digest.hexdigest()[:16], dim)
 
 
 class WordPieceTokenizer:

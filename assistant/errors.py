@@ -28,7 +28,11 @@ class IndexUnavailableError(IndexProblemError):
 
 
 class IndexCorruptError(IndexProblemError):
-    """The index folder exists but cannot be read back; `assistant ingest --rebuild` recovers."""
+    """The index folder exists but cannot be read back; `assistant ingest` repairs it."""
+
+
+class IndexBusyError(IndexProblemError):
+    """Another process is writing the index right now (the one-writer lock is taken)."""
 
 
 class QuestionError(AssistantError):

@@ -10,8 +10,8 @@ BM25 ranks first ("DeepAR") drowned under chunks both retrievers found mediocre.
 
 Why not langchain's EnsembleRetriever/BM25Retriever: they return Documents without scores (and
 Ensemble fuses by weighted RRF), so neither the fused score nor the dense similarity (which later
-decides "your notes don't cover this") would survive. BM25 is rank_bm25's BM25Okapi, the engine
-BM25Retriever wraps, scored through per-word posting lists (`KeywordIndex`).
+decides "your notes don't cover this") would survive. BM25 gives the numbers of rank_bm25's
+BM25Okapi, the engine BM25Retriever wraps, from counts stored at ingest (`keyword.KeywordIndex`).
 
 Neighbouring chunks of one long section that rank among the top results together come back as
 one passage (`STITCH_VECTORS`), so the k places go to k different passages.
@@ -30,18 +30,21 @@ from threadpoolctl import ThreadpoolController
 
 from assistant.chunking import chunk_id, piece_texts
 from assistant.embeddings import Embedder, content_vectors
-from assistant.index import LoadedIndex
 from assistant.linevectors import rows_by_line, token_line_numbers
 from assistant.query import comparison_sides, tokens
 from assistant.schema import Chunk, RetrievedChunk
 from assistant.sentences import GENERIC_LABELS, outside_code, passage_units
+from assistant.store import LoadedIndex
 
 # Fusion weights: dense (best piece), BM25, late interaction (token MaxSim). Measured recall@5 /
 # MRR@5 on gold and held-out: RRF of dense+BM25 0.900/0.860 and 0.984/0.878; convex 0.6/0.4/0
 # 0.892/0.878 and 1.000/0.911; 0.4/0.4/0.2 0.912/0.892 and 1.000/0.930.
 WEIGHTS = (0.4, 0.4, 0.2)
 DENSE_WEIGHT = 0.6  # dense vs BM25 when a question has no content tokens for late interaction
-EXACT_SCAN_LIMIT = 50_000  # pieces; scanning 50k takes ~6 ms here, a couple of HNSW queries
+# Dense search scans every piece vector exactly; in server mode, above this many pieces, the
+# Chroma server's HNSW index answers instead (scanning 50k takes ~6 ms here, a couple of HNSW
+# queries). A local index always scans: 100 copies of the MLA notes hold ~50k pieces.
+EXACT_SCAN_LIMIT = 50_000
 # Two chunks sharing this much of their vocabulary (Jaccard of content words) say the same thing:
 # a section pasted twice, or the same notes in two files; only the better-ranked one is returned.
 # Text, not vectors: adjacent chunks of one section have chunk vectors at cosine 0.92-0.94 (their
@@ -86,41 +89,6 @@ CANDIDATES = 30
 # token vectors against plain chunks' 562 (~1,300 word pieces, at ~1.5 word pieces a vector).
 STITCH_VECTORS = 1024
 LINE_ROWS_CACHE = 256  # chunks whose per-line token vectors are kept split (`Retriever.line_rows`)
-
-
-class KeywordIndex:
-    """BM25Okapi scores from per-word posting lists: the same numbers as ``BM25Okapi.get_scores``.
-
-    rank_bm25 scans every document in Python for each query word (2 ms of a 20 ms query here,
-    and linear in the notes); a posting list per word holds each document's BM25 term weight,
-    computed once with rank_bm25's own idf, k1, b and lengths, so a query only touches the
-    documents that contain its words.
-    """
-
-    def __init__(self, bm25) -> None:
-        """Build the posting lists of a fitted ``BM25Okapi``."""
-        self.size = bm25.corpus_size
-        doc_len = np.asarray(bm25.doc_len, dtype=np.float64)
-        norm = bm25.k1 * (1 - bm25.b + bm25.b * doc_len / bm25.avgdl)
-        docs: dict[str, list[int]] = {}
-        for d, freqs in enumerate(bm25.doc_freqs):
-            for word in freqs:
-                docs.setdefault(word, []).append(d)
-        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for word, ids in docs.items():
-            where = np.asarray(ids)
-            tf = np.array([bm25.doc_freqs[d][word] for d in ids], dtype=np.float64)
-            weight = (bm25.idf.get(word) or 0) * (tf * (bm25.k1 + 1) / (tf + norm[where]))
-            self.postings[word] = (where, weight)
-
-    def scores(self, words: Sequence[str]) -> np.ndarray:
-        """BM25 score of every document for a query (a repeated word counts again, as in rank_bm25)."""
-        out = np.zeros(self.size)
-        for word in words:
-            posting = self.postings.get(word)
-            if posting is not None:
-                out[posting[0]] += posting[1]
-        return out
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -211,22 +179,20 @@ class Retriever:
     def __init__(self, index: LoadedIndex, embedder: Embedder, candidates: int = CANDIDATES,
                  exact_limit: int = EXACT_SCAN_LIMIT, feedback: bool = True, tokenizer=None,
                  piece_tokens: int | None = None) -> None:
-        """Build the BM25 model over the chunks' heading path + text (kept in memory).
+        """Wrap a loaded index (its BM25 statistics come with it).
 
         Args:
             index: The loaded index.
             embedder: Embeds questions (the model the index was built with).
             candidates: How deep each retriever's list goes before fusion.
-            exact_limit: Up to this many pieces, dense search scans all vectors exactly;
-                above it, Chroma's approximate (HNSW) index is queried.
+            exact_limit: Up to this many pieces, dense search scans all vectors exactly; above
+                it, in server mode, the Chroma server's approximate (HNSW) index is queried.
             feedback: Run the pseudo-relevance feedback pass.
             tokenizer: The embedding model's `WordPieceTokenizer`, to split a chunk's stored token
                 vectors by line (`line_rows`) when the index did not record their lines (one read
                 from Chroma). Without either, feedback uses the passage's tf x idf words.
             piece_tokens: The piece size the index was built with (its chunker settings).
         """
-        from rank_bm25 import BM25Okapi
-
         self.index = index
         self.feedback = feedback
         self.embedder = embedder
@@ -236,16 +202,14 @@ class Retriever:
         self.vectors = index.vectors
         self._pos = {c.id: i for i, c in enumerate(self.chunks)}
         self._blas = ThreadpoolController()
-        corpus = [tokens(c.search_text()) or ["_"] for c in self.chunks]
-        self._bm25 = BM25Okapi(corpus) if corpus else None
-        self._keywords = KeywordIndex(self._bm25) if self._bm25 is not None else None
+        self._keywords = index.keywords if self.chunks else None
         self.tokenizer = tokenizer
         self.piece_tokens = piece_tokens
         self._line_cache: dict[int, np.ndarray | None] = {}
         self._text_cache: dict[int, tuple | None] = {}
         self._rows_cache: OrderedDict[int, dict[int, np.ndarray] | None] = OrderedDict()
         self._rows_lock = threading.Lock()
-        self._words = [set(tokens(c.text)) for c in self.chunks]
+        self._word_sets: dict[int, set[str]] = {}
         self._next, self._starts = self._neighbours()
 
     def _neighbours(self) -> tuple[dict[int, int], dict[tuple[str, int], int]]:
@@ -306,14 +270,12 @@ class Retriever:
         """
         if not self.chunks or not self.index.piece_count:
             return [[] for _ in vectors]
-        if self.index.piece_count <= self.exact_limit:
+        if self.index.dense is None or self.index.piece_count <= self.exact_limit:
             return [[int(i) for i in np.argsort(-sim, kind="stable")[:n]] for sim in similarities]
-        # ids only: asking Chroma for metadatas too makes the query 4x slower (7 ms vs 2 ms here);
-        # a piece id is "<chunk id>:<n>"
-        result = self.index.pieces.query(query_embeddings=list(vectors),
-                                         n_results=min(n * 4, self.index.piece_count), include=[])
+        # a piece id is "<chunk id>:<n>"; ids the live build lacks (a writer's, mid-update) are skipped
+        result = self.index.dense.query(list(vectors), min(n * 4, self.index.piece_count))
         rankings = []
-        for piece_ids in result["ids"]:
+        for piece_ids in result:
             ranked: list[int] = []
             for piece_id in piece_ids:
                 pos = self._pos.get(piece_id.rsplit(":", 1)[0])
@@ -331,17 +293,24 @@ class Retriever:
 
     def _keyword_scores(self, text: str) -> np.ndarray:
         words = tokens(text)
-        if self._bm25 is None or not words:
+        if self._keywords is None or not words:
             return np.zeros(len(self.chunks))
         return self._keywords.scores(words)
 
+    def words(self, position: int) -> set[str]:
+        """A chunk's distinct keyword tokens (of its text, not its headings), for near-duplicate checks."""
+        found = self._word_sets.get(position)
+        if found is None:
+            found = self._word_sets[position] = set(tokens(self.chunks[position].text))
+        return found
+
     def feedback_terms(self, text: str, position: int, n: int = FEEDBACK_TERMS) -> list[str]:
         """The ``n`` words of a passage that best say what it is about and the query lacks (tf x idf)."""
-        if self._bm25 is None:
+        if self._keywords is None:
             return []
         asked = set(tokens(text))
-        counts = self._bm25.doc_freqs[position]  # word -> count in the passage
-        scored = [(count * self._bm25.idf.get(w, 0.0), w) for w, count in counts.items()
+        counts = self._keywords.doc_terms(position)  # word -> count in the passage
+        scored = [(count * self._keywords.idf_of(w), w) for w, count in counts.items()
                   if w not in asked and len(w) > 2 and not w.isdigit()]
         return [w for score, w in sorted(scored, key=lambda x: (-x[0], x[1]))[:n] if score > 0]
 
@@ -427,7 +396,7 @@ class Retriever:
         asked = set(tokens(text))
         words = dict.fromkeys(w for span in spans if span.lower() not in GENERIC_LABELS for w in tokens(span)
                               if w not in asked and len(w) > 2 and not w.isdigit())
-        return sorted(words, key=lambda w: (-self._bm25.idf.get(w, 0.0), w))[:n]
+        return sorted(words, key=lambda w: (-self._keywords.idf_of(w), w))[:n]
 
     def _top_keyword(self, keyword: np.ndarray) -> list[int]:
         return [int(i) for i in np.argsort(-keyword, kind="stable")[: self.candidates] if keyword[i] > 0]
@@ -529,7 +498,7 @@ class Retriever:
         similarity = similarities[0]
         groups: list[list[int]] = []  # picked chunks, neighbours of one section stitched, file order
         for i in merged:
-            if dedup and any(jaccard(self._words[i], self._words[j]) >= NEAR_DUPLICATE for g in groups for j in g):
+            if dedup and any(jaccard(self.words(i), self.words(j)) >= NEAR_DUPLICATE for g in groups for j in g):
                 continue
             if len(groups) == k:
                 break

@@ -97,6 +97,7 @@ class IngestReport:
         unchanged: Chunks kept as they were (embeddings reused).
         seconds: Wall time of the run.
         warnings: One line per file that was skipped or read with a caveat.
+        repaired: One line per problem of the index found and repaired by this run.
     """
 
     files: int = 0
@@ -106,6 +107,7 @@ class IngestReport:
     unchanged: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """The one-line summary printed at the end of an ingest."""
@@ -123,12 +125,16 @@ class IndexStatus:
     Attributes:
         corpus_dir: The notes folder.
         index_dir: The index folder.
-        store: Where vectors live: the local Chroma folder or the server URL.
+        store: Where vectors live: the index folder, or also the Chroma server's URL.
         files: Note files in the index.
         chunks: Chunks in the index.
         updated: Unix time of the last ingest that changed something (None: never built).
-        stale: Notes were added, changed or removed since (None when the folder is unreadable).
+        stale: Notes were added, changed or removed since, or a setting the vectors depend on
+            changed (None when the notes folder is unreadable).
         model: The embedding model folder.
+        problems: What is wrong with the index (damaged or missing parts, an older format), each
+            repaired by a plain `assistant ingest`; empty when it is healthy.
+        busy: Another process is updating the index right now.
     """
 
     corpus_dir: str
@@ -139,6 +145,13 @@ class IndexStatus:
     updated: float | None
     stale: bool | None
     model: str
+    problems: tuple[str, ...] = ()
+    busy: bool = False
+
+    @property
+    def needs_ingest(self) -> bool:
+        """Whether an ingest would change anything (notes or settings changed, or a repair is due)."""
+        return bool(self.stale) or bool(self.problems)
 
 
 @dataclass(frozen=True)

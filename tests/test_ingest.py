@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import chromadb
-import chromadb.config
 import numpy as np
 import pytest
 from conftest import CACHE_DIR, NOTES_FILE, REPO, write_notes
@@ -238,74 +238,153 @@ def test_index_folder_that_cannot_be_created(tmp_path, make_assistant):
         sa.retrieve("drift")
 
 
-def test_corrupt_manifest_raises_and_rebuild_recovers(small, make_assistant):
+def _segments(tmp: Path) -> set[str]:
+    return {p.name for p in (tmp / "index" / "segments").iterdir()}
+
+
+def _live(sa: StudyAssistant) -> set[str]:
+    return set(sa.store.read_manifest().segments())
+
+
+def test_corrupt_manifest_is_reported_and_plain_ingest_repairs_it(small, make_assistant):
     tmp, sa, _ = small
     sa.close()
     (tmp / "index" / "manifest.json").write_text("{ this is not json", encoding="utf-8")
     sa = make_assistant(tmp)
     with pytest.raises(IndexCorruptError) as info:
         sa.retrieve("batch transform")
-    assert "assistant ingest --rebuild" in str(info.value)
-    with pytest.raises(IndexCorruptError, match="assistant ingest --rebuild"):
-        sa.ingest(progress=False)
-    report = sa.ingest(rebuild=True, progress=False)
+    assert "damaged" in str(info.value) and "Run `assistant ingest` to repair it" in str(info.value)
+    status = sa.status()
+    assert status.problems and "unreadable manifest" in status.problems[0] and status.needs_ingest
+    report = sa.ingest(progress=False)
     assert (report.chunks, report.added) == (SMALL_CHUNKS, SMALL_CHUNKS)
+    assert report.repaired and "unreadable manifest" in report.repaired[0]
     assert sa.retrieve("batch transform", k=1)[0].heading_path == ["SageMaker", "Batch Transform"]
+    assert sa.status().problems == () and _segments(tmp) == _live(sa)  # the unreachable old segments went
 
 
 def test_manifest_with_wrong_fields_is_corrupt(small, make_assistant):
     tmp, sa, _ = small
     sa.close()
-    (tmp / "index" / "manifest.json").write_text('{"collection": "x", "unexpected": 1}', encoding="utf-8")
-    with pytest.raises(IndexCorruptError, match="assistant ingest --rebuild"):
+    (tmp / "index" / "manifest.json").write_text('{"format": 2, "unexpected": 1}', encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="unreadable manifest.*assistant ingest"):
         make_assistant(tmp).retrieve("batch transform")
 
 
-def test_corrupt_database_raises_with_rebuild_hint(small, make_assistant):
+def test_a_missing_segment_is_found_and_only_its_file_embedded_again(small, make_assistant):
     tmp, sa, _ = small
+    manifest = sa.store.read_manifest()
+    shutil.rmtree(tmp / "index" / "segments" / manifest.files["ml/drift.md"]["segment"])
+    sa = fresh(tmp, make_assistant, sa)
+    assert sa.status().problems == ("ml/drift.md: its part of the index is missing",)
+    with pytest.raises(IndexCorruptError, match="missing.*assistant ingest"):
+        sa.retrieve("concept drift")
+    report = sa.ingest(progress=False)
+    assert (report.added, report.unchanged) == (2, SMALL_CHUNKS - 2)
+    assert report.repaired == ["ml/drift.md: its part of the index is missing"]
+    assert sa.retrieve("what is concept drift", k=1)[0].source == "ml/drift.md"
+    assert sa.status().problems == ()
+
+
+@pytest.mark.parametrize("damage", ["truncate tokens", "garbage arrays", "bad meta"])
+def test_a_damaged_segment_is_one_line_and_plain_ingest_repairs_it(small, make_assistant, damage):
+    tmp, sa, _ = small
+    folder = tmp / "index" / "segments" / sa.store.read_manifest().files["aws/sagemaker.md"]["segment"]
     sa.close()
-    (tmp / "index" / "chroma" / "chroma.sqlite3").write_bytes(b"garbage, not sqlite " * 500)
+    if damage == "truncate tokens":
+        data = (folder / "tokens.npy").read_bytes()
+        (folder / "tokens.npy").write_bytes(data[: len(data) // 2])
+    elif damage == "garbage arrays":
+        size = (folder / "arrays.npz").stat().st_size
+        (folder / "arrays.npz").write_bytes(b"x" * size)  # same size: only reading tells
+    else:
+        (folder / "meta.json").write_text('{"format": 1, "chunks": [["a"]]}', encoding="utf-8")
+    sa = make_assistant(tmp)
     with pytest.raises(IndexCorruptError) as info:
-        make_assistant(tmp).retrieve("batch transform")
-    assert "assistant ingest --rebuild" in str(info.value)
-
-
-def test_rebuild_recovers_from_corrupt_database(small, make_assistant):
-    tmp, sa, _ = small
-    sa.close()
-    (tmp / "index" / "chroma" / "chroma.sqlite3").write_bytes(b"garbage, not sqlite " * 500)
-    sa = make_assistant(tmp)
-    report = sa.ingest(rebuild=True, progress=False)
-    assert report.chunks == SMALL_CHUNKS
-    assert sa.retrieve("batch transform", k=1)[0].heading_path == ["SageMaker", "Batch Transform"]
-
-
-def test_rebuild_after_another_assistant_used_the_index(small, make_assistant):
-    tmp, sa, _ = small
-    assert sa.retrieve("batch transform", k=1)  # this assistant has the index open; it is then dropped
-    (tmp / "index" / "manifest.json").write_text("{ damaged", encoding="utf-8")
-    other = make_assistant(tmp)
-    report = other.ingest(rebuild=True, progress=False)
-    assert report.added == SMALL_CHUNKS
-    assert other.retrieve("batch transform", k=1)[0].heading_path == ["SageMaker", "Batch Transform"]
-
-
-def test_missing_collection_is_corrupt_and_rebuild_recovers(small, make_assistant):
-    tmp, sa, _ = small
-    sa.close()
-    client = chromadb.PersistentClient(path=str(tmp / "index" / "chroma"),
-                                       settings=chromadb.config.Settings(anonymized_telemetry=False))
-    for col in client.list_collections():
-        client.delete_collection(getattr(col, "name", col))
-    from chromadb.api.client import SharedSystemClient
-
-    SharedSystemClient.clear_system_cache()
-    sa = make_assistant(tmp)
-    with pytest.raises(IndexCorruptError, match="assistant ingest --rebuild"):
         sa.retrieve("batch transform")
-    report = sa.ingest(rebuild=True, progress=False)
-    assert report.added == SMALL_CHUNKS
+    assert "\n" not in str(info.value) and "assistant ingest" in str(info.value)
+    if damage != "garbage arrays":  # a size change is seen without reading the segment
+        assert sa.status().problems == ("aws/sagemaker.md: its part of the index is damaged",)
+        assert sa.ingest(progress=False).added == 3
+    else:
+        assert sa.ingest(rebuild=True, progress=False).added == SMALL_CHUNKS
     assert sa.retrieve("batch transform", k=1)[0].heading_path == ["SageMaker", "Batch Transform"]
+
+
+def test_an_index_from_the_previous_version_is_rebuilt_and_its_files_removed(small, make_assistant):
+    tmp, sa, _ = small
+    sa.close()
+    index = tmp / "index"
+    shutil.rmtree(index)
+    index.mkdir()
+    (index / "manifest.json").write_text('{"collection": "0123abcd", "model": "x", "chunker": {}, "files": {}, '
+                                         '"updated": 1.0, "format": 1}', encoding="utf-8")
+    (index / "chroma").mkdir()
+    (index / "chroma" / "chroma.sqlite3").write_bytes(b"old database")
+    (index / "tokens-0123abcd.npz").write_bytes(b"old vectors")
+    (index / "pending.json").write_text("[]")
+    sa = make_assistant(tmp)
+    assert "older version" in sa.status().problems[0]
+    with pytest.raises(IndexCorruptError, match="older version.*assistant ingest"):
+        sa.retrieve("batch transform")
+    report = sa.ingest(progress=False)
+    assert report.added == SMALL_CHUNKS and "older version" in report.repaired[0]
+    assert sorted(p.name for p in index.iterdir()) == [".writer.lock", "manifest.json", "segments"]
+
+
+def test_a_changed_chunk_size_chunks_again(small, make_assistant):
+    tmp, sa, _ = small
+    assert sa.ingest(progress=False).added == 0
+    smaller = make_assistant(tmp, chunk_tokens=64)  # the stored sections don't fit: they are cut again
+    assert smaller.status().stale is True
+    report = smaller.ingest(progress=False)
+    assert report.chunks > SMALL_CHUNKS and report.added > 0
+    assert smaller.status().stale is False and smaller.ingest(progress=False).added == 0
+
+
+class _Renamed:
+    """The session's embedder recorded under another fingerprint: how ingest sees another model."""
+
+    def __init__(self, inner, info):
+        self.inner, self.info = inner, info
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_another_embedding_model_embeds_everything_again(small, embedder):
+    import dataclasses
+
+    from conftest import make_settings
+
+    tmp, sa, _ = small
+    other = StudyAssistant(make_settings(tmp), embedder=_Renamed(embedder, dataclasses.replace(
+        embedder.info, fingerprint="0" * 16)))
+    try:
+        assert other.status().stale is True
+        report = other.ingest(progress=False)
+        assert (report.added, report.unchanged) == (SMALL_CHUNKS, 0)  # no old vector is reused
+        assert other.status().stale is False
+        assert sa.status().stale is True  # and back: the first model's vectors are gone
+    finally:
+        other.close()
+
+
+def test_the_model_fingerprint_is_its_content(tmp_path):
+    """A fine-tune of the same model (same config, tokenizer and file sizes) is another model."""
+    from assistant.embeddings import bundled_model_dir, model_info
+
+    copy = tmp_path / "model"
+    shutil.copytree(bundled_model_dir(), copy)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1000] ^= 0x01  # one bit of one weight
+    same_size = bytes(data)
+    assert model_info(copy, tmp_path / "cache").fingerprint == model_info(bundled_model_dir()).fingerprint
+    weights.write_bytes(same_size)
+    changed = model_info(copy, tmp_path / "cache")
+    assert changed.fingerprint != model_info(bundled_model_dir()).fingerprint
+    assert model_info(copy, tmp_path / "cache").fingerprint == changed.fingerprint  # remembered, same answer
 
 
 def test_progress_callable_reports_done_and_total(tmp_path, make_assistant):
@@ -315,26 +394,19 @@ def test_progress_callable_reports_done_and_total(tmp_path, make_assistant):
     assert calls and calls[-1] == (SMALL_CHUNKS, SMALL_CHUNKS)
 
 
-# -- crash safety ------------------------------------------------------------------------------
+# -- crash safety, one writer, clean-up ---------------------------------------------------------
 
 OLD_FACT = "The quokka cluster stores its checkpoints on the amber volume every ten minutes."
 NEW_FACT = "The quokka cluster stores its checkpoints on the violet volume every hour."
+OLD_PORT = "The wombat service listens on port 7001 behind the internal load balancer."
+NEW_PORT = "The wombat service listens on port 9443 behind the public load balancer."
 
 
-def _builds(index_dir: Path) -> set[str]:
-    """Build ids of the Chroma collections on disk (a build may write several, e.g. chunks-<id>)."""
-    return {name.split("-", 1)[-1] for name in _list_collections(index_dir)}
-
-
-def _list_collections(index_dir: Path) -> list[str]:
-    from chromadb.api.client import SharedSystemClient
-
-    client = chromadb.PersistentClient(path=str(index_dir / "chroma"),
-                                       settings=chromadb.config.Settings(anonymized_telemetry=False))
-    try:
-        return [getattr(c, "name", c) for c in client.list_collections()]
-    finally:
-        SharedSystemClient.clear_system_cache()
+def _env(tmp: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(ASSISTANT_CORPUS_DIR=str(tmp / "corpus"), ASSISTANT_INDEX_DIR=str(tmp / "index"),
+               ASSISTANT_CACHE_DIR=str(CACHE_DIR), HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO), **extra)
+    return env
 
 
 def _kill_when_embedding_progresses(proc: subprocess.Popen, deadline: float = 120.0) -> str:
@@ -360,118 +432,292 @@ def _kill_when_embedding_progresses(proc: subprocess.Popen, deadline: float = 12
         proc.wait(timeout=30)
 
 
+def _real_notes_head() -> str:
+    """The first ~700 lines of the real notes (~90 chunks: two embedding batches), cut at a chapter."""
+    lines = NOTES_FILE.read_text(encoding="utf-8").split("\n")
+    cut = next(i for i in range(600, len(lines)) if lines[i].startswith("# "))
+    return "\n".join(lines[:cut])
+
+
 @pytest.mark.slow
-def test_killed_ingest_leaves_previous_index_live(tmp_path, make_assistant):
+def test_killed_while_embedding_leaves_previous_index_live(tmp_path, make_assistant):
     corpus = tmp_path / "corpus"
     facts = "# Cluster\n\n## Checkpoints\n\n" + OLD_FACT + "\n"
     write_notes(corpus, {"cluster.md": facts, "ml/drift.md": drift_md()})
     sa = make_assistant(tmp_path)
     assert sa.ingest(progress=False).added == 3
+    live = _live(sa)
     sa.close()
 
     # many chunks to embed: the real notes arrive, and the fact changes
     (corpus / "cluster.md").write_text(facts.replace(OLD_FACT, NEW_FACT), encoding="utf-8")
-    # the first ~700 lines of the real notes (~90 chunks: two embedding batches), cut at a chapter
-    lines = NOTES_FILE.read_text(encoding="utf-8").split("\n")
-    cut = next(i for i in range(600, len(lines)) if lines[i].startswith("# "))
-    (corpus / "mla-notes.md").write_text("\n".join(lines[:cut]), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(ASSISTANT_CORPUS_DIR=str(corpus), ASSISTANT_INDEX_DIR=str(tmp_path / "index"),
-               ASSISTANT_CACHE_DIR=str(CACHE_DIR), HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
-               PYTHONPATH=str(REPO))
+    (corpus / "mla-notes.md").write_text(_real_notes_head(), encoding="utf-8")
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "--env-file", "/nonexistent", "ingest"],
-                            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            env=_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     stderr = _kill_when_embedding_progresses(proc)
     assert proc.returncode == -signal.SIGKILL, stderr
-    # embedding happens before anything is written, so the killed run left nothing behind
-    assert len(_builds(tmp_path / "index")) == 1, _list_collections(tmp_path / "index")
 
     # queries still see the old, complete index
     sa = make_assistant(tmp_path)
+    assert sa.status().problems == () and _live(sa) == live
     top = sa.retrieve("where does the quokka cluster store checkpoints", k=1)[0]
     assert OLD_FACT in top.text
     assert {c.source for c in sa.chunks()} == {"cluster.md", "ml/drift.md"}
 
-    # the next ingest completes and drops the orphan
+    # the next ingest completes and cleans up what the killed one wrote
     report = sa.ingest(progress=False)
     assert report.files == 3
     assert report.unchanged == 2 and report.removed == 1
     top = sa.retrieve("where does the quokka cluster store checkpoints", k=1)[0]
     assert NEW_FACT in top.text
+    assert _segments(tmp_path) == _live(sa)
+
+
+KILL_AT = """
+import os, signal, sys
+from assistant import StudyAssistant
+
+target = sys.argv[1]
+
+def step(name):
+    if name == target:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+StudyAssistant.from_env(env_file=None).ingest(progress=False, step=step)
+"""
+
+
+def _two_file_notes(cluster: str, port: str) -> dict[str, str]:
+    return {"cluster.md": f"# Cluster\n\n## Checkpoints\n\n{cluster}\n",
+            "wombat.md": f"# Wombat\n\n## Network\n\n{port}\n", "ml/drift.md": drift_md()}
+
+
+@pytest.mark.slow
+def test_a_kill_between_any_two_write_steps_leaves_one_whole_build(tmp_path, make_assistant):
+    """Kill the writer after each durable step of an ingest that changes two files: a fresh reader then
+    sees the old build or the new one, whole (both facts old or both new), the index is healthy, and
+    the next ingest finishes the job and leaves nothing behind."""
+    base = tmp_path / "base"
+    write_notes(base / "corpus", _two_file_notes(OLD_FACT, OLD_PORT))
+    sa = make_assistant(base)
+    sa.ingest(progress=False)
     sa.close()
-    assert len(_builds(tmp_path / "index")) == 1, _list_collections(tmp_path / "index")
+    write_notes(base / "corpus", _two_file_notes(NEW_FACT, NEW_PORT))
+    (base / "corpus" / "ml" / "drift.md").unlink()  # a file removed too
+
+    # the steps of this ingest, recorded on a copy
+    probe = tmp_path / "probe"
+    shutil.copytree(base, probe)
+    steps: list[str] = []
+    make_assistant(probe).ingest(progress=False, step=steps.append)
+    assert steps == ["planned", "segment cluster.md", "segment wombat.md", "switched", "cleaned"]
+
+    for n, target in enumerate(steps):
+        run = tmp_path / f"kill-{n}"
+        shutil.copytree(base, run)
+        proc = subprocess.run([sys.executable, "-c", KILL_AT, target], env=_env(run), cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == -signal.SIGKILL, (target, proc.stderr)
+        reader = make_assistant(run)
+        assert reader.status().problems == (), target
+        text = " ".join(h.text for h in reader.retrieve("quokka checkpoints wombat port", k=5))
+        switched = steps.index("switched") <= n
+        expected = (NEW_FACT, NEW_PORT) if switched else (OLD_FACT, OLD_PORT)
+        assert all(fact in text for fact in expected), (target, text)
+        assert not any(fact in text for fact in {OLD_FACT, OLD_PORT, NEW_FACT, NEW_PORT} - set(expected)), target
+        assert {c.source for c in reader.chunks()} == ({"cluster.md", "wombat.md"} if switched
+                                                       else {"cluster.md", "wombat.md", "ml/drift.md"})
+        report = reader.ingest(progress=False)
+        assert report.added == (0 if switched else 2), target
+        assert _segments(run) == _live(reader), target  # nothing left behind
+        assert not [p for p in (run / "index").iterdir() if p.name.startswith((".manifest-", ".probe-"))]
 
 
-def test_orphan_collections_of_a_killed_write_are_ignored_then_dropped(small, make_assistant):
-    """A run killed while writing leaves half-built collections: queries never see them."""
+INGEST = """
+import json, sys, time
+from assistant import StudyAssistant
+report = StudyAssistant.from_env(env_file=None).ingest(progress=False)
+print(json.dumps({"added": report.added, "unchanged": report.unchanged, "chunks": report.chunks,
+                  "done": time.time()}))
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_ingesting_at_once_take_turns(tmp_path, make_assistant):
+    write_notes(tmp_path / "corpus", {"mla-notes.md": _real_notes_head(), "ml/drift.md": drift_md()})
+    procs = [subprocess.Popen([sys.executable, "-c", INGEST], env=_env(tmp_path), cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
+    reports = sorted((json.loads(o[0].strip().splitlines()[-1]) for o in outs), key=lambda r: r["done"])
+    # one embedded everything; the other waited for it, found nothing left to do and said so
+    assert reports[0]["added"] == reports[0]["chunks"] > 60
+    assert reports[1]["added"] == 0 and reports[1]["unchanged"] == reports[0]["chunks"]
+    sa = make_assistant(tmp_path)
+    assert sa.status().problems == () and _segments(tmp_path) == _live(sa)
+    assert sa.retrieve("what is concept drift", k=1)[0].source == "ml/drift.md"
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from assistant.store.lock import WriterLock
+with WriterLock(Path(sys.argv[1])).hold():
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_writer_that_cannot_wait_is_told_another_is_writing(small, make_assistant):
+    from assistant.errors import IndexBusyError
+
     tmp, sa, _ = small
-    sa.close()
-    client = chromadb.PersistentClient(path=str(tmp / "index" / "chroma"),
-                                       settings=chromadb.config.Settings(anonymized_telemetry=False))
-    orphan = client.create_collection("pieces-deadbeef0000", embedding_function=None)
-    orphan.add(ids=["x:0"], embeddings=[[1.0] + [0.0] * 383], documents=["ORPHAN TEXT"])
-    client.create_collection("chunks-deadbeef0000", embedding_function=None)
-    assert len(_builds(tmp / "index")) == 2
-    from chromadb.api.client import SharedSystemClient
+    (tmp / "corpus" / "added.md").write_text("# Added\n\nKinesis ingests streaming clickstream data.\n")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp / "index"), "30"], env=_env(tmp),
+                              cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        status = sa.status()
+        assert status.busy and status.stale
+        with pytest.raises(IndexBusyError, match="Another process is updating the index"):
+            sa.ingest(progress=False, wait=False)
+        with pytest.raises(IndexBusyError):
+            sa.ingest(progress=False, wait=0.3)
+        # readers are never blocked: they answer from the current build
+        assert sa.retrieve("batch transform", k=1)[0].heading_path == ["SageMaker", "Batch Transform"]
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    # the lock died with its process
+    assert not sa.status().busy
+    assert sa.ingest(progress=False, wait=False).added == 1
 
-    SharedSystemClient.clear_system_cache()
-    sa = make_assistant(tmp)
-    assert all("ORPHAN" not in hit.text for hit in sa.retrieve("batch transform", k=10))
-    sa.ingest(rebuild=True, progress=False)
-    sa.close()
-    assert len(_builds(tmp / "index")) == 1
+
+READ_LOOP = """
+import json, sys, time
+from assistant import StudyAssistant
+from assistant.errors import AssistantError
+sa = StudyAssistant.from_env(env_file=None)
+seen, errors, end = [], [], time.time() + float(sys.argv[1])
+while time.time() < end:
+    try:
+        sa.close()  # as a fresh process would: open the live build every time
+        hits = sa.retrieve("quokka checkpoints wombat port", k=5)
+        text = " ".join(h.text for h in hits)
+        seen.append([fact in text for fact in sys.argv[2:]])
+    except AssistantError as exc:
+        errors.append(str(exc))
+print(json.dumps({"seen": seen, "errors": errors}))
+"""
 
 
-def test_missing_token_vectors_file_is_corrupt_and_rebuild_recovers(small, make_assistant):
+@pytest.mark.slow
+def test_readers_during_writes_see_whole_builds_and_never_fail(tmp_path, make_assistant):
+    write_notes(tmp_path / "corpus", _two_file_notes(OLD_FACT, OLD_PORT))
+    writer = make_assistant(tmp_path)
+    writer.ingest(progress=False)
+    facts = [OLD_FACT, OLD_PORT, NEW_FACT, NEW_PORT]
+    readers = [subprocess.Popen([sys.executable, "-c", READ_LOOP, "12", *facts], env=_env(tmp_path), cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    time.sleep(3)  # the readers are up
+    for n in range(6):  # flip both facts, in both files, back and forth
+        notes = _two_file_notes(NEW_FACT, NEW_PORT) if n % 2 == 0 else _two_file_notes(OLD_FACT, OLD_PORT)
+        write_notes(tmp_path / "corpus", notes)
+        assert writer.ingest(progress=False).added == 2
+    outs = [r.communicate(timeout=120) for r in readers]
+    for out, err in outs:
+        assert out.strip(), err
+        result = json.loads(out.strip().splitlines()[-1])
+        assert result["errors"] == [], result["errors"]
+        assert len(result["seen"]) > 5
+        # each answer comes from one build: both old facts, or both new ones
+        assert all(s in ([True, True, False, False], [False, False, True, True]) for s in result["seen"])
+    assert _segments(tmp_path) == _live(writer)
+
+
+def test_after_ten_edits_only_the_live_build_remains(tmp_path, make_assistant):
+    write_notes(tmp_path / "corpus", {"mla-notes.md": _real_notes_head(), "ml/drift.md": drift_md()})
+    sa = make_assistant(tmp_path)
+    sa.ingest(progress=False)
+    for n in range(10):  # a one-line edit each time
+        with (tmp_path / "corpus" / "ml" / "drift.md").open("a", encoding="utf-8") as fh:
+            fh.write(f"\nRevision note {n}: drift checks run weekly.\n")
+        assert sa.ingest(progress=False).added >= 1
+    edited = sa.store.size_bytes()
+    assert _segments(tmp_path) == _live(sa) and len(_live(sa)) == 2
+    fresh_copy = tmp_path / "fresh"
+    shutil.copytree(tmp_path / "corpus", fresh_copy / "corpus")
+    other = make_assistant(fresh_copy)
+    other.ingest(progress=False)
+    assert edited <= 1.2 * other.store.size_bytes()
+
+
+def test_clean_up_removes_what_dead_writers_left_and_keeps_a_live_ones(small, make_assistant):
     tmp, sa, _ = small
-    sa.close()
-    [tokens_file] = list((tmp / "index").glob("tokens-*.npz"))
-    tokens_file.unlink()
-    sa = make_assistant(tmp)
-    with pytest.raises(IndexCorruptError, match="token vectors missing.*assistant ingest --rebuild"):
-        sa.retrieve("batch transform")
-    sa.ingest(rebuild=True, progress=False)
-    assert sa.retrieve("batch transform", k=1)[0].heading_path == ["SageMaker", "Batch Transform"]
-    assert len(list((tmp / "index").glob("tokens-*.npz"))) == 1
+    segments = tmp / "index" / "segments"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    (segments / f".tmp-{dead}-0123456789abcdef").mkdir()
+    (segments / f".tmp-{dead}-0123456789abcdef" / "tokens.npy").write_bytes(b"half written")
+    (segments / "0000orphan000000").mkdir()  # a segment no manifest names
+    (tmp / "index" / f".manifest-{dead}-x.tmp").write_text("{}")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (segments / f".tmp-{alive.pid}-fedcba9876543210").mkdir()  # another writer's, in progress
+        report = sa.ingest(progress=False)  # nothing changed: clean-up still runs
+        assert report.added == 0
+        assert _segments(tmp) == _live(sa) | {f".tmp-{alive.pid}-fedcba9876543210"}
+        assert not list((tmp / "index").glob(".manifest-*"))
+    finally:
+        alive.kill()
+        alive.wait()
+    sa.ingest(progress=False)
+    assert _segments(tmp) == _live(sa)
 
 
 def test_incremental_ingest_reuses_token_vectors(small, make_assistant):
     tmp, sa, _ = small
+    before = sa.retriever.index
     (tmp / "corpus" / "added.md").write_text("# Added\n\nKinesis ingests streaming clickstream data.\n")
     report = sa.ingest(progress=False)
     assert report.added == 1 and report.unchanged == SMALL_CHUNKS
-    assert len(list((tmp / "index").glob("tokens-*.npz"))) == 1  # the previous build's file is gone
     assert sa.retrieve("streaming clickstream", k=1)[0].source == "added.md"
+    after = sa.retriever.index
+    for pos, chunk in enumerate(before.chunks):  # the same stored vectors, untouched
+        new = [c.id for c in after.chunks].index(chunk.id)
+        a, b = before.token_offsets[pos], before.token_offsets[pos + 1]
+        c, d = after.token_offsets[new], after.token_offsets[new + 1]
+        assert np.array_equal(before.token_matrix[a:b], after.token_matrix[c:d])
 
 
-# -- fast open from the build's snapshot ---------------------------------------------------------
-
-
-def test_snapshot_holds_exactly_what_chroma_holds(small):
-    _, sa, _ = small
+def test_an_edit_rewrites_only_the_edited_files_segment(small, make_assistant):
+    tmp, sa, _ = small
     manifest = sa.store.read_manifest()
-    fast, slow = sa.store.load(manifest), sa.store.load(manifest, snapshot=False)
-    assert fast.chunks == slow.chunks
-    assert fast.piece_count == slow.piece_count == len(slow.piece_owner)
-    for name in ("piece_owner", "token_matrix", "token_offsets"):
-        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
-    for name in ("vectors", "piece_vectors"):  # Chroma's float round trip differs in the last bit
-        assert np.allclose(getattr(fast, name), getattr(slow, name), rtol=0, atol=1e-6), name
+    (tmp / "corpus" / "glossary.txt").write_text(GLOSSARY + "\n\nA batch is a slice of the training data.\n")
+    sa.ingest(progress=False)
+    after = sa.store.read_manifest()
+    assert after.files["aws/sagemaker.md"]["segment"] == manifest.files["aws/sagemaker.md"]["segment"]
+    assert after.files["ml/drift.md"]["segment"] == manifest.files["ml/drift.md"]["segment"]
+    assert after.files["glossary.txt"]["segment"] != manifest.files["glossary.txt"]["segment"]
+
+
+# -- reading the build ---------------------------------------------------------------------------
 
 
 def test_the_build_records_each_token_vectors_line(small):
+    import dataclasses
+
     from assistant.chunking import piece_texts
     from assistant.linevectors import line_token_rows
     from assistant.retrieval import Retriever
 
     _, sa, _ = small
-    loaded = sa.store.load(sa.store.read_manifest())
-    assert loaded.token_lines is not None and len(loaded.token_lines) == len(loaded.token_matrix)
     recorded = sa.retriever
-    # an index read from Chroma has no recorded lines: the retriever tokenizes the passages again
-    retokenized = Retriever(sa.store.load(sa.store.read_manifest(), snapshot=False), recorded.embedder,
+    loaded = recorded.index
+    assert loaded.token_lines is not None and len(loaded.token_lines) == len(loaded.token_matrix)
+    # without recorded lines, the retriever tokenizes the passages again: the same split
+    retokenized = Retriever(dataclasses.replace(loaded, token_lines=None), recorded.embedder,
                             tokenizer=sa.tokenizer, piece_tokens=recorded.piece_tokens)
-    assert retokenized.index.token_lines is None
     for pos, chunk in enumerate(recorded.chunks):
         start, end = recorded.index.token_offsets[pos], recorded.index.token_offsets[pos + 1]
         expected = line_token_rows(chunk, piece_texts(chunk, sa.tokenizer, recorded.piece_tokens),
@@ -484,32 +730,19 @@ def test_the_build_records_each_token_vectors_line(small):
 def test_a_fresh_process_answers_without_importing_chromadb(small):
     tmp, sa, _ = small
     sa.close()
-    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(tmp / "corpus"), "ASSISTANT_INDEX_DIR": str(tmp / "index"),
-           "ASSISTANT_CACHE_DIR": str(CACHE_DIR), "HF_HUB_OFFLINE": "1"}
     code = ("import sys\nfrom assistant import StudyAssistant\n"
             "sa = StudyAssistant.from_env(env_file=None)\n"
             "print(sa.answer('what does batch transform do?').citations[0].chunk.heading_path[-1])\n"
             "print('chromadb' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", code], env=_env(tmp), cwd=REPO, capture_output=True, text=True,
                          timeout=120, check=True).stdout.split("\n")
     assert out[:2] == ["Batch Transform", "False"]
 
 
-def test_a_build_without_a_snapshot_is_read_from_chroma(small, make_assistant):
+def test_a_process_picks_up_a_build_another_process_made(small, make_assistant):
     tmp, sa, _ = small
-    sa.close()
-    [path] = list((tmp / "index").glob("tokens-*.npz"))
-    with np.load(path, allow_pickle=False) as data:  # the layout before snapshots: token vectors only
-        kept = {k: data[k] for k in ("ids", "offsets", "states")}
-    with path.open("wb") as fh:
-        np.savez(fh, **kept)
-    assert make_assistant(tmp).retrieve("batch transform", k=1)[0].heading_path == ["SageMaker", "Batch Transform"]
-
-
-def test_a_damaged_snapshot_file_is_a_rebuild_hint_not_a_traceback(small, make_assistant):
-    tmp, sa, _ = small
-    sa.close()
-    [path] = list((tmp / "index").glob("tokens-*.npz"))
-    path.write_bytes(path.read_bytes()[:200])  # cut short: not a readable zip any more
-    with pytest.raises(IndexCorruptError, match="assistant ingest --rebuild"):
-        make_assistant(tmp).retrieve("batch transform")
+    assert sa.retrieve("streaming clickstream", k=1)[0].source != "added.md"
+    (tmp / "corpus" / "added.md").write_text("# Added\n\nKinesis ingests streaming clickstream data.\n")
+    other = make_assistant(tmp)
+    other.ingest(progress=False)
+    assert sa.retrieve("streaming clickstream", k=1)[0].source == "added.md"  # no restart needed

@@ -13,7 +13,7 @@ from conftest import GOLD_FILE, NOTES_FILE
 from assistant.evaluation.gold import GoldItem, GoldSetError, load_gold
 from assistant.evaluation.retrieval_metrics import mean_scores, normalize, score_retrieval
 from assistant.query import tokens
-from assistant.retrieval import NEAR_DUPLICATE, KeywordIndex, convex_fusion, interleave, jaccard
+from assistant.retrieval import NEAR_DUPLICATE, convex_fusion, interleave, jaccard
 from assistant.schema import RetrievedChunk
 
 DATA_DRIFT = "statistical properties of the input data change"
@@ -150,15 +150,15 @@ def test_feedback_words_come_from_the_best_passage_and_are_new_to_the_question(n
 def test_without_line_vectors_feedback_uses_the_passages_own_words(notes_assistant):
     """A student's words ("spend", "save money") reach the notes' ("cost", "spot instances", "Savings Plans").
 
-    A retriever that cannot split passages by line (here: an index read from Chroma, which has
-    no recorded lines, and no tokenizer), like one on notes without bold terms, feeds back the
-    best passage's most telling words.
+    A retriever that cannot split passages by line (here: an index without recorded lines, and no
+    tokenizer), like one on notes without bold terms, feeds back the best passage's most telling words.
     """
+    import dataclasses
+
     from assistant.retrieval import Retriever
 
     retriever = notes_assistant.retriever
-    store = notes_assistant.store
-    words = Retriever(store.load(store.read_manifest(), snapshot=False), retriever.embedder)
+    words = Retriever(dataclasses.replace(retriever.index, token_lines=None), retriever.embedder)
     assert words.line_rows(0) is None
     plain = Retriever(retriever.index, retriever.embedder, feedback=False)
     question = "our model hosting spend keeps growing, where can we save money?"
@@ -363,18 +363,44 @@ def test_pieces_of_an_over_long_line_are_never_stitched(tmp_path, make_assistant
 # -- fusion helpers ----------------------------------------------------------------------------
 
 
-def test_keyword_index_scores_equal_rank_bm25():
+def _csr(docs: list[list[str]]):
+    from assistant.keyword import term_counts
+
+    words: dict[str, int] = {}
+    indptr, ids, counts = [0], [], []
+    for doc in docs:
+        for word, n in term_counts(doc).items():
+            ids.append(words.setdefault(word, len(words)))
+            counts.append(n)
+        indptr.append(len(ids))
+    return list(words), np.array(indptr), np.array(ids), np.array(counts)
+
+
+def test_keyword_index_gives_rank_bm25s_numbers():
     from rank_bm25 import BM25Okapi
+
+    from assistant.keyword import KeywordIndex, merge_vocabularies
 
     # the real notes as the retriever tokenizes them; queries with repeated, common (negative idf,
     # floored) and unknown words
     text = NOTES_FILE.read_text(encoding="utf-8")
     corpus = [tokens(part) or ["_"] for part in re.split(r"\n(?=#)", text)]
     bm25 = BM25Okapi(corpus)
-    index = KeywordIndex(bm25)
+    index = KeywordIndex(*_csr(corpus))
     for query in (tokens("explain concept drift vs data drift"), ["drift", "drift", "model"],
                   ["sagemaker", "data"], ["zzz-not-in-notes"], []):
-        assert np.allclose(index.scores(query), bm25.get_scores(query), rtol=1e-12, atol=1e-12), query
+        assert np.array_equal(index.scores(query), bm25.get_scores(query)), query
+    assert all(index.idf_of(w) == bm25.idf[w] for w in bm25.idf)
+    assert [index.doc_terms(d) for d in range(len(corpus))] == bm25.doc_freqs
+    # the corpus stored in two segments, merged: the same index
+    half = len(corpus) // 2
+    first, second = _csr(corpus[:half]), _csr(corpus[half:])
+    words, ids = merge_vocabularies([first[0], second[0]], [first[2], second[2]])
+    indptr = np.concatenate([first[1], second[1][1:] + first[1][-1]])
+    merged = KeywordIndex(words, indptr, ids, np.concatenate([first[3], second[3]]))
+    assert merged.words == index.words
+    assert np.array_equal(merged.scores(tokens("explain concept drift vs data drift")),
+                          index.scores(tokens("explain concept drift vs data drift")))
 
 
 def test_convex_fusion_normalizes_each_retriever():
@@ -527,15 +553,37 @@ def test_maxsim_takes_each_query_tokens_best_match():
 
 
 @pytest.mark.slow
-def test_chroma_hnsw_path_agrees_with_the_exact_scan(notes_assistant):
+def test_memory_mapped_token_vectors_give_the_same_results(notes_assistant):
+    """Large indexes keep token vectors on disk (float16, memory-mapped) instead of in memory:
+    the same passages, scores and answers' line vectors as the in-memory float32 copy."""
     from assistant.retrieval import Retriever
+    from assistant.store import SegmentedRows
 
-    exact = notes_assistant.retriever
-    via_chroma = Retriever(exact.index, exact.embedder, exact_limit=0, tokenizer=exact.tokenizer,
-                           piece_tokens=exact.piece_tokens)  # force Chroma's query
+    store, in_memory = notes_assistant.store, notes_assistant.retriever
+    mapped_index = store.load(store.read_manifest(), notes_assistant.model_info.dim, in_memory_mb=0)
+    assert isinstance(mapped_index.token_matrix, SegmentedRows)
+    mapped = Retriever(mapped_index, in_memory.embedder, tokenizer=in_memory.tokenizer,
+                       piece_tokens=in_memory.piece_tokens)
     for question in ["explain concept drift vs data drift", "how do I secure a SageMaker endpoint",
-                     "what is SMOTE used for"]:
-        assert [h.id for h in via_chroma.search(question, 5)] == [h.id for h in exact.search(question, 5)]
+                     "what is SMOTE used for", "model is bad on both the training and the validation data"]:
+        assert mapped.search(question, 5) == in_memory.search(question, 5)
+    for pos in (0, 7, 100):
+        a, b = mapped.line_rows(pos), in_memory.line_rows(pos)
+        assert a.keys() == b.keys() and all(np.array_equal(a[n], b[n]) for n in a)
+
+
+def test_segmented_rows_read_across_segments():
+    from assistant.store import SegmentedRows
+
+    parts = [np.arange(6, dtype=np.float16).reshape(3, 2), np.zeros((0, 2), np.float16),
+             np.arange(6, 10, dtype=np.float16).reshape(2, 2)]
+    rows = SegmentedRows(parts)
+    whole = np.concatenate(parts)
+    assert rows.shape == (5, 2) and len(rows) == 5
+    for a, b in [(0, 3), (1, 2), (3, 5), (2, 4), (0, 5), (4, 4)]:
+        assert np.array_equal(rows[a:b], whole[a:b]), (a, b)
+    for picked in ([0, 2], [3, 4], [4, 0, 2], []):
+        assert np.array_equal(rows[np.array(picked, dtype=np.int64)], whole[picked]), picked
 
 
 @pytest.mark.slow
