@@ -473,13 +473,13 @@ def status(ctx: click.Context) -> None:
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.updated)) if info.updated else "never"
     changed = {True: "yes: run `assistant ingest`", False: "no", None: "unknown (notes folder unreadable)"}
     click.echo(f"notes folder   {info.corpus_dir}")
-    click.echo(f"index          {info.index_dir} (stored in {info.store})")
+    click.echo(f"index          {info.store}")
     click.echo(f"indexed        {info.files} file(s), {info.chunks} chunks; last ingest {when}")
     click.echo(f"notes changed  {changed[info.stale]}")
     if info.problems:
-        for problem in info.problems:
-            click.echo(f"health         damaged: {problem}")
-        click.echo("               run `assistant ingest` to repair it")
+        for n, problem in enumerate(info.problems):
+            click.echo(f"{'health' if n == 0 else '':15}{problem}")
+        click.echo(f"{'':15}run `assistant ingest` to repair it")
     else:
         click.echo("health         ok")
     if info.busy:

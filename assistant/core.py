@@ -22,9 +22,9 @@ from assistant.embeddings import (
     resolve_model_dir,
 )
 from assistant.errors import CorpusError, IndexCorruptError, QuestionError
-from assistant.ingest import Pipeline, ProgressArg, process_lock
+from assistant.ingest import Pipeline, ProgressArg
 from assistant.schema import Answer, Chunk, IndexStatus, IngestReport, RetrievedChunk
-from assistant.store import IndexStore
+from assistant.store import Health, IndexStore
 from assistant.store.segments import SEGMENT_FORMAT
 
 MIN_CHUNK_TOKENS = 48
@@ -152,7 +152,9 @@ class StudyAssistant:
             IndexUnavailableError: Server mode: the Chroma server failed (the index in use is unchanged).
         """
         started = time.perf_counter()
-        with process_lock(str(self.settings.index_dir.resolve())), self.store.lock.hold(wait):
+        # the lock is a file lock (flock): other processes and this process's other threads (the app's
+        # browser sessions) are excluded alike
+        with self.store.lock.hold(wait):
             self.store.check_writable()
             notes, warnings = load_corpus(self.settings.corpus_dir, int(self.settings.max_file_mb * 1e6))
             repaired: list[str] = []
@@ -163,15 +165,15 @@ class StudyAssistant:
                 old = None
                 repaired.append(str(exc).split(". Run `")[0])
                 retire.append(self.store.legacy_collection() or "")
-            if old is not None and not rebuild:
-                repaired += self.store.problems(old)
+            health = self.store.health(old) if old is not None and not rebuild else Health()
+            repaired += health.problems()
             if rebuild and self.settings.chroma_url:
                 previous = self.store.mirror_id()
                 self.store.new_mirror_id()
                 retire.append(previous or "")
             pipeline = Pipeline(self.store, self.build_settings, self._chunk_note, self.tokenizer,
                                 lambda: self.embedder, self.model_info.dim)
-            report = pipeline.run(notes, warnings, old, rebuild, progress, step, started, repaired,
+            report = pipeline.run(notes, warnings, old, rebuild, progress, step, started, health, repaired,
                                   [r for r in retire if r])
         with self._retriever_lock:
             self._retriever = None
@@ -246,7 +248,7 @@ class StudyAssistant:
         try:
             manifest = self.store.read_manifest()
         except IndexCorruptError as exc:
-            manifest, problems = None, [str(exc)]
+            manifest, problems = None, [str(exc).split(". Run `")[0]]  # what to run is the caller's to say
         stale: bool | None
         try:
             notes, _ = load_corpus(self.settings.corpus_dir, int(self.settings.max_file_mb * 1e6))

@@ -10,7 +10,6 @@ not the whole corpus), and then commits the new manifest (`store.IndexStore.comm
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,7 +24,7 @@ from assistant.keyword import term_counts
 from assistant.linevectors import token_line_numbers
 from assistant.query import tokens
 from assistant.schema import Chunk, IngestReport
-from assistant.store import IndexStore, Manifest, SegmentData, SegmentError
+from assistant.store import Health, IndexStore, Manifest, SegmentData, SegmentError
 
 ProgressArg = bool | Callable[[int, int], None]
 Step = Callable[[str], None]
@@ -72,33 +71,33 @@ class Pipeline:
     embedder: Callable[[], Embedder]
     dim: int
 
-    def plan(self, notes: list[NoteFile], old: Manifest | None, rebuild: bool) -> tuple[dict[str, dict], list]:
+    def plan(self, notes: list[NoteFile], old: Manifest | None, rebuild: bool,
+             health: Health) -> tuple[dict[str, dict], list]:
         """Split the notes into files whose segment is kept as it is, and files to rebuild."""
         same = old is not None and old.build == self.build and not rebuild
         keep: dict[str, dict] = {}
         todo = []
-        problems = set()
-        if same:
-            problems = {p.split(":", 1)[0] for p in self.store.problems(old) if ":" in p}
         for note in notes:
             entry = old.files.get(note.source) if same else None
-            if entry and entry.get("digest") == note.digest and note.source not in problems:
+            if entry and entry.get("digest") == note.digest and note.source not in health.damaged:
                 keep[note.source] = entry
             else:
                 todo.append(note)
         return keep, todo
 
     def run(self, notes: list[NoteFile], warnings: list[str], old: Manifest | None, rebuild: bool,
-            progress: ProgressArg, step: Step | None, started: float, repaired: list[str],
+            progress: ProgressArg, step: Step | None, started: float, health: Health, repaired: list[str],
             retire: Sequence[str] = ()) -> IngestReport:
-        """Build and commit; returns what changed (``retire``: see `IndexStore.commit`)."""
+        """Build and commit; returns what changed.
+
+        ``health`` is what a check of ``old`` found (its damaged files are rebuilt, a mismatched server
+        copy synced); ``retire``: see `IndexStore.commit`.
+        """
         report = step or (lambda name: None)
-        keep, todo = self.plan(notes, old, rebuild)
+        keep, todo = self.plan(notes, old, rebuild, health)
         old_files = old.files if old is not None else {}
-        mirror_ok = not self.store.chroma_url or old is None or not any(
-            "Chroma" in p for p in self.store.problems(old))
         if (old is not None and not todo and set(keep) == set(old_files) and old.build == self.build
-                and not rebuild and mirror_ok and not retire):
+                and not rebuild and health.mirror is None and not retire):
             self.store.clean(old)
             n = old.chunk_count
             return IngestReport(len(notes), n, 0, 0, n, time.perf_counter() - started, warnings, repaired)
@@ -113,6 +112,9 @@ class Pipeline:
                 entry = self.store.write_segment(self._segment(f), self.dim)
                 entries[f.note.source] = {"digest": f.note.digest, **entry}
                 written.append(entry["segment"])
+                f.vectors.clear()  # on disk now: memory holds one batch and one file, not the corpus
+                f.lines.clear()
+                f.extras = None
                 report(f"segment {f.note.source}")
         manifest = Manifest(build=dict(self.build))
         for note in notes:  # corpus order
@@ -232,13 +234,3 @@ class Pipeline:
             f.vectors[c.id] = (flat[at : at + n], np.concatenate(kept) if kept else np.zeros((0, flat.shape[1])))
             at += n
         return len(batch)
-
-
-_write_locks: dict[str, threading.Lock] = {}
-_write_locks_guard = threading.Lock()
-
-
-def process_lock(key: str) -> threading.Lock:
-    """One lock per index folder inside this process (the app's browser sessions share one index)."""
-    with _write_locks_guard:
-        return _write_locks.setdefault(key, threading.Lock())

@@ -187,7 +187,7 @@ def test_a_damaged_index_is_shown_by_status_and_repaired_by_the_next_question(tm
     assert run(tmp_path, "ingest", "-q").exit_code == 0
     (tmp_path / "index" / "manifest.json").write_text("garbage")
     status = run(tmp_path, "status")
-    assert status.exit_code == 0 and "health         damaged: The index in" in status.stdout
+    assert status.exit_code == 0 and "health         The index in" in status.stdout
     assert "run `assistant ingest` to repair it" in status.stdout
     result = run(tmp_path, "search", "drift", "--json")
     assert result.exit_code == 0, result.output

@@ -151,3 +151,57 @@ def test_unreachable_server_is_a_clear_error(tmp_path, make_assistant):
     sa = make_assistant(tmp_path, chroma_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(IndexUnavailableError, match="Cannot reach the Chroma server.*chroma run"):
         sa.ingest(progress=False)
+
+
+KILL_AT = """
+import os, signal, sys
+from assistant import StudyAssistant
+
+target = sys.argv[1]
+
+def step(name):
+    if name == target:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+StudyAssistant.from_env(env_file=None).ingest(progress=False, step=step)
+"""
+
+
+def test_a_kill_between_any_two_write_steps_in_server_mode(tmp_path, server, make_assistant):
+    """As tests/test_ingest.py's kill test, with the two server steps (upsert before the switch, delete
+    after): a reader sees one whole build, and the next ingest leaves the server equal to the build."""
+    import shutil
+    import signal
+
+    from conftest import CACHE_DIR, REPO
+
+    url, port, _ = server
+    base = tmp_path / "base"
+    write_notes(base / "corpus", NOTES)
+    sa = make_assistant(base, chroma_url=url)
+    sa.ingest(progress=False)
+    mirror = sa.store.read_manifest().mirror
+    sa.close()
+    (base / "corpus" / "deploy.md").write_text(NOTES["deploy.md"] + "\nAsync inference queues requests.\n")
+    steps = ["planned", "segment deploy.md", "mirrored", "switched", "pruned", "cleaned"]
+    for n, target in enumerate(steps):
+        run = tmp_path / f"kill-{n}"
+        shutil.copytree(base, run)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+        env.update(ASSISTANT_CORPUS_DIR=str(run / "corpus"), ASSISTANT_INDEX_DIR=str(run / "index"),
+                   ASSISTANT_CACHE_DIR=str(CACHE_DIR), ASSISTANT_CHROMA_URL=url, HF_HUB_OFFLINE="1",
+                   PYTHONPATH=str(REPO))
+        proc = subprocess.run([sys.executable, "-c", KILL_AT, target], env=env, cwd=REPO, capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == -signal.SIGKILL, (target, proc.stderr)
+        reader = make_assistant(run, chroma_url=url)
+        switched = n >= steps.index("switched")
+        texts = [c.text for c in reader.chunks()]
+        assert any("Async inference" in t for t in texts) == switched, target
+        report = reader.ingest(progress=False)
+        assert report.added == (0 if switched else 1), target
+        manifest = reader.store.read_manifest()
+        assert manifest.mirror == mirror  # every copy of the folder shares the server's collections
+        assert _ours(port) == {f"chunks-{mirror}": manifest.chunk_count, f"pieces-{mirror}": manifest.piece_count}
+        assert reader.status().problems == (), target
+        reader.close()

@@ -6,6 +6,6 @@ the live build is also mirrored into a Chroma server (`store.mirror`). See `docs
 
 from assistant.store.manifest import Manifest
 from assistant.store.segments import Segment, SegmentData, SegmentError
-from assistant.store.store import IndexStore, LoadedIndex, SegmentedRows
+from assistant.store.store import Health, IndexStore, LoadedIndex, SegmentedRows
 
-__all__ = ["IndexStore", "LoadedIndex", "Manifest", "Segment", "SegmentData", "SegmentError", "SegmentedRows"]
+__all__ = ["Health", "IndexStore", "LoadedIndex", "Manifest", "Segment", "SegmentData", "SegmentError", "SegmentedRows"]

@@ -24,7 +24,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -64,15 +64,34 @@ _TMP_PID = re.compile(r"^(?:\.tmp-|\.manifest-|\.probe-)(\d+)-")
 Step = Callable[[str], None]
 
 
+@dataclass
+class Health:
+    """What a health check found.
+
+    Attributes:
+        damaged: Note files whose segment is ``missing`` or ``damaged``.
+        mirror: Server mode: what is wrong with the server's copy (None when it matches).
+    """
+
+    damaged: dict[str, str] = field(default_factory=dict)
+    mirror: str | None = None
+
+    def problems(self) -> list[str]:
+        """One line per problem."""
+        lines = [f"{source}: its part of the index is {what}" for source, what in self.damaged.items()]
+        return lines + ([self.mirror] if self.mirror else [])
+
+
 class SegmentedRows:
     """Token vectors of several segments as one read-only row space (rows in corpus order).
 
-    Supports what retrieval does with its token matrix: ``rows[a:b]`` (one chunk's rows) and
-    ``rows[array]`` (rows of one chunk), without copying the segments into one array.
+    Supports what retrieval does with its token matrix: ``rows[a:b]`` (one chunk's rows),
+    ``rows[array]`` (rows of one chunk) and `read_many` (several chunks' rows for one product),
+    without reading the segments into one array.
     """
 
-    def __init__(self, parts: Sequence[np.ndarray]) -> None:
-        """Chain the parts (each a 2-D array or memory map)."""
+    def __init__(self, parts: Sequence) -> None:
+        """Chain the parts (2-D arrays, memory maps or `TokenFile`s)."""
         self.parts = list(parts)
         sizes = [len(p) for p in self.parts]
         self.starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -112,6 +131,12 @@ class SegmentedRows:
             where = parts == p
             out[where] = self.parts[int(p)][rows[where] - self.starts[p]]
         return out
+
+    def read_many(self, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+        """The rows of several ``(start, stop)`` spans one after another, as float32 (one conversion)."""
+        if not spans:
+            return np.zeros((0, self.shape[1]), np.float32)
+        return np.concatenate([self[int(a):int(b)] for a, b in spans]).astype(np.float32)
 
 
 @dataclass
@@ -163,7 +188,7 @@ def assemble(segments: Sequence[Segment], manifest: Manifest, dim: int, in_memor
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     total = int(offsets[-1])
     if total * dim * 4 <= in_memory_mb * 1e6:
-        matrix = (np.concatenate([np.asarray(s.tokens) for s in segments]).astype(np.float32) if total
+        matrix = (np.concatenate([np.asarray(s.tokens[:]) for s in segments]).astype(np.float32) if total
                   else np.zeros((0, dim), np.float32))
     else:
         matrix = SegmentedRows([s.tokens for s in segments])
@@ -235,38 +260,43 @@ class IndexStore:
         except OSError as exc:
             raise self.corrupt(f"cannot read the manifest: {exc.strerror or exc}") from None
 
-    def problems(self, manifest: Manifest) -> list[str]:
-        """What is wrong with the live build on disk (and on the server): [] when it is healthy.
+    def health(self, manifest: Manifest) -> Health:
+        """What is wrong with the live build on disk (and on the server).
 
         Checks that every segment the manifest names is there with the sizes it was written with
         (no file is read); in server mode, that the server holds as many chunks and pieces.
         """
-        found = []
+        damaged = {}
         for source, entry in manifest.files.items():
             sizes = segment_sizes(self.segments_dir, entry["segment"])
             if sizes is None:
-                found.append(f"{source}: its part of the index is missing")
+                damaged[source] = "missing"
             elif sizes != entry.get("sizes"):
-                found.append(f"{source}: its part of the index is damaged")
+                damaged[source] = "damaged"
+        mirror = None
         if self.chroma_url and manifest.mirror:
             try:
                 counts = self.mirror(manifest.mirror).counts()
             except IndexProblemError as exc:
-                found.append(str(exc))
+                mirror = str(exc)
             else:
                 want = (manifest.chunk_count, manifest.piece_count)
                 if counts != want:
                     have = "no collections" if counts is None else f"{counts[0]} chunks and {counts[1]} pieces"
-                    found.append(f"the Chroma server holds {have}, the index {want[0]} chunks and {want[1]} pieces")
-        return found
+                    mirror = f"the Chroma server holds {have}, the index {want[0]} chunks and {want[1]} pieces"
+        return Health(damaged, mirror)
 
-    def read_segment(self, seg_id: str, mmap: bool = True) -> Segment:
-        """One segment (its token vectors memory-mapped by default).
+    def problems(self, manifest: Manifest) -> list[str]:
+        """`health` as one line per problem: [] when the live build is healthy."""
+        return self.health(manifest).problems()
+
+    def read_segment(self, seg_id: str, tokens: str = "mmap") -> Segment:
+        """One segment (its token vectors memory-mapped by default: see `segments.read_segment`).
 
         Raises:
             SegmentError: Missing or damaged.
         """
-        return read_segment(self.segments_dir, seg_id, mmap=mmap)
+        return read_segment(self.segments_dir, seg_id, tokens=tokens)
 
     def load(self, manifest: Manifest, dim: int, in_memory_mb: float = IN_MEMORY_TOKENS_MB) -> LoadedIndex:
         """The build ``manifest`` names, ready for retrieval.
@@ -275,7 +305,7 @@ class IndexStore:
             SegmentError: A segment is missing (perhaps just cleaned up: see `open_live`) or damaged.
         """
         large = manifest.token_count * dim * 4 > in_memory_mb * 1e6
-        segments = [self.read_segment(seg, mmap=large) for seg in manifest.segments()]
+        segments = [self.read_segment(seg, tokens="file" if large else "memory") for seg in manifest.segments()]
         dense = self.mirror(manifest.mirror) if self.chroma_url and manifest.mirror else None
         return assemble(segments, manifest, dim, in_memory_mb, dense)
 
@@ -470,4 +500,4 @@ class IndexStore:
             self._mirror.close()
 
 
-__all__ = ["FILES", "IndexStore", "LoadedIndex", "SegmentData", "SegmentError", "SegmentedRows", "assemble"]
+__all__ = ["FILES", "Health", "IndexStore", "LoadedIndex", "SegmentData", "SegmentError", "SegmentedRows", "assemble"]
