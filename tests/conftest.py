@@ -119,3 +119,18 @@ def notes_assistant(tmp_path_factory, embedder):
     assert report.added == report.chunks > 100
     yield sa
     sa.close()
+
+
+# A writer that SIGKILLs itself once the ingest step named by argv[1] is done (crash-safety tests).
+KILL_AT = """
+import os, signal, sys
+from assistant import StudyAssistant
+
+target = sys.argv[1]
+
+def step(name):
+    if name == target:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+StudyAssistant.from_env(env_file=None).ingest(progress=False, step=step)
+"""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CACHE_DIR, NOTES_FILE, REPO, write_notes
+from conftest import CACHE_DIR, KILL_AT, NOTES_FILE, REPO, write_notes
 
 from assistant.core import StudyAssistant
 from assistant.errors import CorpusError, IndexCorruptError, IndexNotWritableError, QuestionError
@@ -473,18 +473,6 @@ def test_killed_while_embedding_leaves_previous_index_live(tmp_path, make_assist
     assert _segments(tmp_path) == _live(sa)
 
 
-KILL_AT = """
-import os, signal, sys
-from assistant import StudyAssistant
-
-target = sys.argv[1]
-
-def step(name):
-    if name == target:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-StudyAssistant.from_env(env_file=None).ingest(progress=False, step=step)
-"""
 
 
 def _two_file_notes(cluster: str, port: str) -> dict[str, str]:

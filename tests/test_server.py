@@ -153,18 +153,6 @@ def test_unreachable_server_is_a_clear_error(tmp_path, make_assistant):
         sa.ingest(progress=False)
 
 
-KILL_AT = """
-import os, signal, sys
-from assistant import StudyAssistant
-
-target = sys.argv[1]
-
-def step(name):
-    if name == target:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-StudyAssistant.from_env(env_file=None).ingest(progress=False, step=step)
-"""
 
 
 def test_a_kill_between_any_two_write_steps_in_server_mode(tmp_path, server, make_assistant):
@@ -173,7 +161,7 @@ def test_a_kill_between_any_two_write_steps_in_server_mode(tmp_path, server, mak
     import shutil
     import signal
 
-    from conftest import CACHE_DIR, REPO
+    from conftest import CACHE_DIR, KILL_AT, REPO
 
     url, port, _ = server
     base = tmp_path / "base"
