@@ -7,17 +7,21 @@ are in ``assistant/ui.py``.
 from __future__ import annotations
 
 import json
+import threading
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from assistant import AssistantError, StudyAssistant
 from assistant.backends import BACKENDS, availability
 from assistant.citations import line_span
-from assistant.errors import BackendError
+from assistant.errors import BackendError, IndexBusyError, IndexCorruptError
 from assistant.prompting import available_prompts
-from assistant.schema import Answer, IndexStatus
+from assistant.schema import Answer, IndexStatus, IngestReport
 from assistant.ui import (
     STARTERS,
     answer_html,
@@ -27,42 +31,193 @@ from assistant.ui import (
     follow_up_question,
     gold_candidates,
     markdown_literal,
+    markdown_text,
     passage_html,
+    problem_line,
     read_feedback,
+    report_html,
 )
 
 FEEDBACK_FILE = Path("feedback/feedback.jsonl")
 REPORTS_DIR = Path("eval/reports")
+BUSY_NOTE = "Your notes are being re-indexed by another session; answering from the index as it is."
 
 st.set_page_config(page_title="MLA-C01 study assistant", page_icon="📘", layout="wide")
 
 
 @st.cache_resource(show_spinner=False)
 def get_assistant() -> StudyAssistant:
-    """One assistant per server process: the model, index and backends load once."""
+    """One assistant per server process: the model, index and backends load once, for every browser session."""
     return StudyAssistant.from_env()
 
 
-def ensure_index(sa: StudyAssistant, rebuild: bool = False) -> IndexStatus:
-    """Build or update the index with a visible progress bar (the first load on a fresh clone).
+class IngestJob:
+    """One ingest running in a thread of this server, outliving the page run that started it.
+
+    When the student clicks or asks something during a page run, Streamlit (``runner.fastReruns``,
+    the default) starts the next run at once and stops the running one at its next ``st`` call. An
+    ingest inside the page run would stop with it, half done (seen in Chromium: a question typed
+    during "Repair index" found the writer still busy, then the index still damaged). In a thread of
+    its own it goes on; the next page run of the session that started it follows it to the end.
+    """
+
+    def __init__(self, owner: str) -> None:
+        """A job started by the browser session ``owner``; `run` does the work."""
+        self.owner = owner
+        self.done = self.total = 0
+        self.writing = False  # the writer lock is ours: progress is worth drawing
+        self.report: IngestReport | None = None
+        self.error: Exception | None = None
+        self.finished = threading.Event()
+
+    def run(self, sa: StudyAssistant, rebuild: bool, wait: bool) -> None:
+        """Ingest (no Streamlit call here: this thread has no page); the outcome is kept for the page."""
+        def progress(done: int, total: int) -> None:
+            self.done, self.total, self.writing = done, total, True
+
+        def step(_: str) -> None:
+            self.writing = True
+
+        try:
+            self.report = sa.ingest(rebuild=rebuild, progress=progress, wait=wait, step=step)
+        except Exception as exc:  # noqa: BLE001 - handed to the page run that follows the job, shown there
+            self.error = exc
+        finally:
+            self.finished.set()
+
+
+class IngestJobs:
+    """This server's ingest: one at a time, shared by every browser session.
+
+    Between processes the index's writer lock decides (``ingest(wait=False)`` raises `IndexBusyError`).
+    Inside this server, a session that finds a job running does not call ``ingest`` at all: it follows
+    the job if it started it, else answers from the index as it is.
+    """
+
+    def __init__(self) -> None:
+        """No job yet."""
+        self._lock = threading.Lock()
+        self._job: IngestJob | None = None
+
+    def running(self) -> IngestJob | None:
+        """The job running now, if any."""
+        job = self._job
+        return job if job is not None and not job.finished.is_set() else None
+
+    def start(self, sa: StudyAssistant, owner: str, rebuild: bool = False, wait: bool = False) -> IngestJob | None:
+        """Start an ingest in a thread, unless one is running already (then None)."""
+        with self._lock:
+            if self.running() is not None:
+                return None
+            job = self._job = IngestJob(owner)
+        threading.Thread(target=job.run, args=(sa, rebuild, wait), name="ingest", daemon=True).start()
+        return job
+
+
+@st.cache_resource(show_spinner=False)
+def ingest_jobs() -> IngestJobs:
+    """The server's ingest jobs (one object per process, like the assistant)."""
+    return IngestJobs()
+
+
+def follow(job: IngestJob) -> IngestReport:
+    """Draw a job's progress until it ends, then show its summary, repairs and warnings.
+
+    Raises:
+        AssistantError: The job's error (`IndexBusyError`: another process is writing).
+    """
+    slot = st.empty()
+    drawn = None
+    while not job.finished.wait(0.1):
+        now = (job.done, job.total)
+        if job.writing and now != drawn:  # each draw is also where Streamlit can stop this run
+            text = f"Embedding your notes: {job.done}/{job.total} sections" if job.total else "Indexing your notes…"
+            slot.progress(min(job.done / max(job.total, 1), 1.0), text=text)
+            drawn = now
+    slot.empty()
+    if job.error is not None:
+        raise job.error
+    report = job.report
+    st.toast(markdown_text(report.summary()), icon=":material/library_books:")
+    for line in report.repaired:  # they name note files
+        st.toast(markdown_text(f"Repaired: {line}"), icon=":material/healing:")
+    for warning in report.warnings:
+        st.warning(markdown_text(warning))
+    return report
+
+
+def wait_for_index(sa: StudyAssistant, me: str) -> None:
+    """With no index at all yet: wait for whoever is building it, then bring it up to date.
+
+    Whoever: a job of this server or another process holding the writer lock. Usually nothing is left
+    to do once it has finished.
+    """
+    jobs = ingest_jobs()
+    with st.spinner("Another session is indexing your notes; waiting for it…"):
+        while True:
+            other = jobs.running()
+            if other is not None:
+                other.finished.wait()
+            job = jobs.start(sa, me, wait=True)
+            if job is not None:
+                follow(job)
+                return
+
+
+def refresh(sa: StudyAssistant, action: str | None, working: Callable[[], object]) -> IndexStatus | None:
+    """Bring the index up to date before answering, without ever queueing behind another writer.
+
+    ``action`` is a sidebar button's ("reindex", "repair": incremental; "rebuild": from scratch).
+    Otherwise a changed or damaged index is refreshed when nobody else is writing it; when another
+    session or process is, the page answers from the index as it is (readers never block) and says
+    so; only with no index at all yet does it wait for that build. A job this session started in a
+    run that was stopped (a click or a question meanwhile) is followed to its end.
+
+    Args:
+        sa: The assistant.
+        action: The index action a sidebar button asked for, if any.
+        working: Called before an ingest starts (the sidebar hides its index buttons meanwhile).
 
     Returns:
-        What is indexed now (read once per page run; the sidebar shows it).
+        What is indexed now (None: the index folder cannot even be read; the error is on the page).
     """
-    status = sa.status()
-    if not rebuild and status.stale is False:
-        return status
-    bar = st.progress(0.0, text="Indexing your notes…")
+    me = st.session_state.setdefault("session_id", uuid.uuid4().hex)
+    jobs = ingest_jobs()
+    try:
+        status = sa.status()
+        running = jobs.running()
+        if running is not None and running.owner == me:
+            working()
+            follow(running)
+            return sa.status()
+        if action is None and not status.needs_ingest:
+            return status
+        working()
+        job = jobs.start(sa, me, rebuild=action == "rebuild")
+        try:
+            if job is None:
+                raise IndexBusyError("Another session of this app is updating the index.")
+            follow(job)
+        except IndexBusyError:
+            if action is not None:
+                st.info("Another session is updating the index right now; try again once it has finished.")
+            elif status.updated is None and not status.problems:  # nothing to answer from yet
+                wait_for_index(sa, me)
+            else:
+                st.info(BUSY_NOTE, icon=":material/hourglass_top:")
+    except AssistantError as exc:
+        show_error(exc)
+    try:
+        return sa.status()
+    except AssistantError:
+        return None  # the same error as above, already shown
 
-    def progress(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"Embedding your notes: {done}/{total} sections")
 
-    report = sa.ingest(rebuild=rebuild, progress=progress)
-    bar.empty()
-    st.toast(report.summary())
-    for warning in report.warnings:
-        st.warning(warning)
-    return sa.status()
+def show_error(exc: Exception) -> None:
+    """An error, shown as text: messages can hold file paths or an LLM server's own words."""
+    st.error(markdown_text(str(exc)), icon=":material/error:")
+    if isinstance(exc, IndexCorruptError):
+        st.caption("**Repair index** in the sidebar rebuilds what is damaged from your notes.")
 
 
 def render_answer(answer: dict, key: str) -> None:
@@ -110,8 +265,14 @@ def feedback_widget(index: int, question: str, answer: dict) -> None:
     st.feedback("thumbs", key=f"fb-{index}", on_change=store)
 
 
-def sidebar(sa: StudyAssistant, status: IndexStatus) -> dict:
-    """Backend, prompt and retrieval settings; corpus status with re-index; new chat."""
+def settings_sidebar(sa: StudyAssistant) -> tuple[dict, DeltaGenerator]:
+    """Backend, prompt and retrieval settings; a place for the notes' status; new chat and feedback export.
+
+    Drawn before anything is indexed, so the sidebar is there while an ingest runs and after one fails.
+
+    Returns:
+        The chosen options, and the slot `notes_panel` fills once the index is up to date.
+    """
     with st.sidebar:
         st.header("Settings")
         ready = availability(sa.settings)
@@ -120,7 +281,7 @@ def sidebar(sa: StudyAssistant, status: IndexStatus) -> dict:
         backend = st.selectbox("Answer backend", names, index=default, key="backend",
                                format_func=lambda n: n if ready[n][0] else f"{n} (not set up)")
         if not ready[backend][0]:
-            st.warning(f"{backend} needs: {ready[backend][1]}")
+            st.warning(markdown_text(f"{backend} needs: {ready[backend][1]}"))
         elif backend == "extractive":
             st.caption("Quotes your notes (no language model): offline and instant.")
         prompts = available_prompts()
@@ -129,30 +290,72 @@ def sidebar(sa: StudyAssistant, status: IndexStatus) -> dict:
         k = st.slider("Passages to retrieve (k)", 1, 10, sa.settings.top_k, key="k")
         hybrid = st.toggle("Keyword + semantic search", value=sa.settings.hybrid, key="hybrid")
         st.divider()
-        st.subheader("Your notes")
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(status.updated)) if status.updated else "never"
-        st.markdown(f"{status.files} file(s), {status.chunks} sections  \nlast indexed {when}  \n"
-                    f"folder `{status.corpus_dir}`")
-        if status.stale:
-            st.info("Your notes changed since the last index.")
-        if st.button("Re-index notes", use_container_width=True):
-            st.session_state.reindex = True
+        notes = st.empty()
         st.divider()
-        if st.button("New chat", use_container_width=True, type="primary"):
-            st.session_state.messages = []
-            st.rerun()
+        st.button("New chat", use_container_width=True, type="primary", on_click=new_chat)
         records = read_feedback(FEEDBACK_FILE)
         if records:
             st.download_button(
                 f"Export {len(records)} feedback item(s) as gold candidates",
                 "\n".join(json.dumps(r, ensure_ascii=False) for r in gold_candidates(records)) + "\n",
                 file_name="gold-candidates.jsonl", use_container_width=True)
-    return {"backend": backend, "prompt": prompt, "k": k, "hybrid": hybrid}
+    return {"backend": backend, "prompt": prompt, "k": k, "hybrid": hybrid}, notes
 
 
-def chat(sa: StudyAssistant, options: dict) -> None:
-    """The conversation: history replayed, starters on an empty chat, the new answer streamed."""
-    messages = st.session_state.setdefault("messages", [])
+def new_chat() -> None:
+    """Start an empty conversation."""
+    st.session_state.messages = []
+
+
+def index_action(name: str | None) -> None:
+    """Remember a sidebar button's index action for the page run its click starts (`refresh` runs it).
+
+    A button's callback runs before the page, so the action happens above the conversation, which is
+    drawn first and stays on screen while the index is updated.
+    """
+    st.session_state.index_action = name
+    st.session_state.confirm_rebuild = False
+
+
+def notes_panel(status: IndexStatus | None) -> None:
+    """The notes' status, what is wrong with the index (with a repair), re-index and rebuild (confirmed first).
+
+    Every line that can hold a path or a note's file name is shown as text, never as markdown.
+    """
+    st.subheader("Your notes")
+    if status is None:
+        st.caption("The index cannot be read: see the message on the page.")
+        st.button("Re-index notes", use_container_width=True, on_click=index_action, args=("reindex",))
+        return
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(status.updated)) if status.updated else "never"
+    st.markdown(f"{status.files} file(s), {status.chunks} sections  \nlast indexed {when}")
+    st.caption("Notes folder")
+    st.code(status.corpus_dir, language=None, wrap_lines=True)  # a code block reads no markdown
+    if status.problems:
+        st.error("The index needs a repair:  \n" + "  \n".join(
+            "• " + markdown_text(problem_line(p)) for p in status.problems), icon=":material/healing:")
+        st.button("Repair index", type="primary", use_container_width=True, on_click=index_action,
+                  args=("repair",), help="Re-embeds only what is missing or damaged; your notes are not touched.")
+    if status.busy:
+        st.caption("Another session or process is updating the index right now.")
+    elif status.stale:
+        st.info("Your notes changed since the last index.")
+    st.button("Re-index notes", use_container_width=True, on_click=index_action, args=("reindex",),
+              help="Embeds only new or changed notes and drops removed ones.")
+    if not st.session_state.get("confirm_rebuild"):
+        st.button("Rebuild from scratch…", use_container_width=True,
+                  on_click=lambda: st.session_state.update(confirm_rebuild=True),
+                  help="Re-embeds every note; asks first.")
+        return
+    st.warning(f"Rebuild re-embeds all {status.chunks} sections of your notes, which takes a while. "
+               "Re-index is enough after editing notes. The current index keeps answering meanwhile.")
+    yes, no = st.columns(2)
+    yes.button("Yes, rebuild", type="primary", use_container_width=True, on_click=index_action, args=("rebuild",))
+    no.button("Cancel", use_container_width=True, on_click=index_action, args=(None,))
+
+
+def conversation(messages: list[dict]) -> None:
+    """The conversation so far (drawn before any indexing, so it stays on screen while the index updates)."""
     for n, message in enumerate(messages):
         with st.chat_message(message["role"]):
             if message["role"] == "user":
@@ -160,21 +363,35 @@ def chat(sa: StudyAssistant, options: dict) -> None:
             else:
                 render_answer(message["answer"], key=f"m{n}")
                 feedback_widget(n, messages[n - 1]["content"] if n else "", message["answer"])
-    if not messages:
+
+
+def asked() -> str | None:
+    """The question of this page run: typed, or a starter or closest topic clicked.
+
+    Known before the question box is drawn, so the page shows it while the index is brought up to date.
+    """
+    return st.session_state.get("question") or st.session_state.get("pending")
+
+
+def chat(sa: StudyAssistant, options: dict, messages: list[dict], turn: DeltaGenerator) -> None:
+    """Starters on an empty chat, the question box, and the new answer streamed into ``turn``.
+
+    ``turn`` already shows the question (`main` drew it before updating the index).
+    """
+    question = asked()
+    st.session_state.pop("pending", None)
+    if not messages and not question:
         st.markdown("Ask anything about your notes. Try one of these:")
         columns = st.columns(len(STARTERS))
         for column, starter in zip(columns, STARTERS, strict=True):
             if column.button(starter, use_container_width=True):
                 st.session_state.pending = starter
                 st.rerun()
-    typed = st.chat_input("Ask about your notes…")
-    question = typed or st.session_state.pop("pending", None)
+    st.chat_input("Ask about your notes…", key="question")
     if not question:
         return
     history = [{"role": m["role"], "content": m["content"]} for m in messages]
-    with st.chat_message("user"):
-        st.text(question)
-    with st.chat_message("assistant"):
+    with turn, st.chat_message("assistant"):
         final: list[Answer] = []
 
         def pieces():
@@ -199,11 +416,11 @@ def chat(sa: StudyAssistant, options: dict) -> None:
             # the partial text stays on screen; the conversation keeps everything before this turn
             if shown:
                 slot.html(answer_html(shown, badges=False))
-            st.error(f"{exc}", icon="⚠️")
+            show_error(exc)
             return
         except AssistantError as exc:
             slot.empty()
-            st.error(f"{exc}", icon="⚠️")
+            show_error(exc)
             return
         slot.empty()
         answer = final[0].to_dict()
@@ -214,7 +431,11 @@ def chat(sa: StudyAssistant, options: dict) -> None:
 
 
 def evaluations() -> None:
-    """The latest saved evaluation reports: table, chart and per-question differences."""
+    """The latest saved evaluation reports: table, chart and per-question differences.
+
+    A report quotes questions and answers from the notes, so it is shown the way answers are: HTML we
+    build from escaped text (`report_html`), never as Streamlit markdown; its chart is our own PNG.
+    """
     runs = sorted((p for p in REPORTS_DIR.glob("*/report.md")), reverse=True) if REPORTS_DIR.is_dir() else []
     if not runs:
         st.info("No evaluation runs yet. Run `.venv/bin/assistant eval --variants default,short-answers`; "
@@ -224,34 +445,48 @@ def evaluations() -> None:
     try:
         text = chosen.read_text(encoding="utf-8")
         before, _, after = text.partition("![chart](chart.png)")
-        st.markdown(before)
+        st.html(report_html(before))
         chart = chosen.parent / "chart.png"
         if chart.is_file():
             st.image(str(chart))
-        st.markdown(after)
+        if after.strip():
+            st.html(report_html(after))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        st.error(f"This report cannot be shown ({exc}); re-run the evaluation or delete {chosen.parent}.")
+        st.error(markdown_text(f"This report cannot be shown ({exc}); re-run the evaluation or delete "
+                               f"{chosen.parent}."), icon=":material/error:")
 
 
 def main() -> None:
-    """Lay out the page."""
+    """Lay out the page: the sidebar and the conversation first, then the index update, then the new answer."""
     st.title("MLA-C01 study assistant")
     st.caption("Answers from your own notes, every line cited; or an honest \"your notes don't cover this\".")
     try:
         sa = get_assistant()
-        status = ensure_index(sa)
-    except AssistantError as exc:
-        st.error(f"{exc}", icon="⚠️")
+    except AssistantError as exc:  # a setting is wrong: nothing below can work until it is fixed
+        show_error(exc)
+        with st.sidebar:
+            st.header("Settings")
+            st.caption("Fix the setting named on the page, then reload.")
         return
-    options = sidebar(sa, status)
-    if st.session_state.pop("reindex", False):
-        try:
-            ensure_index(sa, rebuild=True)
-        except AssistantError as exc:
-            st.error(f"{exc}", icon="⚠️")
+    options, notes = settings_sidebar(sa)
+    updates = st.container()  # progress, toasts, warnings and errors of the index update, above the tabs
     tab_chat, tab_eval = st.tabs(["Chat", "Evaluation"])
+    messages = st.session_state.setdefault("messages", [])
     with tab_chat:
-        chat(sa, options)
+        conversation(messages)
+        turn = st.container()  # the new question and its answer, above the question box
+        if question := asked():
+            with turn, st.chat_message("user"):
+                st.text(question)  # as typed: no markdown, no directives, line breaks kept
+    with updates:
+        # while an ingest runs, the sidebar says so instead of showing the last run's buttons (a second
+        # click on "Yes, rebuild" would queue a second rebuild)
+        status = refresh(sa, st.session_state.pop("index_action", None),
+                         working=lambda: notes.caption("Updating the index of your notes…"))
+    with notes.container():
+        notes_panel(status)
+    with tab_chat:
+        chat(sa, options, messages, turn)
     with tab_eval:
         evaluations()
 

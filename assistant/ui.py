@@ -49,6 +49,9 @@ _ANSWER = "line-height:1.6"
 _P = "margin:0 0 0.75em"
 _LIST = "margin:0 0 0.5em;padding-left:1.4em"
 _LI = "margin:0.2em 0"
+# a report's headings by level (a <p> like every block here: the tag set stays the answers' one)
+_HEADINGS = {1: "margin:0.4em 0 0.6em;font-size:1.6em", 2: "margin:1em 0 0.5em;font-size:1.3em",
+             3: "margin:0.8em 0 0.4em;font-size:1.1em", 4: _P}
 _TABLE = "border-collapse:collapse;margin:0 0 0.75em"
 _CELL = "border:1px solid rgba(128,128,128,0.3);padding:0.25em 0.6em;text-align:left;vertical-align:top"
 # the passage view: one row per file line, its number in a gutter (not copied with the text)
@@ -122,7 +125,7 @@ def _cells(line: str) -> list[str]:
     return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", row)]
 
 
-def answer_html(text: str, badges: bool = True, cited: Collection[int] | None = None) -> str:
+def answer_html(text: str, badges: bool = True, cited: Collection[int] | None = None, headings: bool = False) -> str:
     """An answer (markdown from our backends or an LLM) as HTML in which only our own markup is live.
 
     Kept: paragraphs, headings (as bold lines: a heading inside an answer would render huge),
@@ -137,6 +140,7 @@ def answer_html(text: str, badges: bool = True, cited: Collection[int] | None = 
         cited: The citation numbers the answer really has (`parse_citations` already dropped markers
             naming no passage; this keeps a stray ``[99]`` from a note line a text, not a badge, here
             too). None: every marker.
+        headings: Show headings as headings (a report), not as bold lines (an answer).
 
     Returns:
         One ``<div>`` for ``st.html``.
@@ -185,7 +189,11 @@ def answer_html(text: str, badges: bool = True, cited: Collection[int] | None = 
             end_paragraph()
             close_lists()
             title = _HEADING.match(line).group(1) or ""
-            out.append(f'<p style="{_P}"><strong>{inline_html(title, badges, cited)}</strong></p>')
+            if headings:
+                level = min(len(line.lstrip().split(None, 1)[0]), 4)
+                out.append(f'<p style="{_HEADINGS[level]}"><strong>{inline_html(title, badges, cited)}</strong></p>')
+            else:
+                out.append(f'<p style="{_P}"><strong>{inline_html(title, badges, cited)}</strong></p>')
         elif "|" in stripped and i < len(lines) and "-" in lines[i] and _TABLE_RULE.match(lines[i]):
             end_paragraph()
             close_lists()
@@ -309,13 +317,54 @@ def passage_html(text: str, start_line: int, lines: Iterable[int]) -> str:
 def markdown_literal(text: str) -> str:
     """Text for a place Streamlit always reads as markdown (expander and button labels, captions), made literal.
 
-    Backslash escapes stop HTML, links, images, math, emphasis and code. A directive, icon or emoji short
-    code (``:red[``, ``:material/x:``, ``:smile:``) is found by Streamlit on the raw string or on text
-    nodes after escapes are gone, so a colon followed by a name gets an invisible word joiner (U+2060)
-    instead. The text reads the same; a plain label ("Domain 1: Data Preparation") is unchanged.
+    Backslash escapes stop HTML, links, images, math, emphasis and code, and a list, heading or rule
+    marker opening a line ("1. intro.md", "- x", "==="). A directive, icon or emoji short code
+    (``:red[``, ``:material/x:``, ``:smile:``) and a bare URL or e-mail address (which GFM links) are
+    found by Streamlit on the raw string or on text nodes after escapes are gone, so each gets an
+    invisible word joiner (U+2060) where it would start instead: after a colon followed by a name, in
+    ``://``, after ``www`` and ``@``. The text reads the same; a plain label ("Domain 1: Data
+    Preparation") is unchanged.
     """
     escaped = re.sub(r"([\\`*_~\[\]<>$&#|])", r"\\\1", text)
+    escaped = re.sub(r"^(\s*)([-+=])", r"\1\\\2", escaped, flags=re.M)
+    escaped = re.sub(r"^(\s*\d{1,9})([.)])", r"\1\\\2", escaped, flags=re.M)
+    escaped = re.sub(r"(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?<=@)(?=[\w-])", "\u2060", escaped, flags=re.I)
     return re.sub(r":(?=[\w+-])", ":\u2060", escaped)
+
+
+def markdown_text(text: str) -> str:
+    r"""Text of any length for a message Streamlit reads as markdown (st.error, st.warning, st.info, st.toast).
+
+    Each line is made literal with `markdown_literal`; an indent stays an indent (no-break spaces: four
+    spaces would open a code block) and each line break a line break (an error from an LLM server or a
+    file path list keeps its lines).
+
+    >>> print(markdown_text("1. <b>x</b>"))
+    1\. \<b\>x\</b\>
+    """
+    lines = []
+    for line in str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        body = line.lstrip(" \t")
+        lines.append("\u00a0" * len(line[:len(line) - len(body)].expandtabs(4)) + markdown_literal(body))
+    return "  \n".join(lines)
+
+
+def problem_line(problem: str) -> str:
+    """One problem of the index for the sidebar: what is wrong, without the CLI's "Run `assistant ingest`".
+
+    The sidebar's Repair button does what that sentence asks.
+    """
+    return re.sub(r"\s*Run `assistant ingest`.*$", "", problem, flags=re.S) or problem
+
+
+def report_html(text: str) -> str:
+    """A saved evaluation report (markdown we wrote around questions and answers from the notes) as HTML.
+
+    The same subset as `answer_html` (its headings as headings here, no citation badges): tables,
+    lists, bold and code stay readable; HTML, directives, math and images from the questions and
+    answers inside are shown as written.
+    """
+    return answer_html(text, badges=False, headings=True)
 
 
 def cited_lines(quote: str, passage: str, start_line: int) -> list[int]:

@@ -19,7 +19,7 @@ import streamlit as st
 from conftest import CACHE_DIR, NOTES_FILE, REPO, free_port, wait_until_serving
 from streamlit.testing.v1 import AppTest
 
-from assistant.ui import answer_html, markdown_literal, passage_html
+from assistant.ui import answer_html, markdown_literal, markdown_text, passage_html, problem_line, report_html
 
 # Every payload tries something observable: a global set on the page, its title changed, a dialog, or a
 # request to a remote host. The note is built so the bugs found by a user are all in it: a table row with
@@ -190,6 +190,67 @@ def test_markdown_literal_leaves_plain_labels_alone():
     assert markdown_literal(label) == label
 
 
+@pytest.mark.parametrize("text", ["1. intro.md", "- x", "+ y", "===", "---", "2) two",
+                                  "see https://example.com/x", "www.example.com", "ask me@example.com"])
+def test_markdown_literal_breaks_block_markers_and_bare_links(text):
+    literal = markdown_literal(text)
+    assert not re.match(r"\s*(?:[-+=]|\d+[.)])", literal.lstrip())  # no list, heading underline or rule
+    assert not re.search(r"://|www\.|@\w", literal)  # GFM would link these
+    assert literal.replace("\\", "").replace("\u2060", "") == text
+
+
+def test_markdown_text_keeps_lines_and_indents_and_leaves_nothing_live():
+    message = ("Cannot reach http://127.0.0.1:8080/v1 (server said:\n"
+               "    <html><img src=x onerror=alert(1)> :red[down] $x$\n# 500\n1. retry)")
+    shown = markdown_text(message)
+    lines = shown.split("  \n")
+    assert len(lines) == 4  # one line break per line
+    assert lines[1].startswith("\u00a0" * 4)  # an indent, not a code block
+    assert lines[2].startswith("\\#") and lines[3].startswith("1\\.")
+    assert not re.search(r"(?<!\\)[<$\[]|:(?=red)|://", shown)
+    assert re.sub(r"\\(.)", r"\1", shown).replace("\u2060", "").replace("\u00a0", " ").replace("  \n", "\n") == message
+
+
+def test_problem_lines_drop_the_cli_advice():
+    problem = "The index in /x is damaged (unreadable manifest). Run `assistant ingest` to repair it from your notes."
+    assert problem_line(problem) == "The index in /x is damaged (unreadable manifest)."
+    assert problem_line("notes.md: its part of the index is missing") == "notes.md: its part of the index is missing"
+
+
+HOSTILE_REPORT = """# Evaluation: default, <b>x</b>
+
+Gold set `eval/gold.jsonl`: 2 questions; 4 answers in 1.0 s.
+
+- **default**: <img src=x onerror="window.top.pwned=1"> :red[alarm]
+
+## Side by side
+
+| measure | default |
+|---|---|
+| hit@k | 1.000 (n=2) |
+
+![chart](chart.png)
+
+## Questions that differ
+
+| question | default | change |
+|---|---|---|
+| q1: <iframe srcdoc="<script>window.top.pwned=1</script>"></iframe> ![z](http://example.com/z.png) | 1.000 | -0.500 |
+| q2: :blue-badge[99] $x$ \\| pipe | 0.000 | +0.500 |
+"""
+
+
+def test_report_renders_tables_and_headings_with_nothing_live():
+    before, _, after = HOSTILE_REPORT.partition("![chart](chart.png)")
+    for part in (before, after):
+        assert_inert(report_html(part))
+    shown = report_html(before) + report_html(after)
+    assert shown.count("<table") == 2 and shown.count("<td") == 8  # the tables stay tables
+    assert 'font-size:1.6em"><strong>Evaluation: default, &lt;b&gt;x&lt;/b&gt;</strong>' in shown  # a title
+    assert "![z](http://example.com/z.png)" in shown and ":blue-badge[99] $x$ | pipe" in shown
+    assert 'title="source' not in shown  # no citation badges in a report
+
+
 # ---- the page: AppTest on the real notes plus the hostile note ---------------------------------------
 
 @pytest.fixture(scope="module")
@@ -199,7 +260,19 @@ def hostile_env(tmp_path_factory):
     (tmp / "corpus").mkdir()
     shutil.copy(NOTES_FILE, tmp / "corpus" / NOTES_FILE.name)
     (tmp / "corpus" / "zebrafish-labeling.md").write_text(HOSTILE_NOTE, encoding="utf-8")
+    _write_report(tmp)
     return tmp
+
+
+def _write_report(root: Path) -> Path:
+    """A saved evaluation run under ``root`` (the app's folder): the hostile report and a real chart."""
+    from assistant.evaluation.report import chart
+
+    run = root / "eval" / "reports" / "2026-01-01T00-00-00"
+    run.mkdir(parents=True)
+    (run / "report.md").write_text(HOSTILE_REPORT, encoding="utf-8")
+    chart([{"variant": "default", "evidence_recall": 0.9, "reciprocal_rank": 0.8}], run / "chart.png")
+    return run
 
 
 def _environment(env: Path) -> dict[str, str]:
@@ -226,8 +299,9 @@ def hostile_at(hostile_env, monkeypatch):
 
 
 def _markdown(app) -> list[str]:
-    """Every string the page sends the browser to read as Streamlit markdown (labels included)."""
-    values = [e.value for e in app.markdown] + [e.value for e in app.caption] + [e.value for e in app.warning]
+    """Every string the page sends the browser to read as Streamlit markdown (labels and messages included)."""
+    values = [e.value for kind in ("markdown", "caption", "warning", "error", "info", "success", "toast")
+              for e in app.get(kind)]
     return values + [e.label for e in app.expander] + [b.label for b in app.button]
 
 
@@ -259,6 +333,78 @@ def test_app_delivers_a_pasted_question_as_text_with_its_line_breaks(hostile_at)
     assert not any("blue-badge[99]" in v for v in _markdown(hostile_at))
     for html in (e.value for e in hostile_at.get("html")):
         assert_inert(html)
+
+
+# ---- the page's own lines: file names, folders, index problems, ingest warnings, toasts, reports ----------
+
+# a folder and note names that are markup; Linux allows every character but "/" in a name
+HOSTILE_FOLDER = "notes <img src=x onerror=alert(1)> :red[x] $y$ `z`"
+BAD_NAME = "1. <img src=x onerror=alert(3)> :red[bad] www.example.com.md"  # not UTF-8: skipped with a warning
+LOST_NAME = "- :blue-badge[99] <b>lost $x$ ![i](https:example.com).md"  # its part of the index goes missing
+# what must never reach the browser as markdown: HTML, a directive/icon, an image, math, a bare link,
+# a list item (each unescaped)
+LIVE = re.compile(r"(?<!\\)<\w|:(?:blue-badge|red|material)|(?<!\\)!\[|(?<!\\)\$|://|www\.|^\s*(?:[-+]|\d+\.)\s", re.M)
+
+
+@pytest.fixture
+def chrome_env(tmp_path):
+    """A small notes folder at a hostile path, with hostile file names, and a hostile evaluation report."""
+    root = tmp_path / HOSTILE_FOLDER
+    (root / "corpus").mkdir(parents=True)
+    (root / "corpus" / "drift.md").write_text(
+        "# Drift\n\n- **Data drift:** the inputs change over time; retrain when monitoring says so.\n",
+        encoding="utf-8")
+    (root / "corpus" / LOST_NAME).write_text(
+        "# Labels\n\n- **Labeling:** Ground Truth labels images with human reviewers.\n", encoding="utf-8")
+    (root / "corpus" / BAD_NAME).write_bytes(b"# Bad\n\xff\xfe not text\n")
+    _write_report(root)
+    return root
+
+
+def test_app_shows_names_paths_problems_and_reports_as_text(chrome_env, monkeypatch):
+    from assistant.store.lock import WriterLock
+    from assistant.store.manifest import read as read_manifest
+
+    for name, value in _environment(chrome_env).items():
+        monkeypatch.setenv(name, value)
+    for name in ("ASSISTANT_BACKEND", "ASSISTANT_PROMPT", "ASSISTANT_OPENAI_BASE_URL", "ASSISTANT_OPENAI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(chrome_env)
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    try:
+        app.run()  # the first run builds the index: a toast, and a warning naming the skipped file
+        assert not app.exception
+        assert any("not valid" in w.value and "alert(3)" in w.value for w in app.warning)
+        assert [c.value for c in app.sidebar.code] == [str(chrome_env / "corpus")]  # the folder, in a code block
+        screens = [_markdown(app)]
+        # the report: our HTML around escaped text, its tables and chart kept
+        reports = [h.value for h in app.get("html")]
+        assert len(reports) == 2 and "<table" in reports[0] and "&lt;iframe srcdoc=" in reports[1]
+        for html in reports:
+            assert_inert(html)
+        assert len(app.get("image")) == 1  # the chart
+        # the part of one note goes missing while another process writes: the sidebar names the note
+        index = chrome_env / "index"
+        segment = read_manifest(index / "manifest.json").files[LOST_NAME]["segment"]
+        shutil.rmtree(index / "segments" / segment)
+        with WriterLock(index).hold():  # in this process, but not this page's: busy all the same
+            app.run()
+        assert not app.exception
+        problems = [e.value for e in app.sidebar.error]
+        assert len(problems) == 1 and "its part of the index is missing" in problems[0]
+        assert "<b\\>lost" in problems[0]  # the file name, escaped
+        screens.append(_markdown(app))
+        next(b for b in app.sidebar.button if b.label == "Repair index").click().run()
+        assert not app.exception and not app.sidebar.error
+        repaired = [t.value for t in app.toast if t.value.startswith("Repaired")]
+        assert len(repaired) == 1 and "lost" in repaired[0]
+        screens.append(_markdown(app))
+    finally:
+        st.cache_resource.clear()
+    for values in screens:
+        for value in values:
+            assert not LIVE.search(value), value
 
 
 # ---- a real browser ------------------------------------------------------------------------------------
@@ -324,12 +470,20 @@ def test_real_browser_runs_nothing_from_a_hostile_note(hostile_env, tmp_path):
             assert "warning" not in icons, icons  # (the expander's own arrow is one)
             expander.scroll_into_view_if_needed()
             page.wait_for_timeout(1_500)  # time for any onerror or srcdoc script to have run
+            expander.screenshot(path=str(tmp_path / "hostile-passage-expander.png"))
+            # the saved evaluation report quotes questions from the notes: tables and chart, nothing live
+            page.get_by_role("tab", name="Evaluation").click()
+            report = page.locator("[data-testid='stHtml']").filter(has_text="Questions that differ").first
+            report.locator("table").first.wait_for(timeout=30_000)
+            page.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)  # the chart
+            page.wait_for_timeout(1_500)
+            report_cells = report.locator("td").all_inner_texts()
+            page.screenshot(path=str(tmp_path / "hostile-report.png"), full_page=True)
             ran = page.evaluate("() => ({pwned: window.pwned, title: document.title, "
                                 "frames: document.querySelectorAll('iframe').length, "
                                 "scripts: document.querySelectorAll('.stHtml script, .stMarkdown script').length, "
                                 "images: Array.from(document.images).map(i => i.src)})")
             page.screenshot(path=str(tmp_path / "hostile-passage.png"), full_page=True)
-            expander.screenshot(path=str(tmp_path / "hostile-passage-expander.png"))
             browser.close()
         print(f"screenshots in {tmp_path}")
         assert ran["pwned"] is None and ran["title"] != "pwned", ran
@@ -337,6 +491,7 @@ def test_real_browser_runs_nothing_from_a_hostile_note(hostile_env, tmp_path):
         assert not [src for src in ran["images"] if "example.com" in src or src.endswith("/x")], ran
         assert not dialogs and not remote, (dialogs, remote)
         assert (tmp_path / "hostile-passage.png").stat().st_size > 20_000
+        assert any("<iframe srcdoc=" in cell for cell in report_cells), report_cells  # shown as written
     finally:
         server.terminate()
         server.wait(timeout=30)
