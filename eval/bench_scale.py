@@ -103,19 +103,25 @@ def start_chroma(data: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("chroma run did not start")
 
 
-def measure(work: Path, copies: int, questions: int, server_url: str | None) -> list[tuple[str, str]]:
-    """Every stage for one corpus size; (measure, value) rows."""
+def measure(work: Path, copies: int, questions: int, server_url: str | None,
+            reuse: bool = False) -> list[tuple[str, str]]:
+    """Every stage for one corpus size; (measure, value) rows (``reuse``: keep an index built before)."""
     corpus = work / f"corpus-{copies}"
     if not corpus.exists():
         make_corpus(corpus, copies)
     index = work / f"index-{copies}-{'server' if server_url else 'local'}"
-    shutil.rmtree(index, ignore_errors=True)
+    reused = reuse and (index / "manifest.json").exists()
+    if not reused:
+        shutil.rmtree(index, ignore_errors=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_CORPUS_DIR": str(corpus), "ASSISTANT_INDEX_DIR": str(index)}
     if server_url:
         env["ASSISTANT_CHROMA_URL"] = server_url
     rows = []
-    out, wall, rss = run(INGEST, env)
-    rows += [("cold ingest", f"{wall:.1f} s, peak {rss:.0f} MB ({out['chunks']} chunks)")]
+    if reused:
+        rows += [("cold ingest", "not run (--reuse: the index built by an earlier run)")]
+    else:
+        out, wall, rss = run(INGEST, env)
+        rows += [("cold ingest", f"{wall:.1f} s, peak {rss:.0f} MB ({out['chunks']} chunks)")]
     fresh_mb = folder_mb(index)
     out, wall, rss = run(INGEST, env)
     rows += [("no-op ingest", f"{wall:.2f} s, peak {rss:.0f} MB")]
@@ -148,6 +154,8 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--server", action="store_true", help="also measure with a Chroma server (127.0.0.1)")
     parser.add_argument("--work", type=Path, default=None, help="keep corpora and indexes here (default: temp)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --work: skip the cold ingest where an earlier run left a local index")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -156,7 +164,7 @@ def main() -> int:
     server = None
     try:
         for copies in sizes:
-            results[f"{copies}x local"] = measure(work, copies, args.questions, None)
+            results[f"{copies}x local"] = measure(work, copies, args.questions, None, args.reuse)
             print(f"{copies}x local done", file=sys.stderr, flush=True)
             if args.server:
                 server, url = start_chroma(work / f"chroma-{copies}")

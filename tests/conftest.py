@@ -10,8 +10,11 @@ os.environ["ANONYMIZED_TELEMETRY"] = "False"
 import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -77,6 +80,31 @@ def wait_until_serving(url: str, proc: subprocess.Popen, seconds: float, what: s
                 proc.kill()
                 pytest.fail(f"{what} did not answer at {url} within {seconds:.0f} s (is the loopback interface up?)")
             time.sleep(0.3)
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; browser tests skip without it (.ci/run installs it)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@contextmanager
+def serving(folders: Path, **env: str) -> Iterator[str]:
+    """`streamlit run app.py` on 127.0.0.1 over ``folders`` (its corpus/ and index/), run from there; yields its URL."""
+    port = free_port()
+    environment = {**os.environ, "ASSISTANT_CORPUS_DIR": str(folders / "corpus"),
+                   "ASSISTANT_INDEX_DIR": str(folders / "index"), "ASSISTANT_CACHE_DIR": str(CACHE_DIR),
+                   "HF_HUB_OFFLINE": "1", **env}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=folders, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(f"{url}/_stcore/health", server, 60, "streamlit run")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def make_settings(tmp: Path, **overrides) -> Settings:

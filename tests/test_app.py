@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import streamlit as st
-from conftest import CACHE_DIR, NOTES_FILE, REPO, free_port, wait_until_serving
+from conftest import CACHE_DIR, CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, REPO, serving
 from streamlit.testing.v1 import AppTest
 
 from assistant.ui import answer_html, cited_lines, gold_candidates, passage_html
@@ -152,58 +148,40 @@ def test_badges_and_highlights():
                     (12, "• other")]
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_real_browser_asks_and_opens_a_citation(app_env, tmp_path):
     """`streamlit run` on 127.0.0.1, driven by headless Chromium: type the drift question, wait for the
     streamed answer, open a citation, see the highlighted passage; the screenshot is kept in tmp_path."""
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(app_env / "corpus"), "ASSISTANT_INDEX_DIR": str(app_env / "index"),
-           "ASSISTANT_CACHE_DIR": str(CACHE_DIR), "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=app_env, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(f"{url}/_stcore/health", server, 60, "streamlit run")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(url)
-            box = page.get_by_placeholder("Ask about your notes…")
-            box.wait_for(timeout=120_000)
-            box.fill(DRIFT)
-            box.press("Enter")
-            page.locator("[data-testid='stExpander']").first.wait_for(timeout=120_000)
-            # the answer streams, then the page reruns and redraws it: wait until the app is idle, so
-            # the click lands on the final expander, not on one about to be replaced
-            page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60_000)
-            # the answer is an st.html element, whose component the page loads on first use: it can show a
-            # moment after the captions and expanders around it
-            answer = page.locator("[data-testid='stChatMessage']").last.locator("[data-testid='stHtml']")
-            answer.filter(has_text="Concept Drift:").first.wait_for(timeout=30_000)
-            for _ in range(5):
-                page.locator("[data-testid='stExpander']").first.locator("summary").click()
-                try:
-                    page.locator("mark").first.wait_for(timeout=4_000)
-                    break
-                except Exception:  # noqa: BLE001 - redrawn under the click; open it again
-                    continue
-            page.locator("mark").first.wait_for(timeout=10_000)
-            assert "Drift" in page.locator("mark").first.inner_text()
-            page.screenshot(path=str(tmp_path / "drift-answer.png"), full_page=True)
-            browser.close()
-        assert (tmp_path / "drift-answer.png").stat().st_size > 20_000
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with serving(app_env) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        box = page.get_by_placeholder("Ask about your notes…")
+        box.wait_for(timeout=120_000)
+        box.fill(DRIFT)
+        box.press("Enter")
+        page.locator("[data-testid='stExpander']").first.wait_for(timeout=120_000)
+        # the answer streams, then the page reruns and redraws it: wait until the app is idle, so
+        # the click lands on the final expander, not on one about to be replaced
+        page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60_000)
+        # the answer is an st.html element, whose component the page loads on first use: it can show a
+        # moment after the captions and expanders around it
+        answer = page.locator("[data-testid='stChatMessage']").last.locator("[data-testid='stHtml']")
+        answer.filter(has_text="Concept Drift:").first.wait_for(timeout=30_000)
+        for _ in range(5):
+            page.locator("[data-testid='stExpander']").first.locator("summary").click()
+            try:
+                page.locator("mark").first.wait_for(timeout=4_000)
+                break
+            except Exception:  # noqa: BLE001 - redrawn under the click; open it again
+                continue
+        page.locator("mark").first.wait_for(timeout=10_000)
+        assert "Drift" in page.locator("mark").first.inner_text()
+        page.screenshot(path=str(tmp_path / "drift-answer.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "drift-answer.png").stat().st_size > 20_000
 
 
 def test_reindex_button_updates_the_index_in_place(at):

@@ -9,7 +9,6 @@ going on while a question stops the page run, and a rebuild with the conversatio
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from conftest import CACHE_DIR, NOTES_FILE, REPO, free_port, make_settings, wait_until_serving
+from conftest import CACHE_DIR, CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, REPO, make_settings, serving
 from streamlit.testing.v1 import AppTest
 
 from assistant.core import StudyAssistant
@@ -289,10 +288,6 @@ def test_with_no_index_yet_the_page_waits_for_the_other_writer(page, folders, em
 
 # ---- a real browser: two tabs ask at once right after a note changed ------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
 
 def new_topics(count: int) -> str:
     """Sections no index holds yet: enough to keep an ingest busy for several seconds (~80 chunks)."""
@@ -301,25 +296,6 @@ def new_topics(count: int) -> str:
         f"\n## Field note {i}\n\n- The {words[i % 9]} {words[(i * 4 + 1) % 9]} survey number {i} logged "
         f"{i * 7 + 3} samples of {words[(i * 2 + 5) % 9]} at station {i * 13 % 97}; reviewers marked "
         f"{i % 5 + 1} of them for relabeling before batch {i * 3 + 11}.\n" for i in range(count))
-
-
-@contextmanager
-def serving(folders: Path) -> Iterator[str]:
-    """`streamlit run app.py` on 127.0.0.1 over these folders; yields its URL."""
-    port = free_port()
-    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(folders / "corpus"),
-           "ASSISTANT_INDEX_DIR": str(folders / "index"), "ASSISTANT_CACHE_DIR": str(CACHE_DIR), "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=folders, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(f"{url}/_stcore/health", server, 60, "streamlit run")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def idle(page) -> None:

@@ -6,17 +6,14 @@ Chromium run the page on the real notes plus one hostile note that a question re
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 import streamlit as st
-from conftest import CACHE_DIR, NOTES_FILE, REPO, free_port, wait_until_serving
+from conftest import CACHE_DIR, CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, REPO, serving
 from streamlit.testing.v1 import AppTest
 
 from assistant.ui import answer_html, markdown_literal, markdown_text, passage_html, problem_line, report_html
@@ -280,18 +277,23 @@ def _environment(env: Path) -> dict[str, str]:
             "ASSISTANT_CACHE_DIR": str(CACHE_DIR)}
 
 
-@pytest.fixture
-def hostile_at(hostile_env, monkeypatch):
-    for name, value in _environment(hostile_env).items():
+def _app(folder: Path, monkeypatch) -> AppTest:
+    """An AppTest of the page over ``folder``'s notes and index (not run yet), run from that folder."""
+    for name, value in _environment(folder).items():
         monkeypatch.setenv(name, value)
     for name in ("ASSISTANT_BACKEND", "ASSISTANT_PROMPT", "ASSISTANT_OPENAI_BASE_URL", "ASSISTANT_OPENAI_MODEL"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(hostile_env)
+    monkeypatch.chdir(folder)
     # the page's assistant is an st.cache_resource, shared by every AppTest in this process: without
     # this, the page would answer from whichever corpus an earlier test module opened (and the next
     # module from this one)
     st.cache_resource.clear()
-    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    return AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+
+
+@pytest.fixture
+def hostile_at(hostile_env, monkeypatch):
+    app = _app(hostile_env, monkeypatch)
     app.run()
     assert not app.exception
     yield app
@@ -365,13 +367,7 @@ def test_app_shows_names_paths_problems_and_reports_as_text(chrome_env, monkeypa
     from assistant.store.lock import WriterLock
     from assistant.store.manifest import read as read_manifest
 
-    for name, value in _environment(chrome_env).items():
-        monkeypatch.setenv(name, value)
-    for name in ("ASSISTANT_BACKEND", "ASSISTANT_PROMPT", "ASSISTANT_OPENAI_BASE_URL", "ASSISTANT_OPENAI_MODEL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(chrome_env)
-    st.cache_resource.clear()
-    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    app = _app(chrome_env, monkeypatch)
     try:
         app.run()  # the first run builds the index: a toast, and a warning naming the skipped file
         assert not app.exception
@@ -409,8 +405,6 @@ def test_app_shows_names_paths_problems_and_reports_as_text(chrome_env, monkeypa
 
 # ---- a real browser ------------------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_real_browser_runs_nothing_from_a_hostile_note(hostile_env, tmp_path):
@@ -418,80 +412,66 @@ def test_real_browser_runs_nothing_from_a_hostile_note(hostile_env, tmp_path):
     hostile note; no script ran, no dialog opened, no remote host was asked for anything."""
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    env = {**os.environ, **_environment(hostile_env), "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=hostile_env, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     dialogs: list[str] = []
     remote: list[str] = []
-    try:
-        wait_until_serving(f"{url}/_stcore/health", server, 60, "streamlit run")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.on("request", lambda r: None if r.url.startswith((url, "data:", "blob:", "about:"))
-                    else remote.append(r.url))
-            page.goto(url)
-            box = page.get_by_placeholder("Ask about your notes…")
-            box.wait_for(timeout=120_000)
-            box.fill(PASTED_QUESTION)
-            box.press("Enter")
-            page.locator("[data-testid='stExpander']").first.wait_for(timeout=120_000)
-            page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60_000)
-            question = page.locator("[data-testid='stChatMessage']").first
-            # as typed, on its two lines (inner_text follows the rendering, so a lost line break would show)
-            assert question.locator("[data-testid='stText']").inner_text() == PASTED_QUESTION
-            assert question.locator("h1, h2, [data-testid='stMarkdownBadge'], .stMarkdownBadge").count() == 0
-            answer = page.locator("[data-testid='stChatMessage']").last
-            # st.html's component loads on first use: the answer can show a moment after its expanders
-            answer.locator("[data-testid='stHtml']").filter(has_text="Zebrafish labeling:").first.wait_for(
-                timeout=30_000)
-            assert answer.locator("li strong").count() >= 1  # the answer's own bullets and bold still work
-            expander = page.locator("[data-testid='stExpander']").filter(has_text="zebrafish-labeling.md").first
-            for _ in range(5):
-                expander.locator("summary").click()
-                try:
-                    expander.locator("mark").first.wait_for(timeout=4_000)
-                    break
-                except Exception:  # noqa: BLE001 - redrawn under the click; open it again
-                    continue
-            expander.locator("mark").first.wait_for(timeout=10_000)
-            assert "after a mismatched fence" in expander.inner_text()
-            # the heading in the label reads as written: no colour, icon, formula or image
-            assert HEADING in expander.locator("summary").inner_text().replace("\u2060", "")
-            assert expander.locator("summary img, summary .katex").count() == 0
-            icons = expander.locator("summary [data-testid='stIconMaterial']").all_inner_texts()
-            assert "warning" not in icons, icons  # (the expander's own arrow is one)
-            expander.scroll_into_view_if_needed()
-            page.wait_for_timeout(1_500)  # time for any onerror or srcdoc script to have run
-            expander.screenshot(path=str(tmp_path / "hostile-passage-expander.png"))
-            # the saved evaluation report quotes questions from the notes: tables and chart, nothing live
-            page.get_by_role("tab", name="Evaluation").click()
-            report = page.locator("[data-testid='stHtml']").filter(has_text="Questions that differ").first
-            report.locator("table").first.wait_for(timeout=30_000)
-            page.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)  # the chart
-            page.wait_for_timeout(1_500)
-            report_cells = report.locator("td").all_inner_texts()
-            page.screenshot(path=str(tmp_path / "hostile-report.png"), full_page=True)
-            ran = page.evaluate("() => ({pwned: window.pwned, title: document.title, "
-                                "frames: document.querySelectorAll('iframe').length, "
-                                "scripts: document.querySelectorAll('.stHtml script, .stMarkdown script').length, "
-                                "images: Array.from(document.images).map(i => i.src)})")
-            page.screenshot(path=str(tmp_path / "hostile-passage.png"), full_page=True)
-            browser.close()
-        print(f"screenshots in {tmp_path}")
-        assert ran["pwned"] is None and ran["title"] != "pwned", ran
-        assert ran["frames"] == 0 and ran["scripts"] == 0, ran
-        assert not [src for src in ran["images"] if "example.com" in src or src.endswith("/x")], ran
-        assert not dialogs and not remote, (dialogs, remote)
-        assert (tmp_path / "hostile-passage.png").stat().st_size > 20_000
-        assert any("<iframe srcdoc=" in cell for cell in report_cells), report_cells  # shown as written
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with serving(hostile_env) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("request", lambda r: None if r.url.startswith((url, "data:", "blob:", "about:"))
+                else remote.append(r.url))
+        page.goto(url)
+        box = page.get_by_placeholder("Ask about your notes…")
+        box.wait_for(timeout=120_000)
+        box.fill(PASTED_QUESTION)
+        box.press("Enter")
+        page.locator("[data-testid='stExpander']").first.wait_for(timeout=120_000)
+        page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60_000)
+        question = page.locator("[data-testid='stChatMessage']").first
+        # as typed, on its two lines (inner_text follows the rendering, so a lost line break would show)
+        assert question.locator("[data-testid='stText']").inner_text() == PASTED_QUESTION
+        assert question.locator("h1, h2, [data-testid='stMarkdownBadge'], .stMarkdownBadge").count() == 0
+        answer = page.locator("[data-testid='stChatMessage']").last
+        # st.html's component loads on first use: the answer can show a moment after its expanders
+        answer.locator("[data-testid='stHtml']").filter(has_text="Zebrafish labeling:").first.wait_for(
+            timeout=30_000)
+        assert answer.locator("li strong").count() >= 1  # the answer's own bullets and bold still work
+        expander = page.locator("[data-testid='stExpander']").filter(has_text="zebrafish-labeling.md").first
+        for _ in range(5):
+            expander.locator("summary").click()
+            try:
+                expander.locator("mark").first.wait_for(timeout=4_000)
+                break
+            except Exception:  # noqa: BLE001 - redrawn under the click; open it again
+                continue
+        expander.locator("mark").first.wait_for(timeout=10_000)
+        assert "after a mismatched fence" in expander.inner_text()
+        # the heading in the label reads as written: no colour, icon, formula or image
+        assert HEADING in expander.locator("summary").inner_text().replace("\u2060", "")
+        assert expander.locator("summary img, summary .katex").count() == 0
+        icons = expander.locator("summary [data-testid='stIconMaterial']").all_inner_texts()
+        assert "warning" not in icons, icons  # (the expander's own arrow is one)
+        expander.scroll_into_view_if_needed()
+        page.wait_for_timeout(1_500)  # time for any onerror or srcdoc script to have run
+        expander.screenshot(path=str(tmp_path / "hostile-passage-expander.png"))
+        # the saved evaluation report quotes questions from the notes: tables and chart, nothing live
+        page.get_by_role("tab", name="Evaluation").click()
+        report = page.locator("[data-testid='stHtml']").filter(has_text="Questions that differ").first
+        report.locator("table").first.wait_for(timeout=30_000)
+        page.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)  # the chart
+        page.wait_for_timeout(1_500)
+        report_cells = report.locator("td").all_inner_texts()
+        page.screenshot(path=str(tmp_path / "hostile-report.png"), full_page=True)
+        ran = page.evaluate("() => ({pwned: window.pwned, title: document.title, "
+                            "frames: document.querySelectorAll('iframe').length, "
+                            "scripts: document.querySelectorAll('.stHtml script, .stMarkdown script').length, "
+                            "images: Array.from(document.images).map(i => i.src)})")
+        page.screenshot(path=str(tmp_path / "hostile-passage.png"), full_page=True)
+        browser.close()
+    print(f"screenshots in {tmp_path}")
+    assert ran["pwned"] is None and ran["title"] != "pwned", ran
+    assert ran["frames"] == 0 and ran["scripts"] == 0, ran
+    assert not [src for src in ran["images"] if "example.com" in src or src.endswith("/x")], ran
+    assert not dialogs and not remote, (dialogs, remote)
+    assert (tmp_path / "hostile-passage.png").stat().st_size > 20_000
+    assert any("<iframe srcdoc=" in cell for cell in report_cells), report_cells  # shown as written
