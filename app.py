@@ -19,7 +19,7 @@ from streamlit.delta_generator import DeltaGenerator
 from assistant import AssistantError, StudyAssistant
 from assistant.backends import BACKENDS, availability
 from assistant.citations import line_span
-from assistant.errors import BackendError, IndexBusyError, IndexCorruptError
+from assistant.errors import BackendError, IndexBusyError, IndexCorruptError, IndexNotWritableError
 from assistant.prompting import available_prompts
 from assistant.schema import Answer, IndexStatus, IngestReport
 from assistant.ui import (
@@ -205,6 +205,12 @@ def refresh(sa: StudyAssistant, action: str | None, working: Callable[[], object
                 wait_for_index(sa, me)
             else:
                 st.info(BUSY_NOTE, icon=":material/hourglass_top:")
+        except IndexNotWritableError as exc:
+            if status.updated is None or status.problems:
+                raise
+            # a read-only index folder (a shared or mounted copy): the index it has still answers
+            st.warning(markdown_text(f"Cannot update the index, so answering from it as it is: {exc}"),
+                       icon=":material/lock:")
     except AssistantError as exc:
         show_error(exc)
     try:

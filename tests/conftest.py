@@ -88,14 +88,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @contextmanager
-def serving(folders: Path, **env: str) -> Iterator[str]:
-    """`streamlit run app.py` on 127.0.0.1 over ``folders`` (its corpus/ and index/), run from there; yields its URL."""
+def serving(folders: Path, prefix: tuple[str, ...] = (), **env: str) -> Iterator[str]:
+    """`streamlit run app.py` on 127.0.0.1 over ``folders`` (its corpus/ and index/), run from there; yields its URL.
+
+    ``prefix`` goes before the command (e.g. ``("unshare", "--user")``: see `unprivileged_works`).
+    """
     port = free_port()
     environment = {**os.environ, "ASSISTANT_CORPUS_DIR": str(folders / "corpus"),
                    "ASSISTANT_INDEX_DIR": str(folders / "index"), "ASSISTANT_CACHE_DIR": str(CACHE_DIR),
                    "HF_HUB_OFFLINE": "1", **env}
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
+        [*prefix, sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
         cwd=folders, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -105,6 +108,14 @@ def serving(folders: Path, **env: str) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def unprivileged_works() -> bool:
+    """Whether `unshare --user` runs here: it drops root's override of file permissions (the process stays
+    the files' owner, without capabilities), so tests can show what a read-only folder does."""
+    if shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "--user", "true"], capture_output=True).returncode == 0
 
 
 def make_settings(tmp: Path, **overrides) -> Settings:

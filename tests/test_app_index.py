@@ -20,7 +20,16 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from conftest import CACHE_DIR, CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, REPO, make_settings, serving
+from conftest import (
+    CACHE_DIR,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NOTES_FILE,
+    REPO,
+    make_settings,
+    serving,
+    unprivileged_works,
+)
 from streamlit.testing.v1 import AppTest
 
 from assistant.core import StudyAssistant
@@ -403,3 +412,41 @@ def test_real_browser_damaged_index_repair_survives_a_question_and_rebuild_keeps
     assert during == 2 and after == 2  # the conversation stayed on screen while re-embedding, and after
     assert problems == [], problems
     assert health(folders, embedder) == ((), False, True)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists() or not unprivileged_works(),
+                    reason="needs Debian's chromium and `unshare --user` (to drop root's permission override)")
+def test_real_browser_read_only_index_with_changed_notes_still_answers(folders, tmp_path):
+    """An index folder the app cannot write (a shared or mounted copy) and notes changed since: the page
+    says it cannot update the index and answers from the index it has, instead of refusing."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    (folders / "corpus" / "extra.md").write_text("# Extra\n\nThe quokka cluster keeps checkpoints in S3.\n")
+    index = folders / "index"
+    modes = {p: p.stat().st_mode for p in [index, *index.rglob("*")]}
+    for path in modes:
+        os.chmod(path, 0o555 if path.is_dir() else 0o444)
+    try:
+        with serving(folders, prefix=("unshare", "--user")) as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+            tab.goto(url)
+            box = tab.get_by_placeholder("Ask about your notes…")
+            box.wait_for(timeout=120_000)
+            idle(tab)
+            box.fill(DRIFT)
+            box.press("Enter")
+            answer = tab.locator("[data-testid='stChatMessage']").nth(1).locator("[data-testid='stHtml']")
+            answer.filter(has_text="Concept Drift:").first.wait_for(timeout=120_000)
+            idle(tab)
+            text = tab.locator("[data-testid='stMain']").inner_text()
+            problems = errors_on(tab)
+            tab.screenshot(path=str(tmp_path / "read-only.png"), full_page=True)
+            browser.close()
+    finally:
+        for path, mode in modes.items():
+            os.chmod(path, mode)
+    assert problems == [], problems
+    assert "Cannot update the index, so answering from it as it is" in text, text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import CACHE_DIR, write_notes
+from conftest import CACHE_DIR, unprivileged_works, write_notes
 
 from assistant.cli import main
 
@@ -239,17 +239,7 @@ def test_questions_while_another_process_writes_answer_from_the_index_as_it_is(t
         holder.wait(timeout=30)
 
 
-def _unprivileged_works() -> bool:
-    """`unshare --user` drops root's override of file permissions (we stay the owner, without caps)."""
-    import shutil
-    import subprocess
-
-    if shutil.which("unshare") is None:
-        return False
-    return subprocess.run(["unshare", "--user", "true"], capture_output=True).returncode == 0
-
-
-@pytest.mark.skipif(not _unprivileged_works(), reason="needs `unshare --user` to drop root's permission override")
+@pytest.mark.skipif(not unprivileged_works(), reason="needs `unshare --user` to drop root's permission override")
 @pytest.mark.parametrize("command", [["search", "data drift"], ["ingest", "-q"]])
 def test_unreadable_index_folder_is_one_error_line_and_loses_nothing(indexed, command):
     import os
@@ -278,7 +268,7 @@ def test_unreadable_index_folder_is_one_error_line_and_loses_nothing(indexed, co
     assert hits[0]["source"] == "drift.md"
 
 
-@pytest.mark.skipif(not _unprivileged_works(), reason="needs `unshare --user` to drop root's permission override")
+@pytest.mark.skipif(not unprivileged_works(), reason="needs `unshare --user` to drop root's permission override")
 def test_a_read_only_index_with_changed_notes_still_answers(tmp_path):
     import os
     import subprocess
