@@ -159,7 +159,7 @@ class Pipeline:
                 f.vectors[c.id] = (np.array(old.chunk_pieces(i), np.float32), np.array(old.chunk_tokens(i), np.float32))
                 f.lines[c.id] = None if old.token_lines is None else np.array(old.chunk_lines(i))
 
-    def _extras(self, f: _File) -> tuple[list[np.ndarray | None], list[dict[str, int]]]:
+    def _extras(self, f: _File) -> tuple[list[np.ndarray | None], list[dict[str, int]], list[set[str]]]:
         lines = []
         for c, pieces in zip(f.chunks, f.pieces, strict=True):
             known = f.lines.get(c.id)
@@ -167,15 +167,15 @@ class Pipeline:
                 lines.append(known if known is not None else token_line_numbers(c, pieces, self.tokenizer))
             except Exception:  # noqa: BLE001 - only a speed-up: the segment then records no lines
                 lines.append(None)
-        return lines, [term_counts(tokens(c.search_text())) for c in f.chunks]
+        return lines, [term_counts(tokens(c.search_text())) for c in f.chunks], [set(tokens(c.text)) for c in f.chunks]
 
     def _segment(self, f: _File) -> SegmentData:
-        lines, terms = f.extras.result()
+        lines, terms, text_words = f.extras.result()
         pieces = [f.vectors[c.id][0] for c in f.chunks]
         return SegmentData(
             source=f.note.source, chunks=f.chunks, pieces=f.pieces, piece_vectors=pieces,
             chunk_vectors=[_unit(p) for p in pieces], token_vectors=[f.vectors[c.id][1] for c in f.chunks],
-            token_lines=lines, terms=terms,
+            token_lines=lines, terms=terms, text_words=text_words,
         )
 
     def _embed(self, files: list[_File], fresh: int, progress: ProgressArg, pool: ThreadPoolExecutor):

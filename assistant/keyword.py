@@ -102,16 +102,26 @@ class KeywordIndex:
         return {self.words[int(t)]: int(c) for t, c in zip(self.term_ids[a:b], self.counts[a:b], strict=True)}
 
 
-def merge_vocabularies(vocabularies: Sequence[Sequence[str]],
-                       term_ids: Sequence[np.ndarray]) -> tuple[list[str], np.ndarray]:
-    """One vocabulary from several segments' local ones, and their term ids mapped to it.
+def merge_vocabularies(vocabularies: Sequence[Sequence[str]], *id_lists: Sequence[np.ndarray],
+                       ) -> tuple[list[str], ...]:
+    """One vocabulary from several segments' local ones, and each list of their word ids mapped to it.
 
     Words keep their order of first appearance: each segment's vocabulary is in that order and
     the segments come in corpus order.
+
+    Args:
+        vocabularies: Each segment's vocabulary.
+        *id_lists: Per kind of ids (keyword terms, text words...), one array per segment.
+
+    Returns:
+        The vocabulary, then per kind the segments' ids mapped to it, concatenated.
     """
     ids: dict[str, int] = {}
+    tables = [np.fromiter((ids.setdefault(w, len(ids)) for w in vocab), dtype=np.int64, count=len(vocab))
+              for vocab in vocabularies]
     mapped = []
-    for vocab, local in zip(vocabularies, term_ids, strict=True):
-        table = np.fromiter((ids.setdefault(w, len(ids)) for w in vocab), dtype=np.int64, count=len(vocab))
-        mapped.append(table[local] if len(local) else np.zeros(0, np.int64))
-    return list(ids), (np.concatenate(mapped) if mapped else np.zeros(0, np.int64))
+    for per_segment in id_lists:
+        parts = [table[local] if len(local) else np.zeros(0, np.int64)
+                 for table, local in zip(tables, per_segment, strict=True)]
+        mapped.append(np.concatenate(parts) if parts else np.zeros(0, np.int64))
+    return (list(ids), *mapped)

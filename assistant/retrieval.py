@@ -45,7 +45,7 @@ DENSE_WEIGHT = 0.6  # dense vs BM25 when a question has no content tokens for la
 # Chroma server's HNSW index answers instead (scanning 50k takes ~6 ms here, a couple of HNSW
 # queries). A local index always scans: 100 copies of the MLA notes hold ~50k pieces.
 EXACT_SCAN_LIMIT = 50_000
-BATCH_PIECES = 20_000  # above this many pieces, all query texts share one scan (see `_similarities`)
+LARGE_PIECES = 20_000  # above this many pieces, all query texts share one dense scan (see `_similarities`)
 # Two chunks sharing this much of their vocabulary (Jaccard of content words) say the same thing:
 # a section pasted twice, or the same notes in two files; only the better-ranked one is returned.
 # Text, not vectors: adjacent chunks of one section have chunk vectors at cosine 0.92-0.94 (their
@@ -238,7 +238,7 @@ class Retriever:
         self._text_cache: dict[int, tuple | None] = {}
         self._rows_cache: OrderedDict[int, dict[int, np.ndarray] | None] = OrderedDict()
         self._rows_lock = threading.Lock()
-        self._word_sets: dict[int, set[str]] = {}
+        self._word_sets: dict[int, set[int]] = {}
         self._next, self._starts = self._neighbours()
 
     def _neighbours(self) -> tuple[dict[int, int], dict[tuple[str, int], int]]:
@@ -324,12 +324,14 @@ class Retriever:
     def _similarities(self, vectors: np.ndarray) -> list[np.ndarray]:
         """`_similarity` of each query text (the question and its comparison sides).
 
-        Scanning the piece vectors is bound by memory bandwidth once they are large (48k pieces,
-        75 MB at 100x the notes: ~7 ms a pass here), so above BATCH_PIECES all texts share one pass
-        (one matrix product). Below it each text keeps its own product, as measured for the gold
-        sets (a batched product may round the last bit differently).
+        Scanning the piece vectors is bound by memory bandwidth once they are large (48k pieces, 75 MB
+        at 100x the notes: 6.7 ms a scan here), so above LARGE_PIECES all texts share one pass (one
+        matrix product: 13.1 ms for 3 texts against 3 x 6.7). Below it each text keeps its own
+        product, as measured for the gold sets (a batched product may round the last bit otherwise).
+        A second BLAS thread halved a scan but slowed the next question's embedding from 8.6 to 19 ms
+        (its threads spin after the product: see `search`).
         """
-        if self.index.piece_count <= BATCH_PIECES or len(vectors) < 2:
+        if self.index.piece_count <= LARGE_PIECES or len(vectors) < 2:
             return [self._similarity(v) for v in vectors]
         sims = self.index.piece_vectors @ np.ascontiguousarray(np.asarray(vectors).T)
         out = []
@@ -345,11 +347,15 @@ class Retriever:
             return np.zeros(len(self.chunks))
         return self._keywords.scores(words)
 
-    def words(self, position: int) -> set[str]:
-        """A chunk's distinct keyword tokens (of its text, not its headings), for near-duplicate checks."""
+    def words(self, position: int) -> set[int]:
+        """A chunk's distinct keyword tokens (of its text, not its headings), as word ids: near-duplicate checks.
+
+        Stored at ingest: tokenizing each candidate's text here cost ~8 ms a question at 100x the notes.
+        """
         found = self._word_sets.get(position)
         if found is None:
-            found = self._word_sets[position] = set(tokens(self.chunks[position].text))
+            indptr, ids = self.index.text_words
+            found = self._word_sets[position] = set(ids[indptr[position] : indptr[position + 1]].tolist())
         return found
 
     def feedback_terms(self, text: str, position: int, n: int = FEEDBACK_TERMS) -> list[str]:

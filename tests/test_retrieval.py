@@ -589,6 +589,27 @@ def test_top_n_is_the_head_of_a_stable_sort():
             assert np.array_equal(top_n(values, n), np.argsort(-values, kind="stable")[:n]), (values[:5], n)
 
 
+@pytest.mark.slow
+def test_near_duplicate_checks_use_each_chunks_text_words(notes_assistant):
+    """The word sets stored at ingest are the words of each chunk's text (not its headings)."""
+    retriever = notes_assistant.retriever
+    words = retriever.index.keywords.words
+    for position, chunk in enumerate(retriever.chunks):
+        assert {words[i] for i in retriever.words(position)} == set(tokens(chunk.text)), chunk.id
+
+
+def test_float16_rows_convert_bit_for_bit_as_numpy_does():
+    from assistant.store.segments import _cast_session, to_float32
+
+    every = np.arange(65536, dtype=np.uint16).view(np.float16)
+    rows = np.concatenate([every] * 4).reshape(-1, 256)  # above the size where onnxruntime casts
+    assert _cast_session() is not None  # the fast path is what runs here
+    ours, numpys = to_float32(rows), rows.astype(np.float32)
+    assert ours.shape == numpys.shape and ours.dtype == np.float32
+    same = (ours.view(np.uint32) == numpys.view(np.uint32)) | (np.isnan(ours) & np.isnan(numpys))
+    assert same.all()
+
+
 def test_segmented_rows_read_across_segments():
     from assistant.store import SegmentedRows
 
@@ -601,6 +622,8 @@ def test_segmented_rows_read_across_segments():
         assert np.array_equal(rows[a:b], whole[a:b]), (a, b)
     for picked in ([0, 2], [3, 4], [4, 0, 2], []):
         assert np.array_equal(rows[np.array(picked, dtype=np.int64)], whole[picked]), picked
+    spans = [(3, 5), (0, 2), (2, 3), (1, 1)]
+    assert np.array_equal(rows.read_many(spans), np.concatenate([whole[a:b] for a, b in spans]).astype(np.float32))
 
 
 @pytest.mark.slow

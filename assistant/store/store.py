@@ -42,9 +42,11 @@ from assistant.store.segments import (
     Segment,
     SegmentData,
     SegmentError,
+    TokenFile,
     read_segment,
     remove_tree,
     segment_sizes,
+    to_float32,
     write_segment,
 )
 
@@ -133,10 +135,20 @@ class SegmentedRows:
         return out
 
     def read_many(self, spans: Sequence[tuple[int, int]]) -> np.ndarray:
-        """The rows of several ``(start, stop)`` spans one after another, as float32 (one conversion)."""
+        """The rows of several ``(start, stop)`` spans one after another, as float32 (one conversion).
+
+        Each span lies within one part (a chunk's rows are in its file's segment); one read per span.
+        """
         if not spans:
             return np.zeros((0, self.shape[1]), np.float32)
-        return np.concatenate([self[int(a):int(b)] for a, b in spans]).astype(np.float32)
+        bounds = np.asarray(spans, dtype=np.int64)
+        parts = np.searchsorted(self.starts, bounds[:, 0], side="right") - 1
+        local = bounds - self.starts[parts][:, None]
+        pieces = []
+        for p, (a, b) in zip(parts.tolist(), local.tolist(), strict=True):
+            part = self.parts[p]
+            pieces.append(part.read_bytes(a, b) if isinstance(part, TokenFile) else part[a:b].tobytes())
+        return to_float32(np.frombuffer(b"".join(pieces), self.dtype).reshape(-1, self.shape[1]))
 
 
 @dataclass
@@ -155,6 +167,8 @@ class LoadedIndex:
         token_lines: The file line each row comes from (0: the chunk's heading, -1: none), or None
             when a segment did not record them (see `linevectors`).
         keywords: BM25 over the chunks' keyword tokens.
+        text_words: Each chunk's distinct words of its text alone, as ids of ``keywords.words`` (CSR:
+            chunk i's are ``ids[indptr[i]:indptr[i + 1]]``), for near-duplicate checks.
         dense: Server mode: the Chroma collections, for HNSW search of large builds (else None).
     """
 
@@ -167,6 +181,7 @@ class LoadedIndex:
     token_offsets: np.ndarray
     token_lines: np.ndarray | None
     keywords: KeywordIndex
+    text_words: tuple[np.ndarray, np.ndarray]
     dense: ChromaMirror | None = None
 
     @property
@@ -196,13 +211,21 @@ def assemble(segments: Sequence[Segment], manifest: Manifest, dim: int, in_memor
         s.token_lines is not None for s in segments) else None)
     if lines is not None and not len(segments):
         lines = np.zeros(0, np.int64)
-    words, term_ids = merge_vocabularies([s.vocabulary for s in segments], [s.term_ids for s in segments])
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate([np.diff(s.term_indptr) for s in segments]))]) \
-        if segments else np.zeros(1, np.int64)
+    words, term_ids, text_ids = merge_vocabularies([s.vocabulary for s in segments], [s.term_ids for s in segments],
+                                                   [s.text_ids for s in segments])
+    indptr = _chain([s.term_indptr for s in segments])
+    text_words = (_chain([s.text_indptr for s in segments]), text_ids)
     term_counts = np.concatenate([s.term_counts for s in segments]) if segments else np.zeros(0, np.int64)
     keywords = KeywordIndex(words, indptr, term_ids, term_counts)
     return LoadedIndex(chunks, vectors.astype(np.float32), manifest, pieces.astype(np.float32), owner, matrix,
-                       offsets, lines, keywords, dense)
+                       offsets, lines, keywords, text_words, dense)
+
+
+def _chain(indptrs: Sequence[np.ndarray]) -> np.ndarray:
+    """Several segments' CSR row pointers as one (rows one after another)."""
+    if not indptrs:
+        return np.zeros(1, np.int64)
+    return np.concatenate([[0], np.cumsum(np.concatenate([np.diff(p) for p in indptrs]))]).astype(np.int64)
 
 
 class IndexStore:
