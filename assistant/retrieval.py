@@ -42,9 +42,11 @@ from assistant.store import LoadedIndex
 WEIGHTS = (0.4, 0.4, 0.2)
 DENSE_WEIGHT = 0.6  # dense vs BM25 when a question has no content tokens for late interaction
 # Dense search scans every piece vector exactly; in server mode, above this many pieces, the
-# Chroma server's HNSW index answers instead (scanning 50k takes ~6 ms here, a couple of HNSW
-# queries). A local index always scans: 100 copies of the MLA notes hold ~50k pieces.
-EXACT_SCAN_LIMIT = 50_000
+# Chroma server's HNSW index gives the dense candidates instead. The scan also yields every chunk's
+# similarity, which fusion needs anyway, so the HNSW query only adds time until a scan itself is
+# slow: at 100x the notes (52k pieces) a scan takes ~7 ms, while the server's query added ~5 ms a
+# question (two HTTP round trips) and 0.5 s to a fresh process (importing chromadb).
+EXACT_SCAN_LIMIT = 200_000
 LARGE_PIECES = 20_000  # above this many pieces, all query texts share one dense scan (see `_similarities`)
 # Two chunks sharing this much of their vocabulary (Jaccard of content words) say the same thing:
 # a section pasted twice, or the same notes in two files; only the better-ranked one is returned.
@@ -293,10 +295,9 @@ class Retriever:
     def _dense(self, vectors: np.ndarray, similarities: list[np.ndarray], n: int) -> list[list[int]]:
         """For each query vector, chunks ranked by their best-matching piece.
 
-        Up to ``exact_limit`` pieces, the similarities already computed from the vectors loaded
-        out of Chroma are ranked exactly (0.05 ms for the notes' ~500 pieces); above it, Chroma's
-        HNSW index answers (one call for all query texts; ~3 ms here, approximate, but it does
-        not grow with the corpus).
+        The similarities already computed from every piece vector are ranked exactly (0.05 ms for
+        the notes' ~500 pieces); in server mode above ``exact_limit`` pieces, the Chroma server's
+        HNSW index answers (one call for all query texts; approximate).
         """
         if not self.chunks or not self.index.piece_count:
             return [[] for _ in vectors]

@@ -155,7 +155,7 @@ def main() -> int:
     parser.add_argument("--server", action="store_true", help="also measure with a Chroma server (127.0.0.1)")
     parser.add_argument("--work", type=Path, default=None, help="keep corpora and indexes here (default: temp)")
     parser.add_argument("--reuse", action="store_true",
-                        help="with --work: skip the cold ingest where an earlier run left a local index")
+                        help="with --work: skip the cold ingest where an earlier run left an index (and server data)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -168,7 +168,7 @@ def main() -> int:
             print(f"{copies}x local done", file=sys.stderr, flush=True)
             if args.server:
                 server, url = start_chroma(work / f"chroma-{copies}")
-                results[f"{copies}x server"] = measure(work, copies, args.questions, url)
+                results[f"{copies}x server"] = measure(work, copies, args.questions, url, args.reuse)
                 server.terminate()
                 server.wait(timeout=30)
                 server = None
