@@ -171,7 +171,7 @@ class StudyAssistant:
                 previous = self.store.mirror_id()
                 self.store.new_mirror_id()
                 retire.append(previous or "")
-            pipeline = Pipeline(self.store, self.build_settings, self._chunk_note, self.tokenizer,
+            pipeline = Pipeline(self.store, self.build_settings, self._chunk_note, lambda: self.tokenizer,
                                 lambda: self.embedder, self.model_info.dim)
             report = pipeline.run(notes, warnings, old, rebuild, progress, step, started, health, repaired,
                                   [r for r in retire if r])

@@ -67,7 +67,7 @@ class Pipeline:
     store: IndexStore
     build: dict
     chunk: Callable[[NoteFile], list[Chunk]]
-    tokenizer: object
+    tokenizer: Callable[[], object]  # loaded only when a file is chunked (a no-op ingest never needs it)
     embedder: Callable[[], Embedder]
     dim: int
 
@@ -133,7 +133,7 @@ class Pipeline:
         """Chunk a file and note which chunks' stored vectors can be reused (read later, when embedding)."""
         chunks = self.chunk(note)
         piece_tokens = self.build["chunker"]["piece_tokens"]
-        f = _File(note, chunks, [piece_texts(c, self.tokenizer, piece_tokens) for c in chunks])
+        f = _File(note, chunks, [piece_texts(c, self.tokenizer(), piece_tokens) for c in chunks])
         if old_entry is None:
             return f
         try:
@@ -164,7 +164,7 @@ class Pipeline:
         for c, pieces in zip(f.chunks, f.pieces, strict=True):
             known = f.lines.get(c.id)
             try:
-                lines.append(known if known is not None else token_line_numbers(c, pieces, self.tokenizer))
+                lines.append(known if known is not None else token_line_numbers(c, pieces, self.tokenizer()))
             except Exception:  # noqa: BLE001 - only a speed-up: the segment then records no lines
                 lines.append(None)
         return lines, [term_counts(tokens(c.search_text())) for c in f.chunks], [set(tokens(c.text)) for c in f.chunks]

@@ -581,6 +581,38 @@ def test_a_writer_that_cannot_wait_is_told_another_is_writing(small, make_assist
     assert sa.ingest(progress=False, wait=False).added == 1
 
 
+def test_the_writer_lock_excludes_threads_and_its_portable_fallback_is_the_same_lock(tmp_path):
+    import threading
+
+    from assistant.errors import IndexBusyError
+    from assistant.store.lock import WriterLock
+
+    lock = WriterLock(tmp_path / "index")
+    assert not lock.busy()
+    outcome: list[str] = []
+
+    def other_thread() -> None:
+        try:
+            with lock.hold(wait=False):
+                outcome.append("got it")
+        except IndexBusyError:
+            outcome.append("busy")
+
+    with lock.hold(wait=False):
+        assert lock.busy()
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert outcome == ["busy"] and not lock.busy()
+    # filelock (used where fcntl does not exist) takes the same flock: each side sees the other
+    with lock._hold_portable(wait=False):
+        assert lock.busy()
+        with pytest.raises(IndexBusyError), lock.hold(wait=0.2):
+            pass
+    with lock.hold(wait=False):
+        assert lock._busy_portable()
+
+
 READ_LOOP = """
 import json, sys, time
 from assistant import StudyAssistant
