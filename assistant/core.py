@@ -22,8 +22,7 @@ from assistant.embeddings import (
     resolve_model_dir,
 )
 from assistant.errors import CorpusError, IndexCorruptError, QuestionError
-from assistant.ingest import Pipeline, ProgressArg
-from assistant.schema import Answer, Chunk, IndexStatus, IngestReport, RetrievedChunk
+from assistant.schema import Answer, Chunk, IndexStatus, IngestReport, ProgressArg, RetrievedChunk
 from assistant.store import Health, IndexStore
 from assistant.store.segments import SEGMENT_FORMAT
 
@@ -171,7 +170,15 @@ class StudyAssistant:
                 previous = self.store.mirror_id()
                 self.store.new_mirror_id()
                 retire.append(previous or "")
-            pipeline = Pipeline(self.store, self.build_settings, self._chunk_note, lambda: self.tokenizer,
+            build = self.build_settings
+            if (not rebuild and old is not None and not repaired and not retire and old.build == build
+                    and old.digests() == {n.source: n.digest for n in notes}):
+                self.store.clean(old)  # nothing to build; what a dead writer left still goes
+                n = old.chunk_count
+                return IngestReport(len(notes), n, 0, 0, n, time.perf_counter() - started, warnings)
+            from assistant.ingest import Pipeline
+
+            pipeline = Pipeline(self.store, build, self._chunk_note, lambda: self.tokenizer,
                                 lambda: self.embedder, self.model_info.dim)
             report = pipeline.run(notes, warnings, old, rebuild, progress, step, started, health, repaired,
                                   [r for r in retire if r])

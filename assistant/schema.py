@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+# an ingest's progress: True for a bar on stderr, False for none, or a callable (done, total)
+ProgressArg = bool | Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
