@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -112,10 +112,6 @@ class StudyAssistant:
         The embedding model by content fingerprint, the chunker's version and sizes, the segment format.
         """
         return {"model": self.model_info.fingerprint, "chunker": self.chunker_settings, "segments": SEGMENT_FORMAT}
-
-    def chunk_notes(self, notes: Iterable) -> list[Chunk]:
-        """Chunk note files with the current settings."""
-        return [chunk for note in notes for chunk in self._chunk_note(note)]
 
     def _chunk_note(self, note) -> list[Chunk]:
         params = self.chunker_settings

@@ -110,6 +110,25 @@ def serving(folders: Path, prefix: tuple[str, ...] = (), **env: str) -> Iterator
         server.wait(timeout=30)
 
 
+def page_over(folder: Path, monkeypatch):
+    """An AppTest of the page over ``folder``'s corpus/ and index/, run from that folder (not run yet).
+
+    The page's assistant is an ``st.cache_resource`` shared by every AppTest of this process: it is
+    cleared here, or the page would answer from whichever folders an earlier test opened.
+    """
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(folder / "corpus"))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(folder / "index"))
+    monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(CACHE_DIR))
+    for name in ("ASSISTANT_BACKEND", "ASSISTANT_PROMPT", "ASSISTANT_OPENAI_BASE_URL", "ASSISTANT_OPENAI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(folder)
+    st.cache_resource.clear()
+    return AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+
+
 def unprivileged_works() -> bool:
     """Whether `unshare --user` runs here: it drops root's override of file permissions (the process stays
     the files' owner, without capabilities), so tests can show what a read-only folder does."""

@@ -7,9 +7,7 @@ import re
 import shutil
 
 import pytest
-import streamlit as st
-from conftest import CACHE_DIR, CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, REPO, serving
-from streamlit.testing.v1 import AppTest
+from conftest import CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, page_over, serving
 
 from assistant.ui import answer_html, cited_lines, gold_candidates, passage_html
 
@@ -27,16 +25,7 @@ def app_env(tmp_path_factory):
 
 @pytest.fixture
 def at(app_env, monkeypatch):
-    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(app_env / "corpus"))
-    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(app_env / "index"))
-    monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(CACHE_DIR))
-    for name in ("ASSISTANT_BACKEND", "ASSISTANT_PROMPT", "ASSISTANT_OPENAI_BASE_URL", "ASSISTANT_OPENAI_MODEL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(app_env)
-    # the page's assistant is an st.cache_resource shared by every AppTest of this process: another
-    # module's would answer from its own folders
-    st.cache_resource.clear()
-    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    app = page_over(app_env, monkeypatch)
     app.run()
     assert not app.exception
     return app

@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from conftest import (
-    CACHE_DIR,
     CHROMIUM,
     CHROMIUM_ARGS,
     NOTES_FILE,
     REPO,
     make_settings,
+    page_over,
     serving,
     unprivileged_works,
 )
@@ -78,16 +78,8 @@ def folders(built, tmp_path) -> Path:
 
 @pytest.fixture
 def page(folders, monkeypatch) -> Iterator[AppTest]:
-    """The page (AppTest) on this test's folders, run once."""
-    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(folders / "corpus"))
-    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(folders / "index"))
-    monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(CACHE_DIR))
-    for name in ("ASSISTANT_BACKEND", "ASSISTANT_PROMPT", "ASSISTANT_OPENAI_BASE_URL", "ASSISTANT_OPENAI_MODEL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(folders)
-    st.cache_resource.clear()  # one assistant per process: this test's folders, not an earlier test's
-    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
-    yield app
+    """The page (AppTest) on this test's folders (not run yet)."""
+    yield page_over(folders, monkeypatch)
     st.cache_resource.clear()  # releases nothing on disk, but the next test must not reuse it
 
 

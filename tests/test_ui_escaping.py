@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from conftest import CACHE_DIR, CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, REPO, serving
-from streamlit.testing.v1 import AppTest
+from conftest import CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, page_over, serving
 
 from assistant.ui import answer_html, markdown_literal, markdown_text, passage_html, problem_line, report_html
 
@@ -272,28 +271,9 @@ def _write_report(root: Path) -> Path:
     return run
 
 
-def _environment(env: Path) -> dict[str, str]:
-    return {"ASSISTANT_CORPUS_DIR": str(env / "corpus"), "ASSISTANT_INDEX_DIR": str(env / "index"),
-            "ASSISTANT_CACHE_DIR": str(CACHE_DIR)}
-
-
-def _app(folder: Path, monkeypatch) -> AppTest:
-    """An AppTest of the page over ``folder``'s notes and index (not run yet), run from that folder."""
-    for name, value in _environment(folder).items():
-        monkeypatch.setenv(name, value)
-    for name in ("ASSISTANT_BACKEND", "ASSISTANT_PROMPT", "ASSISTANT_OPENAI_BASE_URL", "ASSISTANT_OPENAI_MODEL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(folder)
-    # the page's assistant is an st.cache_resource, shared by every AppTest in this process: without
-    # this, the page would answer from whichever corpus an earlier test module opened (and the next
-    # module from this one)
-    st.cache_resource.clear()
-    return AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
-
-
 @pytest.fixture
 def hostile_at(hostile_env, monkeypatch):
-    app = _app(hostile_env, monkeypatch)
+    app = page_over(hostile_env, monkeypatch)
     app.run()
     assert not app.exception
     yield app
@@ -367,7 +347,7 @@ def test_app_shows_names_paths_problems_and_reports_as_text(chrome_env, monkeypa
     from assistant.store.lock import WriterLock
     from assistant.store.manifest import read as read_manifest
 
-    app = _app(chrome_env, monkeypatch)
+    app = page_over(chrome_env, monkeypatch)
     try:
         app.run()  # the first run builds the index: a toast, and a warning naming the skipped file
         assert not app.exception

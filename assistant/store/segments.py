@@ -27,6 +27,7 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -101,8 +102,12 @@ class Segment:
 
     def chunk_pieces(self, i: int) -> np.ndarray:
         """Chunk i's piece vectors."""
-        start = int(self.piece_counts[:i].sum())
-        return self.piece_vectors[start : start + int(self.piece_counts[i])]
+        return self.piece_vectors[self.piece_offsets[i] : self.piece_offsets[i + 1]]
+
+    @cached_property
+    def piece_offsets(self) -> np.ndarray:
+        """Chunk i's pieces are rows ``piece_offsets[i]:piece_offsets[i + 1]`` of ``piece_vectors``."""
+        return np.concatenate([[0], np.cumsum(self.piece_counts)]).astype(np.int64)
 
     def chunk_lines(self, i: int) -> np.ndarray | None:
         """The file line of each of chunk i's token vectors, when the build recorded them."""

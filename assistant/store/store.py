@@ -207,10 +207,8 @@ def assemble(segments: Sequence[Segment], manifest: Manifest, dim: int, in_memor
                   else np.zeros((0, dim), np.float32))
     else:
         matrix = SegmentedRows([s.tokens for s in segments])
-    lines = (np.concatenate([s.token_lines for s in segments]) if segments and all(
-        s.token_lines is not None for s in segments) else None)
-    if lines is not None and not len(segments):
-        lines = np.zeros(0, np.int64)
+    recorded = bool(segments) and all(s.token_lines is not None for s in segments)
+    lines = np.concatenate([s.token_lines for s in segments]) if recorded else None
     words, term_ids, text_ids = merge_vocabularies([s.vocabulary for s in segments], [s.term_ids for s in segments],
                                                    [s.text_ids for s in segments])
     indptr = _chain([s.term_indptr for s in segments])
