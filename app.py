@@ -17,24 +17,21 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from assistant import AssistantError, StudyAssistant
+from assistant.answer.prompting import available_prompts
 from assistant.backends import BACKENDS, availability
-from assistant.citations import line_span
 from assistant.errors import BackendError, IndexBusyError, IndexCorruptError, IndexNotWritableError
-from assistant.prompting import available_prompts
 from assistant.schema import Answer, IndexStatus, IngestReport
-from assistant.ui import (
+from assistant.text.markdown import line_span
+from assistant.ui.feedback import append_feedback, feedback_record, gold_candidates, read_feedback
+from assistant.ui.render import (
     STARTERS,
     answer_html,
-    append_feedback,
     cited_lines,
-    feedback_record,
     follow_up_question,
-    gold_candidates,
     markdown_literal,
     markdown_text,
     passage_html,
     problem_line,
-    read_feedback,
     report_html,
 )
 

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import click
 
-from assistant.chunking import plain_text
-from assistant.citations import line_span
 from assistant.errors import AssistantError, ConfigError, QuestionError
+from assistant.text.markdown import line_span, plain_text
 
 STALE = "Your notes (or how they are indexed) changed since the last ingest: updating the index first."
 BUSY = ("Another process is updating the index: answering from the index as it is (ask again once it is done "
@@ -367,12 +366,12 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
     """
     if ctx.invoked_subcommand:
         return
+    from assistant.answer.prompting import available_prompts
     from assistant.backends import BACKENDS
     from assistant.errors import ConfigError
     from assistant.evaluation.gold import load_gold
     from assistant.evaluation.harness import LLM_BACKENDS, load_prices, load_variants, run, summarize
     from assistant.evaluation.ragas_metrics import JUDGE_METRICS
-    from assistant.prompting import available_prompts
 
     wanted = [m.strip() for m in (judge_metrics or "").split(",") if m.strip()]
     unknown = [m for m in wanted if m not in JUDGE_METRICS]
@@ -395,7 +394,7 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
             click.echo(f"Judge {judge}: up to {sum(calls.values()) * per_answer} metric evaluations "
                        f"({per_answer} per answered question, each one or more judge calls).")
         return
-    from assistant.prompting import load_prompt
+    from assistant.answer.prompting import load_prompt
 
     for v in variants:  # unknown backends/prompts fail now, not after the first variant ran
         sa.backend(v.backend)
@@ -431,9 +430,9 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
 
 def _dry_run(sa, items, variants, calls, prices) -> None:
     """Print calls, estimated tokens and cost per variant without calling any backend."""
+    from assistant.answer.prompting import build_messages, format_context, load_prompt
+    from assistant.answer.tokens import count_messages
     from assistant.evaluation.harness import LLM_BACKENDS
-    from assistant.prompting import build_messages, format_context, load_prompt
-    from assistant.tokens import count_messages
 
     click.echo("| variant | backend | calls | est. tokens in | max tokens out | est. cost (USD) |")
     click.echo("|---|---|---|---|---|---|")

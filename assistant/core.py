@@ -9,20 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.chunking import CHUNKER_VERSION, chunk_text
 from assistant.config import Settings, load_settings
-from assistant.corpus import load_corpus
-from assistant.embeddings import (
-    Embedder,
-    ModelInfo,
-    RecentQuestions,
-    WordPieceTokenizer,
-    load_embedder,
-    model_info,
-    resolve_model_dir,
-)
+from assistant.embedding.encoders import Embedder, RecentQuestions, load_embedder
+from assistant.embedding.model import ModelInfo, model_info, resolve_model_dir
+from assistant.embedding.tokenizer import WordPieceTokenizer
 from assistant.errors import CorpusError, IndexCorruptError, QuestionError
+from assistant.ingest.chunking import CHUNKER_VERSION, chunk_text
 from assistant.schema import Answer, Chunk, IndexStatus, IngestReport, ProgressArg, RetrievedChunk
+from assistant.sources.notes import load_corpus
 from assistant.store import Health, IndexStore
 from assistant.store.segments import SEGMENT_FORMAT
 
@@ -172,7 +166,7 @@ class StudyAssistant:
                 self.store.clean(old)  # nothing to build; what a dead writer left still goes
                 n = old.chunk_count
                 return IngestReport(len(notes), n, 0, 0, n, time.perf_counter() - started, warnings)
-            from assistant.ingest import Pipeline
+            from assistant.ingest.pipeline import Pipeline
 
             pipeline = Pipeline(self.store, build, self._chunk_note, lambda: self.tokenizer,
                                 lambda: self.embedder, self.model_info.dim)
@@ -204,7 +198,7 @@ class StudyAssistant:
                 if index is None:
                     raise IndexCorruptError(f"The index in {self.settings.index_dir} vanished while it was "
                                             "being built. Run `assistant ingest` again.")
-            from assistant.retrieval import Retriever
+            from assistant.retrieval.retriever import Retriever
 
             self._retriever = Retriever(index, self.question_embedder, tokenizer=self.tokenizer,
                                         piece_tokens=self.chunker_settings["piece_tokens"])
@@ -296,7 +290,7 @@ class StudyAssistant:
 
     def coverage_evidence(self, question: str, hits: list[RetrievedChunk]) -> dict[str, float]:
         """The coverage gate's features for a question and its passages (see `abstention`)."""
-        from assistant.abstention import evidence
+        from assistant.answer.gate import evidence
 
         return evidence(question, hits, self.vocabulary)
 
@@ -315,9 +309,9 @@ class StudyAssistant:
         return self._backends[key]
 
     def _parts(self):
-        from assistant.abstention import load_gate
-        from assistant.answering import ChainParts
-        from assistant.tokens import count_messages, count_tokens
+        from assistant.answer.chain import ChainParts
+        from assistant.answer.gate import load_gate
+        from assistant.answer.tokens import count_messages, count_tokens
 
         if self._gate is None:
             self._gate = load_gate()
@@ -349,7 +343,7 @@ class StudyAssistant:
             ConfigError: Unknown backend or prompt (the message lists the available ones).
             BackendError: The backend failed; ``partial`` holds the text streamed before it.
         """
-        from assistant.answering import run
+        from assistant.answer.chain import run
 
         engine = self.backend(backend)
         yield from run(question, engine, prompt or self.settings.prompt, self._parts(), history=history, k=k,

@@ -20,10 +20,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant import StudyAssistant  # noqa: E402
-from assistant.corpus import load_corpus  # noqa: E402
 from assistant.evaluation.gold import load_gold  # noqa: E402
 from assistant.evaluation.retrieval_metrics import mean_scores, score_retrieval  # noqa: E402
-from assistant.retrieval import Retriever  # noqa: E402
+from assistant.retrieval.retriever import Retriever  # noqa: E402
+from assistant.sources.notes import load_corpus  # noqa: E402
 
 
 def tutorial_pipeline(sa: StudyAssistant):

@@ -8,7 +8,7 @@ unanswerable questions, then picks the threshold that abstains on the most unans
 questions while answering at least --min-answered of the answerable ones. Prints the threshold
 sweep, leave-one-out results (each question judged by a gate fitted without it: an honest
 estimate for new questions) and the --check set's results. --write saves the gate to
-assistant/abstention.json, which the assistant ships with.
+assistant/answer/abstention.json, which the assistant ships with.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant import StudyAssistant  # noqa: E402
-from assistant.abstention import FEATURES, Gate, fit_gate  # noqa: E402
+from assistant.answer.gate import FEATURES, Gate, fit_gate  # noqa: E402
 from assistant.evaluation.gold import load_gold  # noqa: E402
 
 GATE_FILE = Path(__file__).resolve().parents[1] / "assistant" / "abstention.json"

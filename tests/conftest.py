@@ -21,7 +21,9 @@ import pytest  # noqa: E402
 
 from assistant.config import Settings  # noqa: E402
 from assistant.core import StudyAssistant  # noqa: E402
-from assistant.embeddings import OnnxEmbedder, WordPieceTokenizer, bundled_model_dir, model_info  # noqa: E402
+from assistant.embedding.encoders import OnnxEmbedder  # noqa: E402
+from assistant.embedding.model import bundled_model_dir, model_info  # noqa: E402
+from assistant.embedding.tokenizer import WordPieceTokenizer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE_DIR = REPO / ".cache"

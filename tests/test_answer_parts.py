@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.abstention import Gate, Vocabulary, evidence, fit_gate, load_gate, name_weight
-from assistant.answering import MAX_QUESTION_CHARS, abstention_text, clean_question
-from assistant.citations import marker_numbers, parse_citations, quote_occurs
+from assistant.answer.chain import MAX_QUESTION_CHARS, abstention_text, clean_question
+from assistant.answer.citations import marker_numbers, parse_citations, quote_occurs
+from assistant.answer.followup import is_follow_up, rewrite
+from assistant.answer.gate import Gate, Vocabulary, evidence, fit_gate, load_gate, name_weight
+from assistant.answer.prompting import available_prompts, build_messages, fit_contexts, format_context, load_prompt
 from assistant.errors import ConfigError, QuestionError
-from assistant.followup import is_follow_up, rewrite
-from assistant.prompting import available_prompts, build_messages, fit_contexts, format_context, load_prompt
 from assistant.schema import RetrievedChunk
-from assistant.sentences import passage_units
+from assistant.text.sentences import passage_units
 
 DRIFT = (
     "- **Drift in ML Models:**\n"
@@ -253,7 +253,7 @@ def test_a_title_leads_only_its_own_list_and_numbers_before_plain_text_stay():
 
 
 def test_side_lines_fall_back_to_text_for_a_side_no_topic_names():
-    from assistant.backends.extractive import side_lines
+    from assistant.answer.extractive import side_lines
 
     text = ("- **Definition:** Bagging trains models on bootstrap samples.\n"
             "- **Recap:** Boosting trains models one after another.\n"
@@ -269,7 +269,7 @@ def test_side_lines_fall_back_to_text_for_a_side_no_topic_names():
 def test_a_picked_topic_pulls_in_its_other_lines_under_the_same_lead_in():
     import numpy as np
 
-    from assistant.backends.extractive import select
+    from assistant.answer.extractive import select
 
     def picks(third_label: str, first_label: str = "Overfitting") -> list[int]:
         text = (f"- **{first_label}:** Performs well on training data but poorly on test data.\n"
@@ -293,7 +293,7 @@ PARALLELISM = (
 
 
 def test_comparison_lines_belong_to_the_side_their_own_label_names():
-    from assistant.backends.extractive import side_lines
+    from assistant.answer.extractive import side_lines
 
     units = passage_units(chunk(PARALLELISM, heading=("Training", "Data Parallelism vs Model Parallelism")), 0)
     topic = "Data Parallelism vs Model Parallelism"
@@ -305,7 +305,7 @@ def test_comparison_lines_belong_to_the_side_their_own_label_names():
 
 
 def test_a_side_is_led_by_its_own_entry_not_by_lines_that_mention_it_in_passing():
-    from assistant.backends.extractive import render, side_lines
+    from assistant.answer.extractive import render, side_lines
 
     text = ("- **Label Encoding:** Converts categories to integers, used in gradient-boosting models.\n"
             "- **Ensembling:** Boosting or bagging combine multiple models.\n"
@@ -322,7 +322,7 @@ def test_a_side_is_led_by_its_own_entry_not_by_lines_that_mention_it_in_passing(
 
 
 def test_a_line_under_a_side_title_keeps_its_own_lead_in():
-    from assistant.backends.extractive import render
+    from assistant.answer.extractive import render
 
     units = passage_units(chunk(PARALLELISM), 0)
     parts = render(units, [1, 2], [chunk(PARALLELISM)], lead="Model parallel")
@@ -345,8 +345,8 @@ def test_a_line_under_a_side_title_keeps_its_own_lead_in():
     ],
 )
 def test_a_comparison_side_carries_what_the_question_asks_about_it(question, asked):
-    from assistant.backends.extractive import _asked
-    from assistant.query import comparison_sides
+    from assistant.answer.extractive import _asked
+    from assistant.text.question import comparison_sides
 
     assert _asked(question, comparison_sides(question)) == asked
 
@@ -354,7 +354,7 @@ def test_a_comparison_side_carries_what_the_question_asks_about_it(question, ask
 def test_selection_prefers_a_line_that_says_something_new():
     import numpy as np
 
-    from assistant.backends.extractive import select
+    from assistant.answer.extractive import select
 
     text = ("- Model Monitor watches deployed models for drift and bias in live traffic.\n"
             "- Model Monitor detects drift and bias of deployed models in production endpoints.\n"
@@ -368,14 +368,14 @@ def test_selection_prefers_a_line_that_says_something_new():
 
 
 def test_line_spans_read_as_a_person_says_them():
-    from assistant.citations import line_span
+    from assistant.text.markdown import line_span
 
     assert line_span(12, 12) == "line 12"
     assert line_span(12, 14) == "lines 12-14"
 
 
 def test_a_labels_words_not_its_letters_decide_whether_it_is_shown():
-    from assistant.backends.extractive import render
+    from assistant.answer.extractive import render
 
     text = "- **Reconstruction error:** How far a rebuilt input is from the input.\n- **Cons:** Slow on big data."
     units = passage_units(chunk(text), 0)

@@ -136,7 +136,7 @@ def test_questions_in_other_languages_get_an_answer_or_an_honest_abstention(note
 def test_the_gates_vocabulary_from_the_index_counts_equals_counting_the_texts(notes_assistant):
     """The coverage gate's passage counts come from the index's stored keyword counts (fast at 100x the
     notes): the same counts as salient-stemming every passage, and the same plain text."""
-    from assistant.abstention import Vocabulary
+    from assistant.answer.gate import Vocabulary
 
     retriever = notes_assistant.retriever
     texts = [c.search_text() for c in retriever.chunks]

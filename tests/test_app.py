@@ -9,7 +9,8 @@ import shutil
 import pytest
 from conftest import CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, page_over, serving
 
-from assistant.ui import answer_html, cited_lines, gold_candidates, passage_html
+from assistant.ui.feedback import gold_candidates
+from assistant.ui.render import answer_html, cited_lines, passage_html
 
 DRIFT = "Explain concept drift vs data drift"
 

@@ -8,10 +8,12 @@ import re
 
 import pytest
 
-from assistant.chunking import chunk_text, plain_text, split_lines
 from assistant.evaluation.gold import load_gold
-from assistant.query import comparison_sides, tokens
+from assistant.ingest.chunking import chunk_text
 from assistant.schema import Chunk
+from assistant.text.markdown import plain_text, split_lines
+from assistant.text.question import comparison_sides
+from assistant.text.words import tokens
 
 # -- invariant helpers -------------------------------------------------------------------------
 
@@ -354,7 +356,7 @@ def test_the_quick_check_before_the_comparison_patterns_changes_no_answer(monkey
     """Skipping the patterns for questions without a comparison word gives the same sides."""
     from conftest import GOLD_FILE
 
-    import assistant.query as query
+    import assistant.text.question as query
 
     questions = [g.question for name in ("gold.jsonl", "holdout.jsonl") for g in load_gold(GOLD_FILE.parent / name)]
     questions += ["parquet or avro if my schema changes?", "S3, EFS and FSx - what's the difference?",
@@ -384,7 +386,7 @@ def test_tokens_keep_compound_words_and_their_parts():
 
 
 def test_pieces_cover_every_line_and_stay_small(tokenizer, notes_text):
-    from assistant.chunking import piece_texts
+    from assistant.ingest.chunking import piece_texts
 
     for chunk in chunk_text(notes_text, "notes.md", tokenizer, 254):
         pieces = piece_texts(chunk, tokenizer, 64)
@@ -398,7 +400,7 @@ def test_pieces_cover_every_line_and_stay_small(tokenizer, notes_text):
 
 
 def test_pieces_split_an_over_long_line(tokenizer):
-    from assistant.chunking import piece_texts
+    from assistant.ingest.chunking import piece_texts
 
     line = " ".join(f"word{i}" for i in range(300))
     chunk = max(chunk_text(f"# T\n{line}\n", "n.md", tokenizer, 254), key=lambda c: len(c.text))

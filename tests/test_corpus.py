@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from assistant.corpus import discover, load_corpus, read_note
 from assistant.errors import CorpusError
+from assistant.sources.notes import discover, load_corpus, read_note
 
 MAX = 2_000_000
 

@@ -8,13 +8,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from assistant.embeddings import (
-    SentenceTransformerEmbedder,
-    bundled_model_dir,
-    load_embedder,
-    model_info,
-    resolve_model_dir,
-)
+from assistant.embedding.encoders import SentenceTransformerEmbedder, load_embedder
+from assistant.embedding.model import bundled_model_dir, model_info, resolve_model_dir
 from assistant.errors import ConfigError
 
 TEXTS = [
@@ -143,7 +138,7 @@ def test_resolve_model_dir(tmp_path):
 
 
 def test_recent_questions_are_embedded_once_and_answer_like_the_model(embedder):
-    from assistant.embeddings import RecentQuestions
+    from assistant.embedding.encoders import RecentQuestions
 
     cached = RecentQuestions(embedder, size=2)
     first_vectors, first_states = cached.embed_tokens(["what is data drift?"])

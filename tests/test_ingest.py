@@ -372,7 +372,7 @@ def test_another_embedding_model_embeds_everything_again(small, embedder):
 
 def test_the_model_fingerprint_is_its_content(tmp_path):
     """A fine-tune of the same model (same config, tokenizer and file sizes) is another model."""
-    from assistant.embeddings import bundled_model_dir, model_info
+    from assistant.embedding.model import bundled_model_dir, model_info
 
     copy = tmp_path / "model"
     shutil.copytree(bundled_model_dir(), copy)
@@ -727,9 +727,9 @@ def test_an_edit_rewrites_only_the_edited_files_segment(small, make_assistant):
 def test_the_build_records_each_token_vectors_line(small):
     import dataclasses
 
-    from assistant.chunking import piece_texts
-    from assistant.linevectors import line_token_rows
-    from assistant.retrieval import Retriever
+    from assistant.embedding.lines import line_token_rows
+    from assistant.ingest.chunking import piece_texts
+    from assistant.retrieval.retriever import Retriever
 
     _, sa, _ = small
     recorded = sa.retriever

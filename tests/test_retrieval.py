@@ -12,9 +12,9 @@ from conftest import GOLD_FILE, NOTES_FILE
 
 from assistant.evaluation.gold import GoldItem, GoldSetError, load_gold
 from assistant.evaluation.retrieval_metrics import mean_scores, normalize, score_retrieval
-from assistant.query import tokens
-from assistant.retrieval import NEAR_DUPLICATE, convex_fusion, interleave, jaccard
+from assistant.retrieval.retriever import NEAR_DUPLICATE, convex_fusion, interleave, jaccard
 from assistant.schema import RetrievedChunk
+from assistant.text.words import tokens
 
 DATA_DRIFT = "statistical properties of the input data change"
 CONCEPT_DRIFT = ("relationship between the input data and the target variable",
@@ -155,7 +155,7 @@ def test_without_line_vectors_feedback_uses_the_passages_own_words(notes_assista
     """
     import dataclasses
 
-    from assistant.retrieval import Retriever
+    from assistant.retrieval.retriever import Retriever
 
     retriever = notes_assistant.retriever
     words = Retriever(dataclasses.replace(retriever.index, token_lines=None), retriever.embedder)
@@ -176,7 +176,7 @@ def test_without_line_vectors_feedback_uses_the_passages_own_words(notes_assista
 def test_key_terms_are_the_bold_terms_of_the_best_matching_line(tmp_path, make_assistant):
     from conftest import write_notes
 
-    from assistant.embeddings import content_vectors
+    from assistant.embedding.encoders import content_vectors
 
     write_notes(tmp_path / "corpus", {
         "fit.md": ("# Model fit\n\n"
@@ -239,7 +239,7 @@ def _blank_whitespace(lines: list[str]) -> list[str]:
     ("explain concept drift vs data drift", False),
 ])
 def test_stitched_results_are_the_plain_rankings_best_chunks_as_whole_runs_of_lines(notes_assistant, question, joins):
-    from assistant.chunking import chunk_id
+    from assistant.ingest.chunking import chunk_id
 
     lines = _blank_whitespace(_file_lines())
     retriever = notes_assistant.retriever
@@ -280,7 +280,7 @@ def test_stitched_results_are_the_plain_rankings_best_chunks_as_whole_runs_of_li
 
 @pytest.mark.slow
 def test_line_rows_are_kept_for_a_bounded_number_of_chunks(notes_assistant, monkeypatch):
-    import assistant.retrieval as retrieval
+    import assistant.retrieval.retriever as retrieval
 
     shared = notes_assistant.retriever
     retriever = retrieval.Retriever(shared.index, shared.embedder)  # its own, empty cache
@@ -295,7 +295,7 @@ def test_line_rows_are_kept_for_a_bounded_number_of_chunks(notes_assistant, monk
 def test_neighbouring_chunks_of_one_section_come_back_as_one_passage(tmp_path, make_assistant):
     from conftest import write_notes
 
-    from assistant.retrieval import STITCH_VECTORS, Retriever
+    from assistant.retrieval.retriever import STITCH_VECTORS, Retriever
 
     bullets = "".join(f"- Step {n}: label the images of batch {n} and review the labels of batch {n}.\n"
                       for n in range(1, 13))
@@ -341,7 +341,7 @@ def test_neighbouring_chunks_of_one_section_come_back_as_one_passage(tmp_path, m
 def test_pieces_of_an_over_long_line_are_never_stitched(tmp_path, make_assistant):
     from conftest import write_notes
 
-    from assistant.retrieval import Retriever
+    from assistant.retrieval.retriever import Retriever
 
     long_line = "- " + " ".join(f"rule{n} blocks traffic from subnet{n} to the endpoint" for n in range(60))
     text = (f"# Network\n\n- Security groups filter traffic to the endpoint.\n{long_line}\n"
@@ -364,7 +364,7 @@ def test_pieces_of_an_over_long_line_are_never_stitched(tmp_path, make_assistant
 
 
 def _csr(docs: list[list[str]]):
-    from assistant.keyword import term_counts
+    from assistant.store.keyword import term_counts
 
     words: dict[str, int] = {}
     indptr, ids, counts = [0], [], []
@@ -379,7 +379,7 @@ def _csr(docs: list[list[str]]):
 def test_keyword_index_gives_rank_bm25s_numbers():
     from rank_bm25 import BM25Okapi
 
-    from assistant.keyword import KeywordIndex, merge_vocabularies
+    from assistant.store.keyword import KeywordIndex, merge_vocabularies
 
     # the real notes as the retriever tokenizes them; queries with repeated, common (negative idf,
     # floored) and unknown words
@@ -541,7 +541,7 @@ def test_repo_holdout_set_is_valid_and_grounded_in_the_notes():
 
 
 def test_maxsim_takes_each_query_tokens_best_match():
-    from assistant.retrieval import maxsim
+    from assistant.retrieval.retriever import maxsim
 
     e = np.eye(4, dtype=np.float32)
     matrix = np.vstack([e[[0, 1]], e[[2]], np.zeros((0, 4), np.float32)])  # chunk 0: t0,t1; 1: t2; 2: none
@@ -556,7 +556,7 @@ def test_maxsim_takes_each_query_tokens_best_match():
 def test_memory_mapped_token_vectors_give_the_same_results(notes_assistant):
     """Large indexes keep token vectors on disk (float16, memory-mapped) instead of in memory:
     the same passages, scores and answers' line vectors as the in-memory float32 copy."""
-    from assistant.retrieval import Retriever
+    from assistant.retrieval.retriever import Retriever
     from assistant.store import SegmentedRows
 
     store, in_memory = notes_assistant.store, notes_assistant.retriever
@@ -580,7 +580,7 @@ def test_memory_mapped_token_vectors_give_the_same_results(notes_assistant):
 
 
 def test_top_n_is_the_head_of_a_stable_sort():
-    from assistant.retrieval import top_n
+    from assistant.retrieval.retriever import top_n
 
     rng = np.random.default_rng(7)
     for values in (rng.random(200), rng.integers(0, 5, 200).astype(np.float64),  # many ties

@@ -89,7 +89,7 @@ def test_the_build_is_mirrored_on_the_server_and_other_collections_are_left_alon
 
 
 def test_hnsw_search_on_the_server_agrees_with_the_exact_scan(tmp_path, server, make_assistant):
-    from assistant.retrieval import Retriever
+    from assistant.retrieval.retriever import Retriever
 
     url, _, _ = server
     write_notes(tmp_path / "corpus", NOTES)

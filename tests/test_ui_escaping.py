@@ -15,7 +15,7 @@ import pytest
 import streamlit as st
 from conftest import CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, page_over, serving
 
-from assistant.ui import answer_html, markdown_literal, markdown_text, passage_html, problem_line, report_html
+from assistant.ui.render import answer_html, markdown_literal, markdown_text, passage_html, problem_line, report_html
 
 # Every payload tries something observable: a global set on the page, its title changed, a dialog, or a
 # request to a remote host. The note is built so the bugs found by a user are all in it: a table row with

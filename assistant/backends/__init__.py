@@ -33,7 +33,7 @@ class BackendInfo:
 
 
 BACKENDS: dict[str, BackendInfo] = {
-    "extractive": BackendInfo("assistant.backends.extractive", "create",
+    "extractive": BackendInfo("assistant.answer.extractive", "create",
                               "nothing: offline, no model (quotes your notes)"),
     "bedrock": BackendInfo("assistant.backends.bedrock", "create",
                            "AWS credentials (aws configure / AWS_PROFILE) with access to ASSISTANT_BEDROCK_MODEL "

@@ -108,7 +108,7 @@ def load_prices(path: Path = PRICES_FILE) -> dict[str, tuple[float, float]]:
 
 def evidence_covered(evidence: str, answer: str) -> bool:
     """Whether an answer states a gold evidence passage (most of its topic words are in it)."""
-    from assistant.abstention import salient
+    from assistant.text.words import salient
 
     wanted = set(salient(evidence))
     return bool(wanted) and len(wanted & set(salient(answer))) / len(wanted) >= COVERED

@@ -47,7 +47,7 @@ def context_lines(contexts: Sequence[str]) -> list[str]:
 
     Bold and code marks stay: the evidence strings are verbatim text of the notes, marks included.
     """
-    from assistant.chunking import without_line_marks
+    from assistant.text.markdown import without_line_marks
 
     return [bare for text in contexts for line in text.splitlines() if (bare := without_line_marks(line).strip())]
 

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import IndexCorruptError, IndexNotWritableError, IndexProblemError
-from assistant.keyword import KeywordIndex, merge_vocabularies
 from assistant.schema import Chunk
 from assistant.store import manifest as manifests
+from assistant.store.keyword import KeywordIndex, merge_vocabularies
 from assistant.store.lock import WriterLock, pid_alive
 from assistant.store.manifest import Manifest
 from assistant.store.mirror import ChromaMirror
@@ -165,7 +165,7 @@ class LoadedIndex:
             (float32 in memory; float16 memory-mapped `SegmentedRows` for large indexes).
         token_offsets: Rows ``token_offsets[i]:token_offsets[i + 1]`` of ``token_matrix`` are chunk i's.
         token_lines: The file line each row comes from (0: the chunk's heading, -1: none), or None
-            when a segment did not record them (see `linevectors`).
+            when a segment did not record them (see `embedding.lines`).
         keywords: BM25 over the chunks' keyword tokens.
         text_words: Each chunk's distinct words of its text alone, as ids of ``keywords.words`` (CSR:
             chunk i's are ``ids[indptr[i]:indptr[i + 1]]``), for near-duplicate checks.

@@ -15,14 +15,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant import followup
-from assistant.abstention import Gate, Vocabulary, evidence
+from assistant.answer import followup
+from assistant.answer.citations import parse_citations
+from assistant.answer.gate import Gate, Vocabulary, evidence
+from assistant.answer.prompting import CONDENSE, build_messages, fit_contexts, format_history, load_prompt
 from assistant.backends.base import GenerationRequest, LLMBackend
-from assistant.citations import line_span, parse_citations
 from assistant.errors import BackendError, QuestionError
-from assistant.prompting import CONDENSE, build_messages, fit_contexts, format_history, load_prompt
-from assistant.query import comparison_sides
 from assistant.schema import Answer, RetrievedChunk
+from assistant.text.markdown import line_span
+from assistant.text.question import comparison_sides
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def run(
         return
 
     if not backend.writes_prose:
-        from assistant.backends.extractive import NOTICE
+        from assistant.answer.extractive import NOTICE
 
         notices.append(NOTICE)
     contexts, messages, tokens_in = list(hits), [], 0

@@ -4,18 +4,6 @@ from __future__ import annotations
 
 import re
 
-# Words that carry no topic; dropped from BM25 tokens and trimmed off comparison sides.
-STOPWORDS = frozenset(
-    """a an and are as at be between but by can could define describe did difference differences
-    differ do does doing explain for from how i if in into is it its me my of on or please should
-    so tell than that the their them then there these they this those to use used using vs versus
-    was we what when where which who why will with would you your yours whats what's i'm im
-    about also any compare compared comparison contrast give some which one better best between
-    mean means meaning work works""".split()
-)
-
-_TOKEN = re.compile(r"[a-z0-9]+(?:[-/.][a-z0-9]+)*")
-
 _LEAD = re.compile(
     r"^(?:(?:can you|could you|please|pls|hey|so|ok|okay)\s+)*"
     r"(?:explain|describe|compare|contrast|define|tell me about|what(?:'s| is| are)|whats|"
@@ -23,11 +11,15 @@ _LEAD = re.compile(
     r"differences between|the difference between)\s+",
     re.I,
 )
+
+
 _TAIL = re.compile(
     r"[\s,;:?!.]*(?:(?:what(?:'s| is| are)|which(?: one)?|how do they|how are they)\b.*"
     r"|(?:differ|different|compared?|the difference|the differences)\b.*)?$",
     re.I,
 )
+
+
 _PATTERNS = [
     re.compile(r"(?:differences?|distinguish(?:ing)?|differ(?:s|ence)?)\s+(?:between\s+)?"
                r"(?P<a>.+?)\s+(?:and|from|vs\.?|versus)\s+(?P<b>.+)", re.I),
@@ -54,26 +46,6 @@ _PATTERNS = [
 ]
 
 
-def tokens(text: str) -> list[str]:
-    """Lower-cased word tokens without stopwords, with a light plural strip ("models" -> "model").
-
-    Tokens such as ``a/b``, ``f1-score`` and ``s3`` stay whole and are also split into parts,
-    so "A/B testing" matches notes that write "A/B" or "AB".
-    """
-    out: list[str] = []
-    for raw in _TOKEN.findall(text.lower()):
-        parts = [raw] + (re.split(r"[-/.]", raw) if re.search(r"[-/.]", raw) else [])
-        for word in parts:
-            if not word or word in STOPWORDS:
-                continue
-            if len(word) > 4 and word.endswith("ies"):
-                word = word[:-3] + "y"
-            elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-                word = word[:-1]
-            out.append(word)
-    return out
-
-
 # the question around a side: "what metrics for classification", "the pros of batch transform"
 _ASKING = re.compile(
     r"^(?:(?:what|which)\s+(?:[\w'-]+\s+){0,6}(?:for|of|in|on|with|to\s+[\w-]+)\s+(?:an?\s+|the\s+)?"
@@ -94,7 +66,11 @@ def _clean_side(text: str) -> str:
 # Every pattern above needs one of these; most questions have none, and the patterns' lazy
 # groups cost ~0.7 ms a question to try in turn.
 _MAY_COMPARE = re.compile(r"differ|distinguish|compar|\b(?:vs|versus|v\.)|\sor\s|,", re.I)
+
+
 _MORE_SIDES = re.compile(r"\s+(?:vs\.?|versus|v\.)\s+|,\s*(?:and\s+|or\s+)?|\s+or\s+", re.I)
+
+
 _CLAUSE = re.compile(r"\s*[,;:]\s+|\s+[-–—]\s*|\s+(?:for|when|if|in|on|to|with)\s+", re.I)
 
 
@@ -137,15 +113,3 @@ def comparison_sides(question: str) -> tuple[str, ...] | None:
             sides = [" ".join([x, *longest[1:]]) if len(x.split()) == 1 else x for x in sides]
         return tuple(sides)
     return None
-
-
-def content_positions(pieces: list[str]) -> list[int]:
-    """Positions of word pieces that carry meaning: no stopwords, no bare punctuation.
-
-    Used for late-interaction scoring, where every kept query piece looks for its best match.
-    Continuation pieces ("##ing") are kept: their word was kept by its first piece.
-    """
-    return [
-        i for i, piece in enumerate(pieces)
-        if any(ch.isalnum() for ch in piece) and (piece.startswith("##") or piece.lower() not in STOPWORDS)
-    ]

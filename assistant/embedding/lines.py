@@ -1,7 +1,7 @@
 """Per-line token vectors of a chunk, recovered from the index's stored late-interaction vectors.
 
 Ingest stores, for every chunk, the contextual vectors of the content word pieces of its pieces
-(see `chunking.piece_texts` and `embeddings.content_vectors`), piece after piece. Re-tokenizing the
+(see `chunking.piece_texts` and `encoders.content_vectors`), piece after piece. Re-tokenizing the
 same piece texts tells which stored row belongs to which line of the chunk, so the extractive
 backend can score each line against the question by late interaction (MaxSim) without running
 the model on the notes again: a warm answer costs one small embedding call for the question.
@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from assistant.chunking import plain_text, split_lines
-from assistant.query import content_positions
 from assistant.schema import Chunk
+from assistant.text.markdown import plain_text, split_lines
+from assistant.text.words import content_positions
 
 HEADING = 0  # key of the chunk's own heading tokens (file lines start at 1)
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-from assistant.citations import line_span
 from assistant.errors import ConfigError
 from assistant.schema import RetrievedChunk
+from assistant.text.markdown import line_span
 
 CONDENSE = "condense"
 _SECTION = re.compile(r"^=== (system|user) ===\s*$", re.M)
@@ -59,7 +59,7 @@ def parse_prompt(name: str, text: str) -> PromptTemplate:
 
 def available_prompts() -> list[str]:
     """Names of the answer templates shipped in ``assistant/prompts`` (the condense one excluded)."""
-    folder = resources.files("assistant").joinpath("prompts")
+    folder = resources.files("assistant.answer").joinpath("prompts")
     return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".md") and p.name[:-3] != CONDENSE)
 
 
@@ -70,7 +70,7 @@ def load_prompt(name: str) -> PromptTemplate:
         ConfigError: No such template; the message lists the available ones.
     """
     key = (name or "").strip().lower()
-    path = resources.files("assistant").joinpath("prompts").joinpath(f"{key}.md")
+    path = resources.files("assistant.answer").joinpath("prompts").joinpath(f"{key}.md")
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", key) or not path.is_file():
         raise ConfigError(f"Unknown prompt {name!r}; available: {', '.join(available_prompts())}.")
     return parse_prompt(key, path.read_text(encoding="utf-8"))

@@ -28,13 +28,14 @@ from functools import cached_property
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from assistant.chunking import chunk_id, piece_texts
-from assistant.embeddings import Embedder, content_vectors
-from assistant.linevectors import rows_by_line, token_line_numbers
-from assistant.query import comparison_sides, tokens
+from assistant.embedding.encoders import Embedder, content_vectors
+from assistant.embedding.lines import rows_by_line, token_line_numbers
+from assistant.ingest.chunking import chunk_id, piece_texts
 from assistant.schema import Chunk, RetrievedChunk
-from assistant.sentences import GENERIC_LABELS, outside_code, passage_units
 from assistant.store import LoadedIndex
+from assistant.text.question import comparison_sides
+from assistant.text.sentences import GENERIC_LABELS, outside_code, passage_units
+from assistant.text.words import tokens
 
 # Fusion weights: dense (best piece), BM25, late interaction (token MaxSim). Measured recall@5 /
 # MRR@5 on gold and held-out: RRF of dense+BM25 0.900/0.860 and 0.984/0.878; convex 0.6/0.4/0
@@ -287,7 +288,7 @@ class Retriever:
     @cached_property
     def vocabulary(self):
         """What the notes contain, for the coverage gate (built on first use, once per index)."""
-        from assistant.abstention import Vocabulary
+        from assistant.answer.gate import Vocabulary
 
         texts = [c.search_text() for c in self.chunks]
         return Vocabulary.from_keywords(self._keywords, texts) if self._keywords is not None else Vocabulary(texts)
@@ -370,7 +371,7 @@ class Retriever:
         return [w for score, w in sorted(scored, key=lambda x: (-x[0], x[1]))[:n] if score > 0]
 
     def row_lines(self, position: int) -> np.ndarray | None:
-        """The file line of each of a chunk's token rows (see `linevectors`), cached.
+        """The file line of each of a chunk's token rows (see `embedding.lines`), cached.
 
         As the build recorded them; for an index without them, by tokenizing the chunk's pieces
         again. None when neither is possible or the rows don't line up.
@@ -388,7 +389,7 @@ class Retriever:
         return self._line_cache[position]
 
     def line_rows(self, position: int) -> dict[int, np.ndarray] | None:
-        """A chunk's stored token vectors split by file line (see `linevectors`); None as `row_lines`.
+        """A chunk's stored token vectors split by file line (see `embedding.lines`); None as `row_lines`.
 
         The last LINE_ROWS_CACHE chunks' splits are kept: an answer asks for each of its passages'
         lines several times, and a stitched passage for several chunks' (~70 us a chunk).

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.chunking import piece_texts
-from assistant.corpus import NoteFile
-from assistant.embeddings import Embedder, content_vectors
-from assistant.keyword import term_counts
-from assistant.linevectors import token_line_numbers
-from assistant.query import tokens
+from assistant.embedding.encoders import Embedder, content_vectors
+from assistant.embedding.lines import token_line_numbers
+from assistant.ingest.chunking import piece_texts
 from assistant.schema import Chunk, IngestReport, ProgressArg
+from assistant.sources.notes import NoteFile
 from assistant.store import Health, IndexStore, Manifest, SegmentData, SegmentError
+from assistant.store.keyword import term_counts
+from assistant.text.words import tokens
 
 Step = Callable[[str], None]
 EMBED_BATCH = 64  # chunks per call to the model (their pieces are batched again inside it)

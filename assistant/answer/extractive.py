@@ -18,12 +18,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from assistant.abstention import salient
 from assistant.backends.base import GenerationRequest, Usage
-from assistant.embeddings import Embedder, content_vectors
-from assistant.linevectors import HEADING
+from assistant.embedding.encoders import Embedder, content_vectors
+from assistant.embedding.lines import HEADING
 from assistant.schema import RetrievedChunk
-from assistant.sentences import GENERIC_LABELS, Unit, passage_units, split_sentences
+from assistant.text.sentences import GENERIC_LABELS, Unit, passage_units, split_sentences
+from assistant.text.words import salient
 
 NOTICE = ("Quoted from your notes (extractive mode: no language model; "
           "pick another backend for written prose).")
@@ -304,7 +304,7 @@ class ExtractiveBackend:
             embedder: Returns the loaded embedder (the index's own model).
             word_budget: Longest answer, in words.
             cache_size: Line vectors (fallback path) kept in memory.
-            line_vectors: A passage's stored token vectors per file line (see `linevectors`);
+            line_vectors: A passage's stored token vectors per file line (see `embedding.lines`);
                 without it, or where it returns None, lines are embedded (and cached) instead.
         """
         self._embedder = embedder
@@ -453,7 +453,8 @@ def create(settings, embedder: Callable[[], Embedder] | None = None,
            **_: object) -> ExtractiveBackend:
     """Registry factory: needs the index's embedding model (passed by `StudyAssistant`)."""
     if embedder is None:
-        from assistant.embeddings import load_embedder, model_info, resolve_model_dir
+        from assistant.embedding.encoders import load_embedder
+        from assistant.embedding.model import model_info, resolve_model_dir
 
         loaded: list[Embedder] = []
 

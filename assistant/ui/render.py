@@ -6,13 +6,10 @@ Kept out of ``app.py`` so they are tested on small inline strings; the page only
 from __future__ import annotations
 
 import html
-import json
 import re
-import time
-from collections.abc import Collection, Iterable, Mapping
-from pathlib import Path
+from collections.abc import Collection, Iterable
 
-from assistant.citations import MARKER, marker_numbers
+from assistant.answer.citations import MARKER, marker_numbers
 
 STARTERS = (
     "Explain concept drift vs data drift",
@@ -22,56 +19,88 @@ STARTERS = (
 )
 
 
-# ---- text from the notes, an LLM or the student, shown as text ----------------------------------------
-#
-# Answers quote note lines (extractive) or an LLM's words, and passages are note text: none of it may
-# become markup. Streamlit's markdown is a large and growing dialect on top of CommonMark/GFM: raw HTML
-# (with unsafe_allow_html), images (fetched from any URL), LaTeX ($x$, $$x$$), :color[...] and
-# :*-badge[...] directives, :material/...: icons, emoji short codes, mermaid code blocks, typographic
-# replacements (read in streamlit/static StreamlitMarkdown*.js, 1.67). Escaping each construct inside
-# markdown would have to track that dialect release by release, and the icon/emoji passes run on text
-# nodes after markdown's own backslash escapes are gone. So answers and passages are not markdown at all:
-# `answer_html` and `passage_html` build HTML from ``html.escape``-d text, and the only markup in their
-# output is ours (a small, fixed set of tags, each with an inline style). The page shows them with
-# ``st.html``, which reads no markdown (it also runs DOMPurify and never scripts: a second fence, not the
-# one we rely on). The answer's own structure (bullets, **bold** lead-ins, `code`, tables) is rebuilt by
-# us from that small subset, and our citation badges are our own spans, so a note line holding
-# ":blue-badge[99]" cannot pass for a citation. Links and images stay as written: the product is
-# offline-first and the browser must fetch nothing a note names.
-
 _MONO = "font-family:'Source Code Pro',ui-monospace,monospace"
+
+
 _BADGE = ("display:inline-block;padding:0 0.45em;margin:0 0.1em;border-radius:0.6em;font-size:0.75em;"
           "line-height:1.5;vertical-align:0.1em;background:rgba(28,131,225,0.14);color:#1c83e1")
+
+
 _CODE_STYLE = f"{_MONO};font-size:0.85em;padding:0.1em 0.3em;border-radius:0.3em;background:rgba(128,128,128,0.14)"
+
+
 _PRE = (f"{_MONO};font-size:0.85em;white-space:pre-wrap;overflow-wrap:anywhere;margin:0 0 0.75em;"
         "padding:0.6em 0.8em;border-radius:0.5em;background:rgba(128,128,128,0.1)")
+
+
 _ANSWER = "line-height:1.6"
+
+
 _P = "margin:0 0 0.75em"
+
+
 _LIST = "margin:0 0 0.5em;padding-left:1.4em"
+
+
 _LI = "margin:0.2em 0"
+
+
 # a report's headings by level (a <p> like every block here: the tag set stays the answers' one)
 _HEADINGS = {1: "margin:0.4em 0 0.6em;font-size:1.6em", 2: "margin:1em 0 0.5em;font-size:1.3em",
              3: "margin:0.8em 0 0.4em;font-size:1.1em", 4: _P}
+
+
 _TABLE = "border-collapse:collapse;margin:0 0 0.75em"
+
+
 _CELL = "border:1px solid rgba(128,128,128,0.3);padding:0.25em 0.6em;text-align:left;vertical-align:top"
+
+
 # the passage view: one row per file line, its number in a gutter (not copied with the text)
 _SOURCE = ("font-size:0.9rem;line-height:1.55;padding:0.4em 0;border:1px solid rgba(128,128,128,0.2);"
            "border-radius:0.5rem")
+
+
 _ROW = "display:flex;align-items:baseline;padding-right:0.75em"
+
+
 _ROW_CITED = _ROW + ";background:rgba(255,213,0,0.12)"
+
+
 _GUTTER = (f"flex:0 0 auto;min-width:2.6em;padding:0 0.9em 0 0.4em;text-align:right;{_MONO};font-size:0.78em;"
            "color:rgba(128,128,128,0.9);user-select:none")
+
+
 _GUTTER_CITED = _GUTTER + ";font-weight:600"
+
+
 _LINE = "flex:1 1 auto;min-width:0;white-space:pre-wrap;overflow-wrap:anywhere"
+
+
 _LINE_CODE = f"{_LINE};{_MONO};font-size:0.85em"
 
+
 _CODE_SPAN = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
+
+
 _STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+
+
 _EM = re.compile(r"(?<![*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![*\w])")
+
+
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+
+
 _ITEM = re.compile(r"^(\s*)([-*+]|\d{1,9}[.)])(?:\s+(.*))?$")
+
+
 _HEADING = re.compile(r"^\s{0,3}#{1,6}(?:\s+(.*?))?(?:\s+#+)?\s*$")
+
+
 _RULE = re.compile(r"^\s{0,3}([-*_])(?:\s*\1){2,}\s*$")
+
+
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
 
 
@@ -377,70 +406,3 @@ def cited_lines(quote: str, passage: str, start_line: int) -> list[int]:
 def follow_up_question(topic: str) -> str:
     """A question to ask about one of the closest topics: its last heading."""
     return f"What do my notes say about {topic.split(' › ')[-1]}?"
-
-
-def feedback_record(question: str, answer: Mapping, score: int, comment: str = "") -> dict:
-    """One feedback line: the question, the answer, how it was made, its sources, and the thumbs."""
-    return {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "question": question,
-        "answer": answer.get("text", ""),
-        "abstained": bool(answer.get("abstained")),
-        "backend": answer.get("backend", ""),
-        "prompt": answer.get("prompt", ""),
-        "score": "up" if score else "down",
-        "comment": comment,
-        "sources": [
-            {"heading": c["chunk"].get("heading_path"), "source": c["chunk"].get("source"),
-             "start_line": c.get("start_line"), "end_line": c.get("end_line"), "quote": c.get("quote", "")}
-            for c in answer.get("citations", [])
-        ],
-    }
-
-
-def append_feedback(path: Path, record: dict) -> None:
-    """Append one record to the JSONL feedback file (created with its folder)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def read_feedback(path: Path) -> list[dict]:
-    """Every feedback record (unreadable lines skipped)."""
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
-def gold_candidates(records: Iterable[Mapping]) -> list[dict]:
-    """Feedback as extra gold-set rows (same schema as eval/gold.jsonl), for a person to review.
-
-    The latest thumb per answer counts. A thumbs-up answer becomes the reference and its quoted lines
-    the evidence; a thumbs-up abstention an unanswerable question; a thumbs-down answer a candidate
-    unanswerable question marked for review. Every row loads with `load_gold`.
-    """
-    latest: dict[tuple, Mapping] = {}
-    for r in records:  # a changed thumb replaces the earlier one for the same answer
-        latest[(r.get("question"), r.get("answer"))] = r
-    out = []
-    for n, r in enumerate(latest.values(), 1):
-        evidence = [line.strip() for s in r.get("sources", []) for line in (s.get("quote") or "").split("\n")
-                    if line.strip()]
-        if r.get("score") == "up" and not r.get("abstained") and evidence:
-            out.append({"id": f"feedback-{n}", "question": r["question"], "reference": r["answer"],
-                        "evidence": evidence, "answerable": True})
-        elif r.get("score") == "up" and r.get("abstained"):
-            out.append({"id": f"feedback-{n}", "question": r["question"], "reference": "The notes don't cover this.",
-                        "evidence": [], "answerable": False})
-        elif r.get("score") == "down" and not r.get("abstained"):
-            # a wrong answer: a candidate question the notes may not cover (loads as unanswerable)
-            out.append({"id": f"feedback-{n}", "question": r["question"], "reference": "TODO: review",
-                        "evidence": [], "answerable": False, "needs_review": True})
-        # a thumbs-down on an abstention needs evidence a person must find; it is not exported
-    return out

@@ -13,23 +13,29 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from assistant.query import tokens
 from assistant.schema import Citation, RetrievedChunk
-from assistant.sentences import Unit, clean, passage_units
+from assistant.text.sentences import Unit, clean, passage_units
+from assistant.text.words import tokens
 
 log = logging.getLogger(__name__)
 
 
-def line_span(start: int, end: int) -> str:
-    """Where a passage or quote sits, as a reader says it: "line 12" or "lines 12-14"."""
-    return f"line {start}" if end <= start else f"lines {start}-{end}"
-
 # [1], [1, 2], [1,2,3], [1-3], [1–3]; also the common "[1][2]" (two markers)
 MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*(?:,|-|–)\s*\d{1,3})*)\s*,?\s*\]")
+
+
 CODE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`", re.S)
+
+
 _QUOTED = re.compile(r"[\"“]([^\"”]{12,400})[\"”]")
+
+
 _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?](?!\d)|\n|$)")
+
+
 _TAIL_MARKERS = re.compile(r"(?:[ \t]*\[\s*\d{1,3}(?:\s*(?:,|-|–)\s*\d{1,3})*\s*,?\s*\])+")
+
+
 MIN_SUPPORT = 0.34  # share of a claim's content words a passage sentence must hold to be its quote
 
 

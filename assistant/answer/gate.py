@@ -10,7 +10,7 @@ Three numbers describe how well the retrieved passages match a question:
 
 A logistic model turns them into the probability that the notes answer the question. Its weights
 and threshold are fitted by ``eval/calibrate_abstention.py`` on the gold set's answerable and
-unanswerable questions and shipped in ``abstention.json`` next to this file; the script prints the
+unanswerable questions and shipped in ``gate.json`` next to this file; the script prints the
 calibration table. Near misses are the hard case: a service the notes never name, asked in words
 that match notes about a neighbouring one. The rare unknown word ("Trainium", "Canvas") carries
 the most weight there, which similarity alone cannot see.
@@ -26,43 +26,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 
-from assistant.query import STOPWORDS, comparison_sides, tokens
 from assistant.schema import RetrievedChunk
+from assistant.text.question import comparison_sides
+from assistant.text.words import FILLER, STOPWORDS, salient, salient_word
 
 FEATURES = ("similarity", "coverage", "unseen", "unknown_name")
-
-# Words students use that say nothing about the topic; an unknown one must not look like an
-# unknown service name. (General conversational English, not taken from any question set.)
-FILLER = frozenset(
-    """actually basically really just thing things stuff something anything everything someone
-    anyone way ways kind sort lot lots bunch get got getting gets go going goes want wanted need
-    needs needed know knows tell told try tries trying make makes making made figure out like
-    pretty quite very much many lot guess think thinks idea ideas good bad okay ok lol hi hey
-    thanks thank help helps here now still even ever already maybe probably supposed able
-    happen happens happened happening happy sure exactly point whole new old big small im ive
-    dont doesnt cant wont isnt arent didnt whats hows wheres thats theres lets yeah yes no not
-    one ones two first since because while though although also etc e.g i.e""".split()
-)
-_SUFFIXES = ("ational", "ization", "ations", "ation", "ingly", "ings", "ing", "edly", "ed", "ers", "er", "ism",
-             "ies", "es", "ly", "s")
-
-
-def stem(word: str) -> str:
-    """A crude suffix strip so "drifted", "drifting" and "drifts" meet "drift" (matching only)."""
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
-def salient_word(word: str) -> str | None:
-    """The stem of one `query.tokens` word, or None for filler and numbers."""
-    return None if word in FILLER or word.isdigit() else stem(word)
-
-
-def salient(text: str) -> list[str]:
-    """The stems of a text's topic words: `query.tokens` without conversational filler."""
-    return [s for w in tokens(text) if (s := salient_word(w)) is not None]
 
 
 class Vocabulary:
@@ -90,7 +58,7 @@ class Vocabulary:
 
     @classmethod
     def from_keywords(cls, keywords, texts: Sequence[str]) -> Vocabulary:
-        """The same vocabulary from a `keyword.KeywordIndex` over these texts' `query.tokens`.
+        """The same vocabulary from a `keyword.KeywordIndex` over these texts' `words.tokens`.
 
         Args:
             keywords: Word counts of every passage (the index stores them for BM25).
@@ -98,7 +66,7 @@ class Vocabulary:
         """
         import numpy as np
 
-        from assistant.keyword import EMPTY
+        from assistant.store.keyword import EMPTY
 
         ids: dict[str, int] = {}
         of_word = np.array([-1 if w == EMPTY or (s := salient_word(w)) is None else ids.setdefault(s, len(ids))
@@ -241,8 +209,8 @@ class Gate:
 
 
 def load_gate() -> Gate:
-    """The calibrated gate shipped with the package (``assistant/abstention.json``)."""
-    data = json.loads(resources.files("assistant").joinpath("abstention.json").read_text(encoding="utf-8"))
+    """The calibrated gate shipped with the package (``assistant/answer/abstention.json``)."""
+    data = json.loads(resources.files("assistant.answer").joinpath("abstention.json").read_text(encoding="utf-8"))
     if list(data["features"]) != list(FEATURES):
         raise ValueError("abstention.json was fitted on other features; run eval/calibrate_abstention.py")
     return Gate(tuple(float(w) for w in data["weights"]), float(data["bias"]), float(data["threshold"]))

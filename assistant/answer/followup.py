@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from assistant.query import tokens
+from assistant.text.words import tokens
 
 # whole words only: "one-hot" and "it-ops" are not pronouns
 _PRONOUN = re.compile(r"(?<![\w-])(it|its|it's|this|that|these|those|they|them|their|theirs|the former|the latter)"

@@ -1,6 +1,6 @@
 """Keyword (BM25) search over stored term counts: rank_bm25's BM25Okapi numbers, without its Python scans.
 
-Each build stores, per chunk, the counts of its keyword tokens (`query.tokens` of its heading path and
+Each build stores, per chunk, the counts of its keyword tokens (`words.tokens` of its heading path and
 text), per note file (see `store.segments`). A query process assembles BM25Okapi's statistics from
 them with numpy instead of re-tokenizing every chunk and fitting ``rank_bm25.BM25Okapi``: at 100x
 the MLA notes (15.5k chunks) fitting it took seconds of every fresh process and hundreds of MB of

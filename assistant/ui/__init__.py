@@ -1,0 +1,1 @@
+"""What the Streamlit app (app.py) shows: text rendered safely as HTML, and feedback records."""
