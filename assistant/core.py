@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import tuning
 from assistant.config import Settings, load_settings
 from assistant.embedding.encoders import Embedder, RecentQuestions, load_embedder
 from assistant.embedding.model import ModelInfo, model_info, resolve_model_dir
@@ -19,9 +20,6 @@ from assistant.schema import Answer, Chunk, IndexStatus, IngestReport, ProgressA
 from assistant.sources.notes import load_corpus
 from assistant.store import Health, IndexStore
 from assistant.store.segments import SEGMENT_FORMAT
-
-MIN_CHUNK_TOKENS = 48
-PIECE_TOKENS = 52
 
 
 class StudyAssistant:
@@ -51,6 +49,8 @@ class StudyAssistant:
         self._retriever = None
         self._retriever_key: tuple | None = None
         self._retriever_lock = threading.RLock()  # the app answers several browser sessions at once
+        self._vocabulary = None
+        self._vocabulary_lock = threading.Lock()
         self._backends: dict = {}
         self._backend_deps = backend_deps
         self._gate = None
@@ -95,8 +95,8 @@ class StudyAssistant:
         return {
             "version": CHUNKER_VERSION,
             "max_tokens": min(self.settings.chunk_tokens, self.model_info.window),
-            "min_tokens": MIN_CHUNK_TOKENS,
-            "piece_tokens": PIECE_TOKENS,
+            "min_tokens": tuning.MIN_CHUNK_TOKENS,
+            "piece_tokens": tuning.PIECE_TOKENS,
         }
 
     @property
@@ -273,8 +273,14 @@ class StudyAssistant:
     # -- answer ----------------------------------------------------------------------------
     @property
     def vocabulary(self):
-        """What the notes contain, for the coverage gate (built once per loaded index)."""
-        return self._ensure_retriever().vocabulary
+        """What the notes contain, for the coverage gate (built on first use, once per loaded index)."""
+        retriever = self._ensure_retriever()
+        with self._vocabulary_lock:
+            if self._vocabulary is None or self._vocabulary[0] is not retriever:
+                from assistant.answer.gate import Vocabulary
+
+                self._vocabulary = (retriever, Vocabulary.of_index(retriever.index))
+            return self._vocabulary[1]
 
     def line_vectors(self, chunk: RetrievedChunk) -> dict[int, np.ndarray] | None:
         """A passage's stored token vectors per file line; None when there are none.

@@ -138,8 +138,8 @@ def test_the_gates_vocabulary_from_the_index_counts_equals_counting_the_texts(no
     notes): the same counts as salient-stemming every passage, and the same plain text."""
     from assistant.answer.gate import Vocabulary
 
-    retriever = notes_assistant.retriever
-    texts = [c.search_text() for c in retriever.chunks]
+    texts = [c.search_text() for c in notes_assistant.retriever.chunks]
     counted = Vocabulary(texts)
-    assert retriever.vocabulary.doc_freq == counted.doc_freq and retriever.vocabulary.n_docs == counted.n_docs
-    assert retriever.vocabulary.text == counted.text
+    vocabulary = notes_assistant.vocabulary
+    assert vocabulary.doc_freq == counted.doc_freq and vocabulary.n_docs == counted.n_docs
+    assert vocabulary.text == counted.text

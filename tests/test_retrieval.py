@@ -12,9 +12,12 @@ from conftest import GOLD_FILE, NOTES_FILE
 
 from assistant.evaluation.gold import GoldItem, GoldSetError, load_gold
 from assistant.evaluation.retrieval_metrics import mean_scores, normalize, score_retrieval
-from assistant.retrieval.retriever import NEAR_DUPLICATE, convex_fusion, interleave, jaccard
+from assistant.retrieval.comparison import interleave
+from assistant.retrieval.feedback import feedback_terms
+from assistant.retrieval.fusion import convex_fusion
 from assistant.schema import RetrievedChunk
-from assistant.text.words import tokens
+from assistant.text.words import jaccard, tokens
+from assistant.tuning import NEAR_DUPLICATE
 
 DATA_DRIFT = "statistical properties of the input data change"
 CONCEPT_DRIFT = ("relationship between the input data and the target variable",
@@ -138,7 +141,7 @@ def test_feedback_words_come_from_the_best_passage_and_are_new_to_the_question(n
     question = "our model hosting spend keeps growing, where can we save money?"
     best = retriever.search(question, k=1)[0]
     position = [c.id for c in retriever.chunks].index(best.id)
-    words = retriever.feedback_terms(question, position)
+    words = feedback_terms(retriever.index, question, position)
     assert 0 < len(words) <= 5
     passage_words = set(tokens(best.heading + "\n" + best.text))
     for word in words:
@@ -267,7 +270,7 @@ def test_stitched_results_are_the_plain_rankings_best_chunks_as_whole_runs_of_li
             assert h.id == chunk_id(h.source, h.heading_path, h.text) and h.id not in rank
             # the answer backends score a stitched passage's lines on its chunks' stored vectors
             vectors = notes_assistant.line_vectors(h)
-            expected = {line for c in parts for line in retriever.line_rows(retriever._pos[c.id])}
+            expected = {line for c in parts for line in retriever.line_rows(retriever.passages.positions[c.id])}
             assert vectors is not None and set(vectors) == expected
             # a passage this index did not return (other text at the same place) has no parts here
             other = dataclasses.replace(h, id="0" * 32, text=h.text.replace(" ", "  ", 1))
@@ -280,13 +283,14 @@ def test_stitched_results_are_the_plain_rankings_best_chunks_as_whole_runs_of_li
 
 @pytest.mark.slow
 def test_line_rows_are_kept_for_a_bounded_number_of_chunks(notes_assistant, monkeypatch):
-    import assistant.retrieval.retriever as retrieval
+    from assistant import tuning
+    from assistant.retrieval.retriever import Retriever
 
     shared = notes_assistant.retriever
-    retriever = retrieval.Retriever(shared.index, shared.embedder)  # its own, empty cache
-    monkeypatch.setattr(retrieval, "LINE_ROWS_CACHE", 3)
+    retriever = Retriever(shared.index, shared.embedder)  # its own, empty cache
+    monkeypatch.setattr(tuning, "LINE_ROWS_CACHE", 3)
     first = {p: retriever.line_rows(p) for p in range(6)}
-    assert len(retriever._rows_cache) == 3 and list(retriever._rows_cache) == [3, 4, 5]
+    assert len(retriever.lines._rows_cache) == 3 and list(retriever.lines._rows_cache) == [3, 4, 5]
     for p in range(6):  # evicted or kept, the same rows
         again = retriever.line_rows(p)
         assert again.keys() == first[p].keys() and all(np.array_equal(again[n], first[p][n]) for n in again)
@@ -295,7 +299,8 @@ def test_line_rows_are_kept_for_a_bounded_number_of_chunks(notes_assistant, monk
 def test_neighbouring_chunks_of_one_section_come_back_as_one_passage(tmp_path, make_assistant):
     from conftest import write_notes
 
-    from assistant.retrieval.retriever import STITCH_VECTORS, Retriever
+    from assistant.retrieval.retriever import Retriever
+    from assistant.tuning import STITCH_VECTORS
 
     bullets = "".join(f"- Step {n}: label the images of batch {n} and review the labels of batch {n}.\n"
                       for n in range(1, 13))
@@ -541,7 +546,7 @@ def test_repo_holdout_set_is_valid_and_grounded_in_the_notes():
 
 
 def test_maxsim_takes_each_query_tokens_best_match():
-    from assistant.retrieval.retriever import maxsim
+    from assistant.retrieval.late import maxsim
 
     e = np.eye(4, dtype=np.float32)
     matrix = np.vstack([e[[0, 1]], e[[2]], np.zeros((0, 4), np.float32)])  # chunk 0: t0,t1; 1: t2; 2: none
@@ -562,8 +567,8 @@ def test_memory_mapped_token_vectors_give_the_same_results(notes_assistant):
     store, in_memory = notes_assistant.store, notes_assistant.retriever
     mapped_index = store.load(store.read_manifest(), notes_assistant.model_info.dim, in_memory_mb=0)
     assert isinstance(mapped_index.token_matrix, SegmentedRows)
-    mapped = Retriever(mapped_index, in_memory.embedder, tokenizer=in_memory.tokenizer,
-                       piece_tokens=in_memory.piece_tokens)
+    mapped = Retriever(mapped_index, in_memory.embedder, tokenizer=in_memory.lines.tokenizer,
+                       piece_tokens=in_memory.lines.piece_tokens)
     from conftest import GOLD_FILE
 
     from assistant.evaluation.gold import load_gold
@@ -580,7 +585,7 @@ def test_memory_mapped_token_vectors_give_the_same_results(notes_assistant):
 
 
 def test_top_n_is_the_head_of_a_stable_sort():
-    from assistant.retrieval.retriever import top_n
+    from assistant.retrieval.dense import top_n
 
     rng = np.random.default_rng(7)
     for values in (rng.random(200), rng.integers(0, 5, 200).astype(np.float64),  # many ties
@@ -595,7 +600,7 @@ def test_near_duplicate_checks_use_each_chunks_text_words(notes_assistant):
     retriever = notes_assistant.retriever
     words = retriever.index.keywords.words
     for position, chunk in enumerate(retriever.chunks):
-        assert {words[i] for i in retriever.words(position)} == set(tokens(chunk.text)), chunk.id
+        assert {words[i] for i in retriever.passages.words(position)} == set(tokens(chunk.text)), chunk.id
 
 
 def test_float16_rows_convert_bit_for_bit_as_numpy_does():

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from assistant import tuning
 from assistant.answer import followup
 from assistant.answer.citations import parse_citations
 from assistant.answer.gate import Gate, Vocabulary, evidence
@@ -104,7 +105,7 @@ def standalone_question(
         log.warning("condensing the follow-up failed (%s); using the rule-based rewrite", exc)
         return by_rule
     text = " ".join(text.strip().strip('"').split())
-    if not text or len(text) > 3 * len(by_rule) + 80:
+    if not text or len(text) > tuning.CONDENSE_GROWTH * len(by_rule) + tuning.CONDENSE_SLACK:
         return by_rule
     return text
 

@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from assistant import tuning
 from assistant.schema import Citation, RetrievedChunk
 from assistant.text.sentences import Unit, clean, passage_units
 from assistant.text.words import tokens
@@ -36,7 +37,6 @@ _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?](?!\d)|\n|$)")
 _TAIL_MARKERS = re.compile(r"(?:[ \t]*\[\s*\d{1,3}(?:\s*(?:,|-|–)\s*\d{1,3})*\s*,?\s*\])+")
 
 
-MIN_SUPPORT = 0.34  # share of a claim's content words a passage sentence must hold to be its quote
 
 
 @dataclass
@@ -100,7 +100,7 @@ def _claims(text: str) -> list[tuple[str, list[tuple[int, int, str]]]]:
 
 
 def _best_units(claim: str, units: list[Unit]) -> list[Unit]:
-    """The passage sentence(s) a claim relies on: most shared content words, at least MIN_SUPPORT."""
+    """The passage sentence(s) a claim relies on: most shared content words, at least tuning.MIN_SUPPORT."""
     words = set(tokens(MARKER.sub(" ", claim)))
     if not words or not units:
         return []
@@ -109,7 +109,7 @@ def _best_units(claim: str, units: list[Unit]) -> list[Unit]:
         unit_words = set(tokens(f"{unit.label} {unit.text}"))
         scored.append((len(words & unit_words) / len(words), unit))
     best = max(s for s, _ in scored)
-    if best < MIN_SUPPORT:
+    if best < tuning.MIN_SUPPORT:
         return []
     return [u for s, u in scored if s == best][:1]
 

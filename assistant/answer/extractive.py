@@ -18,34 +18,18 @@ from functools import lru_cache
 
 import numpy as np
 
+from assistant import tuning
 from assistant.backends.base import GenerationRequest, Usage
 from assistant.embedding.encoders import Embedder, content_vectors
 from assistant.embedding.lines import HEADING
 from assistant.schema import RetrievedChunk
 from assistant.text.sentences import GENERIC_LABELS, Unit, passage_units, split_sentences
-from assistant.text.words import salient
+from assistant.text.words import jaccard, salient
 
 NOTICE = ("Quoted from your notes (extractive mode: no language model; "
           "pick another backend for written prose).")
-WORD_BUDGET = 150
-KEYWORD_WEIGHT = 0.35  # share of the question's topic words in a sentence, next to cosine similarity
-REDUNDANT = 0.6  # a line sharing this share of its distinct words (Jaccard) with a kept one adds nothing
-# a line's score falls by this much times the share of its words the answer already holds (gold
-# evidence coverage 0.841 -> 0.847 at 0.1, 0.845 at 0.2, 0.831 at 0.4; held-out 0.984 throughout)
-NOVELTY = 0.1
-RELATIVE_FLOOR = 0.6  # keep lines scoring at least this share of the best one
-SIDE_WEIGHT = 0.8  # a comparison part ranks lines by this much side match, the rest whole-question match
-TRADEOFF_BONUS = 0.1  # comparison lines filed under trade-offs, pros, cons
-# a line filed under the same (non-generic) lead-in as a line already picked gains this much: the
-# notes file a topic's definition and its remedies under one name in different chapters
-# ("Overfitting: performs well on training data ..." and "Overfitting: use regularization ...").
-# Gold evidence coverage 0.847 -> 0.857 at 0.15, 0.859 at 0.2-0.6; held-out 0.984 throughout.
-COHERENCE = 0.3
-PASSAGE_WEIGHT = 0.25  # the line's passage's retrieval score (a prior: good passages hold good lines)
 _TRADEOFF = re.compile(r"\b(?:trade-?offs?|pros|cons|limitations?|drawbacks?|downsides?|advantages?|"
                        r"disadvantages?|when to use|best for|considerations?)\b", re.I)
-LENGTH_PENALTY = 0.05  # per full-length line: a long line must earn its share of the word budget
-LINE_WORDS = 60  # a longer line is shown up to its last sentence within this many words
 _CONTRAST = re.compile(r"\b(?:whereas|unlike|while|in contrast|instead|rather than|compared|differs?|"
                        r"difference|vs\.?|versus|but)\b", re.I)
 
@@ -64,10 +48,6 @@ def keyword_share(query: str, unit: Unit, heading: str) -> float:
     return len(wanted & have) / len(wanted)
 
 
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
-
-
 def _shown_words(unit: Unit) -> int:
     """Words a line costs in the answer (as shown, cut by `shorten`)."""
     return len(shorten(unit.text).split())
@@ -82,10 +62,10 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
     """Greedy pick of the best sentences: above ``floor``, not redundant, within ``budget`` words.
 
     Maximal marginal relevance (Carbonell & Goldstein, 1998) on words: each step takes the line
-    whose score, less ``NOVELTY`` times the share of its words already said, is highest. The
+    whose score, less ``tuning.NOVELTY`` times the share of its words already said, is highest. The
     notes restate things ("Model Monitor detects drift" four ways); a line that adds new words
     (baselines, alerts) beats a fifth restatement. A line filed under the lead-in of a line
-    already picked gains ``COHERENCE``: once the answer is about "Overfitting", the notes' other
+    already picked gains ``tuning.COHERENCE``: once the answer is about "Overfitting", the notes' other
     "Overfitting:" line (how to fix it) belongs in it.
 
     Args:
@@ -106,11 +86,11 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
     topics: set[str] = set()  # lead-ins of this call's picks (another comparison side's are not this part's)
     used = 0
     while candidates and used < budget:
-        gains = [float(scores[i]) - NOVELTY * _said_share(words[i], said)
-                 + COHERENCE * (units[i].label.lower() in topics) for i in candidates]
+        gains = [float(scores[i]) - tuning.NOVELTY * _said_share(words[i], said)
+                 + tuning.COHERENCE * (units[i].label.lower() in topics) for i in candidates]
         best = candidates[int(np.argmax(gains))]  # first of equals: the higher-scored line
         candidates.remove(best)
-        if any(_jaccard(words[best], words[j]) >= REDUNDANT for j in taken + picked):
+        if any(jaccard(words[best], words[j]) >= tuning.REDUNDANT for j in taken + picked):
             continue
         size = _shown_words(units[best])
         if used + size > budget and picked:
@@ -131,7 +111,7 @@ def _lead(unit: Unit, heading_path: Sequence[str]) -> str:
     return unit.label or topic
 
 
-def shorten(text: str, words: int = LINE_WORDS) -> str:
+def shorten(text: str, words: int = tuning.LINE_WORDS) -> str:
     """A long line cut after its last whole sentence within ``words`` words (or at ``words``), marked " …"."""
     if len(text.split()) <= words:
         return text
@@ -200,7 +180,7 @@ def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[Retr
     groups: list[tuple[str, list[Unit]]] = []
     for unit in ordered:
         unit_lead = _lead(unit, contexts[unit.chunk].heading_path)
-        if groups and unit_lead == groups[-1][0] and unit.line - groups[-1][1][-1].line <= 3:
+        if groups and unit_lead == groups[-1][0] and unit.line - groups[-1][1][-1].line <= tuning.GROUP_LINE_GAP:
             groups[-1][1].append(unit)
         else:
             groups.append((unit_lead, [unit]))
@@ -295,7 +275,7 @@ class ExtractiveBackend:
     writes_prose = False
     context_tokens = 0
 
-    def __init__(self, embedder: Callable[[], Embedder], word_budget: int = WORD_BUDGET,
+    def __init__(self, embedder: Callable[[], Embedder], word_budget: int = tuning.WORD_BUDGET,
                  cache_size: int = 20_000,
                  line_vectors: Callable[[RetrievedChunk], dict[int, np.ndarray] | None] | None = None) -> None:
         """Keep a handle on the embedding model (loaded on first use).
@@ -394,15 +374,15 @@ class ExtractiveBackend:
         # how well retrieval ranked each line's passage (the passage's evidence, not just the line's)
         passage = np.array([contexts[u.chunk].score for u in units])
         # a long line costs more of the word budget: it must be worth it
-        length = np.array([min(len(u.text.split()), LINE_WORDS) / LINE_WORDS for u in units])
+        length = np.array([min(len(u.text.split()), tuning.LINE_WORDS) / tuning.LINE_WORDS for u in units])
 
         def scores(q: int) -> np.ndarray:
             keywords = np.array([keyword_share(queries[q], u, h) for u, h in zip(units, headings, strict=True)])
-            return similarity[q] + KEYWORD_WEIGHT * keywords + PASSAGE_WEIGHT * passage - LENGTH_PENALTY * length
+            return similarity[q] + tuning.KEYWORD_WEIGHT * keywords + tuning.PASSAGE_WEIGHT * passage - tuning.LENGTH_PENALTY * length
 
         if not sides:
             s = scores(0)
-            picked = select(s, units, budget, floor=RELATIVE_FLOOR * float(s.max()))
+            picked = select(s, units, budget, floor=tuning.RELATIVE_FLOOR * float(s.max()))
             return "\n".join(render(units, picked, contexts))
 
         # a comparison: each side's best sentences under the side's name, then the contrast
@@ -417,21 +397,21 @@ class ExtractiveBackend:
         contrast = np.array([sum(m[n] for m in mentions) >= 2 and bool(_CONTRAST.search(u.text))
                              for n, u in enumerate(units)])
         contrasted = np.where(contrast, whole, -1.0)
-        has_contrast = bool(contrasted.max() >= RELATIVE_FLOOR * float(whole.max()) and contrasted.max() > 0)
+        has_contrast = bool(contrasted.max() >= tuning.RELATIVE_FLOOR * float(whole.max()) and contrasted.max() > 0)
         # the contrast is one line, picked first so the sides share the words it leaves
         difference = (select(contrasted, units, budget // (len(sides) + 1),
-                             floor=RELATIVE_FLOOR * float(whole.max()))[:1] if has_contrast else [])
+                             floor=tuning.RELATIVE_FLOOR * float(whole.max()))[:1] if has_contrast else [])
         taken.extend(difference)
-        per_side = max(25, (budget - sum(_shown_words(units[i]) for i in difference)) // len(sides))
+        per_side = max(tuning.MIN_SIDE_WORDS, (budget - sum(_shown_words(units[i]) for i in difference)) // len(sides))
         # a comparison asks how things differ: lines filed under trade-offs, pros or cons say that
         tradeoff = np.array([bool(_TRADEOFF.search(f"{u.parent} | {u.label}")) for u in units], dtype=float)
         for q in range(1, len(sides) + 1):
             # the side's own match, and the whole question's (which carries "how do I detect ...")
-            s = SIDE_WEIGHT * scores(q) + (1 - SIDE_WEIGHT) * whole + TRADEOFF_BONUS * tradeoff
+            s = tuning.SIDE_WEIGHT * scores(q) + (1 - tuning.SIDE_WEIGHT) * whole + tuning.TRADEOFF_BONUS * tradeoff
             # lines about this side speak for it; one about another side must not stand in
             if mentions[q - 1].any():
                 s = np.where(mentions[q - 1], s, -1.0)
-            picked = select(s, units, per_side, floor=RELATIVE_FLOOR * float(s.max()), taken=taken)
+            picked = select(s, units, per_side, floor=tuning.RELATIVE_FLOOR * float(s.max()), taken=taken)
             taken.extend(picked)
             parts.extend(render(units, picked, contexts, lead=titles[q - 1]))
         parts.extend(render(units, difference, contexts, lead="The difference"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from assistant import tuning
 from assistant.text.words import tokens
 
 # whole words only: "one-hot" and "it-ops" are not pronouns
@@ -24,8 +25,6 @@ _LEAD = re.compile(
     r"when (?:do|should) i use|should i use|do i use|difference between)\s+",
     re.I,
 )
-# content words of a question at most this many, plus a pronoun, means it leans on the context
-MAX_OWN_WORDS = 2
 
 
 def _user_turns(history: Sequence[Mapping[str, str]]) -> list[str]:
@@ -42,7 +41,7 @@ def is_follow_up(question: str, history: Sequence[Mapping[str, str]] | None) -> 
     if not history or not _user_turns(history):
         return False
     own = [w for w in tokens(question) if not _PRONOUN.fullmatch(w)]
-    if len(own) > MAX_OWN_WORDS:
+    if len(own) > tuning.FOLLOW_UP_OWN_WORDS:
         return False
     return bool(_CONNECTOR.match(question) or _PRONOUN.search(question))
 

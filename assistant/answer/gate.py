@@ -78,6 +78,12 @@ class Vocabulary:
         counts = np.bincount(pairs % max(len(ids), 1), minlength=len(ids))
         return cls(texts, {s: int(counts[i]) for s, i in ids.items() if counts[i]})
 
+    @classmethod
+    def of_index(cls, index) -> Vocabulary:
+        """The vocabulary of a loaded index (`store.LoadedIndex`): from its stored keyword counts."""
+        texts = [c.search_text() for c in index.chunks]
+        return cls.from_keywords(index.keywords, texts) if index.chunks and index.keywords is not None else cls(texts)
+
     @cached_property
     def text(self) -> str:
         """Every passage lower-cased, punctuation as spaces, joined (for phrase lookups)."""

@@ -89,3 +89,8 @@ def salient_word(word: str) -> str | None:
 def salient(text: str) -> list[str]:
     """The stems of a text's topic words: `words.tokens` without conversational filler."""
     return [s for w in tokens(text) if (s := salient_word(w)) is not None]
+
+
+def jaccard(a: set | frozenset, b: set | frozenset) -> float:
+    """Share of distinct words two texts have in common (1.0 for two empty texts)."""
+    return len(a & b) / len(a | b) if a or b else 1.0

@@ -1,0 +1,98 @@
+"""Every tuned weight and threshold, in one place: what it does, why this value, how to measure it.
+
+The values were chosen by measurement on the gold set (``eval/gold.jsonl``) and checked on the
+held-out set (``eval/holdout.jsonl``); the runs behind them are in ``docs/decisions/0004-tuning-log.md``.
+Change one only with its measuring command before and after, and the held-out set as the check;
+``eval/snapshot.py`` shows every question whose retrieval or answer moved.
+
+Measuring commands (run from the repository root):
+
+* retrieval quality (recall@5, MRR@5, hit@5, gold and held-out):
+  ``.venv/bin/python eval/bench_retrieval.py`` and ``... eval/bench_retrieval.py --gold eval/holdout.jsonl``
+* answers (evidence coverage, abstention, citations): ``.venv/bin/python eval/bench_answers.py``
+  (``--gold eval/holdout.jsonl`` for the check)
+* speed and memory: ``.venv/bin/python eval/bench_speed.py``; at 10x/100x the notes:
+  ``.venv/bin/python eval/bench_scale.py --copies 1,10,100``
+* the coverage gate's weights are fitted, not tuned by hand: ``.venv/bin/python eval/calibrate_abstention.py``
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# -- chunking (a change re-chunks every file: the values are part of the index's build settings) ------
+# A section smaller than this (model tokens) joins its neighbour, so a two-line heading is not a passage.
+MIN_CHUNK_TOKENS: Final = 48
+# Dense search embeds pieces of at most this many tokens of a chunk ("small-to-big"): dense MRR@5 0.69 -> 0.80.
+PIECE_TOKENS: Final = 52
+
+# -- retrieval ----------------------------------------------------------------------------------------
+# Fusion of dense (best piece), BM25 and late interaction (token MaxSim), each min-max normalized.
+# recall@5 / MRR@5 gold: 0.4/0.4/0.2 0.912/0.892 against RRF 0.900/0.860 and 0.6/0.4/0 0.892/0.878.
+FUSION_WEIGHTS: Final = (0.4, 0.4, 0.2)
+# Dense vs BM25 when a question has no content tokens for late interaction (the 0.6/0.4/0 row above).
+DENSE_WEIGHT: Final = 0.6
+# How deep the dense and keyword lists go before fusion. 30 vs 25/20: same recall, but a shallower
+# pool reorders near misses and the refitted gate then catches 0.846 of unanswerable questions, not 0.923.
+CANDIDATES: Final = 30
+# Two chunks sharing this share of their content words (Jaccard) say the same thing; the worse one is
+# dropped. Adjacent chunks of one section share 15-35%; restated topics in the notes at most 0.48.
+NEAR_DUPLICATE: Final = 0.6
+# Pseudo-relevance feedback: the best passage's bold terms of its best line join the keyword query at
+# this weight (recall@5 gold 0.902 -> 0.940; 0.5: 0.932, 0.8: 0.937, 1.5: 0.938, 2.0: 0.929).
+KEY_TERM_WEIGHT: Final = 1.0
+# Notes without bold terms: the passage's most telling (tf x idf) words at this weight (0.902 -> 0.925).
+FEEDBACK_WEIGHT: Final = 0.5
+# How many feedback words at most.
+FEEDBACK_TERMS: Final = 5
+# Neighbouring chunks of one section that rank together come back as one passage of at most this many
+# stored token vectors (recall@5 gold 0.940 -> 0.954; caps of 800 and 2,000 measured the same).
+STITCH_VECTORS: Final = 1024
+
+# -- retrieval speed and memory (no effect on results) -------------------------------------------------
+# Up to this many pieces dense search scans all vectors exactly (~7 ms at 100x the notes); above it, in
+# server mode, the Chroma server's HNSW index gives the dense candidates.
+EXACT_SCAN_LIMIT: Final = 200_000
+# Above this many pieces all query texts (question and comparison sides) share one dense scan.
+LARGE_PIECES: Final = 20_000
+# Chunks whose per-line token vectors are kept split in memory (an answer asks for each several times).
+LINE_ROWS_CACHE: Final = 256
+
+# -- the extractive composer (no LLM: it quotes the notes' best lines) ----------------------------------
+# Longest answer, in words, when the prompt template does not say.
+WORD_BUDGET: Final = 150
+# A line's score: cosine similarity + KEYWORD_WEIGHT x share of the question's topic words it holds
+# + PASSAGE_WEIGHT x its passage's retrieval score - LENGTH_PENALTY x its length (as a share of LINE_WORDS).
+KEYWORD_WEIGHT: Final = 0.35
+PASSAGE_WEIGHT: Final = 0.25
+LENGTH_PENALTY: Final = 0.05
+# A longer line is shown up to its last sentence within this many words.
+LINE_WORDS: Final = 60
+# Keep lines scoring at least this share of the best one.
+RELATIVE_FLOOR: Final = 0.6
+# A line sharing this share of its distinct words (Jaccard) with a kept one adds nothing.
+REDUNDANT: Final = 0.6
+# A line's score falls by this much times the share of its words the answer already holds
+# (gold evidence coverage 0.841 -> 0.847 at 0.1; 0.845 at 0.2; 0.831 at 0.4).
+NOVELTY: Final = 0.1
+# A line under the same (non-generic) lead-in as a line already picked gains this much: notes file a
+# topic's definition and remedies under one name in different chapters (0.847 -> 0.859 at 0.2-0.6).
+COHERENCE: Final = 0.3
+# A comparison part ranks lines by this much side match, the rest whole-question match.
+SIDE_WEIGHT: Final = 0.8
+# Comparison lines filed under trade-offs, pros, cons gain this much (a comparison asks how they differ).
+TRADEOFF_BONUS: Final = 0.1
+# Each side of a comparison gets at least this many words of the budget.
+MIN_SIDE_WORDS: Final = 25
+# Picked lines under one lead-in at most this many lines apart are shown as one group.
+GROUP_LINE_GAP: Final = 3
+
+# -- answers -------------------------------------------------------------------------------------------
+# A passage sentence must hold this share of a claim's content words to be shown as its quote.
+MIN_SUPPORT: Final = 0.34
+# An LLM's rewrite of a follow-up longer than CONDENSE_GROWTH x the rule-based rewrite + CONDENSE_SLACK
+# characters is rambling (small models explain instead of rewriting): the rule-based one is used.
+CONDENSE_GROWTH: Final = 3
+CONDENSE_SLACK: Final = 80
+# A question with at most this many topic words of its own and a pronoun or connector is a follow-up.
+FOLLOW_UP_OWN_WORDS: Final = 2
