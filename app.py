@@ -17,8 +17,8 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from assistant import AssistantError, StudyAssistant
+from assistant.answer.composers import NAMES, availability
 from assistant.answer.prompting import available_prompts
-from assistant.backends import BACKENDS, availability
 from assistant.errors import BackendError, IndexBusyError, IndexCorruptError, IndexNotWritableError
 from assistant.schema import Answer, IndexStatus, IngestReport
 from assistant.text.markdown import line_span
@@ -279,7 +279,7 @@ def settings_sidebar(sa: StudyAssistant) -> tuple[dict, DeltaGenerator]:
     with st.sidebar:
         st.header("Settings")
         ready = availability(sa.settings)
-        names = list(BACKENDS)
+        names = list(NAMES)
         default = names.index(sa.settings.backend) if sa.settings.backend in names else 0
         backend = st.selectbox("Answer backend", names, index=default, key="backend",
                                format_func=lambda n: n if ready[n][0] else f"{n} (not set up)")

@@ -366,8 +366,8 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
     """
     if ctx.invoked_subcommand:
         return
+    from assistant.answer.composers import NAMES
     from assistant.answer.prompting import available_prompts
-    from assistant.backends import BACKENDS
     from assistant.errors import ConfigError
     from assistant.evaluation.gold import load_gold
     from assistant.evaluation.harness import LLM_BACKENDS, load_prices, load_variants, run, summarize
@@ -383,7 +383,7 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
     items = load_gold(gold)  # a malformed row stops the run here, before anything is spent
     if limit:
         items = items[:limit]
-    variants = load_variants(spec, prompts=available_prompts(), backends=list(BACKENDS))
+    variants = load_variants(spec, prompts=available_prompts(), backends=list(NAMES))
     sa = _assistant(ctx)
     prices = load_prices()
     calls = {v.name: len(items) * (repeat if v.backend in LLM_BACKENDS else 1) for v in variants}

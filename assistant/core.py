@@ -300,34 +300,37 @@ class StudyAssistant:
 
         return evidence(question, hits, self.vocabulary)
 
+    def _counters(self):
+        from assistant.answer.tokens import count_messages, count_tokens
+
+        tiktoken_dir = str(self.settings.cache_dir / "tiktoken")
+        return (lambda messages: count_messages(messages, tiktoken_dir),
+                lambda text: count_tokens(text, tiktoken_dir))
+
     def backend(self, name: str | None = None):
-        """The answer backend by name (default ``ASSISTANT_BACKEND``), created once and kept warm.
+        """The answer writer by name (default ``ASSISTANT_BACKEND``), created once and kept warm.
 
         Raises:
             BackendConfigError: Unknown name (lists the available ones) or not set up.
         """
-        from assistant.backends import create_backend
+        from assistant.answer import composers
 
         key = (name or self.settings.backend).strip().lower()
         if key not in self._backends:
-            self._backends[key] = create_backend(key, self.settings, embedder=lambda: self.question_embedder,
-                                                 line_vectors=self.line_vectors, **self._backend_deps)
+            count_messages, count_text = self._counters()
+            self._backends[key] = composers.create(key, self.settings, count_messages, count_text,
+                                                   embedder=lambda: self.question_embedder,
+                                                   line_vectors=self.line_vectors, **self._backend_deps)
         return self._backends[key]
 
     def _parts(self):
         from assistant.answer.chain import ChainParts
         from assistant.answer.gate import load_gate
-        from assistant.answer.tokens import count_messages, count_tokens
 
         if self._gate is None:
             self._gate = load_gate()
-        tiktoken_dir = str(self.settings.cache_dir / "tiktoken")
-        return ChainParts(
-            retrieve=lambda q, k, hybrid: self.retrieve(q, k=k, hybrid=hybrid),
-            vocabulary=self.vocabulary, gate=self._gate,
-            count_messages=lambda messages: count_messages(messages, tiktoken_dir),
-            count_text=lambda text: count_tokens(text, tiktoken_dir),
-        )
+        return ChainParts(retrieve=lambda q, k, hybrid: self.retrieve(q, k=k, hybrid=hybrid),
+                          vocabulary=self.vocabulary, gate=self._gate)
 
     def stream(
         self, question: str, history: Sequence[Mapping[str, str]] | None = None, backend: str | None = None,
@@ -353,7 +356,7 @@ class StudyAssistant:
 
         engine = self.backend(backend)
         yield from run(question, engine, prompt or self.settings.prompt, self._parts(), history=history, k=k,
-                       hybrid=hybrid, max_tokens=self.settings.max_tokens, temperature=self.settings.temperature)
+                       hybrid=hybrid)
 
     def answer(
         self, question: str, history: Sequence[Mapping[str, str]] | None = None, backend: str | None = None,

@@ -253,7 +253,7 @@ def test_a_title_leads_only_its_own_list_and_numbers_before_plain_text_stay():
 
 
 def test_side_lines_fall_back_to_text_for_a_side_no_topic_names():
-    from assistant.answer.extractive import side_lines
+    from assistant.answer.extractive.sides import side_lines
 
     text = ("- **Definition:** Bagging trains models on bootstrap samples.\n"
             "- **Recap:** Boosting trains models one after another.\n"
@@ -269,7 +269,7 @@ def test_side_lines_fall_back_to_text_for_a_side_no_topic_names():
 def test_a_picked_topic_pulls_in_its_other_lines_under_the_same_lead_in():
     import numpy as np
 
-    from assistant.answer.extractive import select
+    from assistant.answer.extractive.selection import select
 
     def picks(third_label: str, first_label: str = "Overfitting") -> list[int]:
         text = (f"- **{first_label}:** Performs well on training data but poorly on test data.\n"
@@ -293,7 +293,7 @@ PARALLELISM = (
 
 
 def test_comparison_lines_belong_to_the_side_their_own_label_names():
-    from assistant.answer.extractive import side_lines
+    from assistant.answer.extractive.sides import side_lines
 
     units = passage_units(chunk(PARALLELISM, heading=("Training", "Data Parallelism vs Model Parallelism")), 0)
     topic = "Data Parallelism vs Model Parallelism"
@@ -305,7 +305,8 @@ def test_comparison_lines_belong_to_the_side_their_own_label_names():
 
 
 def test_a_side_is_led_by_its_own_entry_not_by_lines_that_mention_it_in_passing():
-    from assistant.answer.extractive import render, side_lines
+    from assistant.answer.extractive.rendering import render
+    from assistant.answer.extractive.sides import side_lines
 
     text = ("- **Label Encoding:** Converts categories to integers, used in gradient-boosting models.\n"
             "- **Ensembling:** Boosting or bagging combine multiple models.\n"
@@ -322,7 +323,7 @@ def test_a_side_is_led_by_its_own_entry_not_by_lines_that_mention_it_in_passing(
 
 
 def test_a_line_under_a_side_title_keeps_its_own_lead_in():
-    from assistant.answer.extractive import render
+    from assistant.answer.extractive.rendering import render
 
     units = passage_units(chunk(PARALLELISM), 0)
     parts = render(units, [1, 2], [chunk(PARALLELISM)], lead="Model parallel")
@@ -345,7 +346,7 @@ def test_a_line_under_a_side_title_keeps_its_own_lead_in():
     ],
 )
 def test_a_comparison_side_carries_what_the_question_asks_about_it(question, asked):
-    from assistant.answer.extractive import _asked
+    from assistant.answer.extractive.sides import asked_about as _asked
     from assistant.text.question import comparison_sides
 
     assert _asked(question, comparison_sides(question)) == asked
@@ -354,7 +355,7 @@ def test_a_comparison_side_carries_what_the_question_asks_about_it(question, ask
 def test_selection_prefers_a_line_that_says_something_new():
     import numpy as np
 
-    from assistant.answer.extractive import select
+    from assistant.answer.extractive.selection import select
 
     text = ("- Model Monitor watches deployed models for drift and bias in live traffic.\n"
             "- Model Monitor detects drift and bias of deployed models in production endpoints.\n"
@@ -375,7 +376,7 @@ def test_line_spans_read_as_a_person_says_them():
 
 
 def test_a_labels_words_not_its_letters_decide_whether_it_is_shown():
-    from assistant.answer.extractive import render
+    from assistant.answer.extractive.rendering import render
 
     text = "- **Reconstruction error:** How far a rebuilt input is from the input.\n- **Cons:** Slow on big data."
     units = passage_units(chunk(text), 0)

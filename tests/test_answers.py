@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from conftest import write_notes
 
-from assistant.backends import BACKENDS, availability
+from assistant.answer.composers import NAMES, availability
 from assistant.errors import BackendConfigError, ConfigError, QuestionError
 from assistant.schema import Answer, Citation
 
@@ -110,7 +110,7 @@ def test_unknown_backend_lists_the_available_ones(notes_assistant):
 
 def test_availability_says_what_each_backend_needs(notes_assistant):
     status = availability(notes_assistant.settings)
-    assert set(status) == set(BACKENDS)
+    assert set(status) == set(NAMES)
     assert status["extractive"] == (True, "ready")
 
 

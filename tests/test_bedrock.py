@@ -119,7 +119,7 @@ def test_error_midway_keeps_partial_text():
     backend = BedrockBackend(MODEL, "us-east-1", client=client)
     received = []
     with pytest.raises(BackendError, match="throttling"):
-        for piece in backend.stream(GenerationRequest("q", messages=[{"role": "user", "content": "q"}])):
+        for piece in backend.stream(GenerationRequest(messages=[{"role": "user", "content": "q"}])):
             received.append(piece)
     assert received == ["Concept drift is "]
 
@@ -147,7 +147,7 @@ def test_converse_and_throttling_retried_with_backoff():
             "output": {"message": {"role": "assistant", "content": [{"text": "Drift [1]."}]}},
             "stopReason": "end_turn", "usage": {"inputTokens": 10, "outputTokens": 3, "totalTokens": 13},
             "metrics": {"latencyMs": 5}})
-        text = backend.complete(GenerationRequest("q", messages=[{"role": "user", "content": "q"}]))
+        text = backend.complete(GenerationRequest(messages=[{"role": "user", "content": "q"}]))
         stub.assert_no_pending_responses()
     assert text == "Drift [1]." and waits == [0.5, 1.0]
 
@@ -167,7 +167,7 @@ def test_client_errors_become_messages_that_say_what_to_do(code, status, kind, w
         for _ in range(4 if code == "ThrottlingException" else 1):
             stub.add_client_error("converse", code, "AWS says no", status)
         with pytest.raises(kind, match=words) as info:
-            backend.complete(GenerationRequest("q", messages=[{"role": "user", "content": "q"}]))
+            backend.complete(GenerationRequest(messages=[{"role": "user", "content": "q"}]))
     assert "Traceback" not in str(info.value)
 
 
@@ -194,7 +194,7 @@ def test_an_unstubbed_call_never_leaves_the_machine():
     client = make_client()  # has (fake) credentials, so only the autouse guard stops it
     backend = BedrockBackend(MODEL, "us-east-1", client=client)
     with pytest.raises(BackendError, match="unstubbed AWS call"):
-        backend.complete(GenerationRequest("q", messages=[{"role": "user", "content": "q"}]))
+        backend.complete(GenerationRequest(messages=[{"role": "user", "content": "q"}]))
 
 
 @pytest.mark.parametrize("reply, abstained", [

@@ -107,7 +107,7 @@ def test_llm_follow_up_is_condensed_before_retrieval(openai_sa):
 def test_openai_unreachable_server_is_a_clear_error(notes_assistant):
     backend = OpenAICompatibleBackend(f"http://127.0.0.1:{free_port()}/v1", "smollm2", timeout=5)
     with pytest.raises(BackendError, match="Cannot reach an OpenAI-compatible server"):
-        list(backend.stream(GenerationRequest("q", messages=[{"role": "user", "content": "hi"}])))
+        list(backend.stream(GenerationRequest(messages=[{"role": "user", "content": "hi"}])))
 
 
 def test_openai_not_set_up_says_what_to_set(notes_assistant):

@@ -1,10 +1,10 @@
-"""The answer chain: condense follow-up -> retrieve -> coverage gate -> prompt -> generate -> parse.
+"""The answer chain: standalone follow-up -> retrieve -> coverage gate -> compose -> check citations.
 
 Why plain functions and not a langchain runnable pipeline: the chain streams text pieces and then
 one typed `Answer` (with checked citations), and its middle step decides between two paths
-(abstain, or generate); each step is a pure, separately tested function, and langchain_core's
-ChatPromptTemplate fills the prompts. A runnable wrapper would add an import and a layer of
-indirection without removing any of this code.
+(abstain, or compose); each step is a pure, separately tested function. A runnable wrapper would
+add an import and a layer of indirection without removing any of this code. The chain does the
+same steps for every backend: what differs lives in the composer (`compose`).
 """
 
 from __future__ import annotations
@@ -15,16 +15,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant import tuning
 from assistant.answer import followup
 from assistant.answer.citations import parse_citations
+from assistant.answer.compose import Composer
 from assistant.answer.gate import Gate, Vocabulary, evidence
-from assistant.answer.prompting import CONDENSE, build_messages, fit_contexts, format_history, load_prompt
-from assistant.backends.base import GenerationRequest, LLMBackend
+from assistant.answer.prompting import load_prompt
 from assistant.errors import BackendError, QuestionError
 from assistant.schema import Answer, RetrievedChunk
 from assistant.text.markdown import line_span
-from assistant.text.question import comparison_sides
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +39,11 @@ class ChainParts:
         retrieve: ``(question, k, hybrid) -> passages``.
         vocabulary: What the notes contain (for the coverage gate).
         gate: The calibrated coverage gate.
-        count_messages: Token counter for chat prompts.
-        count_text: Token counter for text.
     """
 
     retrieve: Callable[[str, int | None, bool | None], list[RetrievedChunk]]
     vocabulary: Vocabulary
     gate: Gate
-    count_messages: Callable[[list[dict[str, str]]], int]
-    count_text: Callable[[str], int]
 
 
 def clean_question(question: str) -> tuple[str, str]:
@@ -83,56 +77,36 @@ def abstention_text(hits: Sequence[RetrievedChunk], limit: int = 3) -> tuple[str
     return NOT_COVERED + " The closest topics they do cover:\n" + "\n".join(places), topics
 
 
-def standalone_question(
-    question: str, history: Sequence[Mapping[str, str]] | None, backend: LLMBackend, max_tokens: int = 64,
-) -> str:
+def standalone_question(question: str, history: Sequence[Mapping[str, str]] | None, composer: Composer) -> str:
     """The question to retrieve with: rewritten only if it is a follow-up.
 
-    LLM backends rewrite with the condense prompt; the extractive backend (and any LLM whose
-    rewrite comes back empty or rambling) carries the conversation's subject by rule.
+    The rule-based rewrite (`followup.rewrite`) carries the conversation's subject; an LLM
+    composer may rewrite better with the condense prompt, and falls back to the rule.
     """
     if not followup.is_follow_up(question, history):
         return question
-    by_rule = followup.rewrite(question, history)
-    if not backend.writes_prose:
-        return by_rule
-    messages = build_messages(load_prompt(CONDENSE), history=format_history(history or []), question=question)
-    try:
-        condense = GenerationRequest(question, messages=messages, max_tokens=max_tokens, temperature=0.0)
-        complete = getattr(backend, "complete", None)
-        text = complete(condense) if complete else "".join(backend.stream(condense))
-    except BackendError as exc:
-        log.warning("condensing the follow-up failed (%s); using the rule-based rewrite", exc)
-        return by_rule
-    text = " ".join(text.strip().strip('"').split())
-    if not text or len(text) > tuning.CONDENSE_GROWTH * len(by_rule) + tuning.CONDENSE_SLACK:
-        return by_rule
-    return text
+    return composer.standalone(question, history or [], followup.rewrite(question, history))
 
 
 def run(
     question: str,
-    backend: LLMBackend,
+    composer: Composer,
     prompt_name: str,
     parts: ChainParts,
     history: Sequence[Mapping[str, str]] | None = None,
     k: int | None = None,
     hybrid: bool | None = None,
-    max_tokens: int = 512,
-    temperature: float = 0.0,
 ) -> Iterator[str | Answer]:
     """Answer one question, yielding text pieces as they are produced and then the `Answer`.
 
     Args:
         question: As the student typed it.
-        backend: The answer writer.
-        prompt_name: Prompt template name (checked even for the extractive backend).
-        parts: Retrieval, gate and token counters.
+        composer: The answer writer (extractive, or an LLM backend's).
+        prompt_name: Prompt template name (checked even for the extractive composer).
+        parts: Retrieval and the gate.
         history: Earlier messages (``role``/``content``), oldest first.
         k: Passages to retrieve (None: the settings' default).
         hybrid: Keyword + dense retrieval (None: the settings' default).
-        max_tokens: Most tokens an LLM may generate.
-        temperature: LLM sampling temperature.
 
     Raises:
         QuestionError: Empty question.
@@ -142,7 +116,7 @@ def run(
     started = time.perf_counter()
     text, notice = clean_question(question)
     template = load_prompt(prompt_name)
-    standalone = standalone_question(text, history, backend)
+    standalone = standalone_question(text, history, composer)
     hits = parts.retrieve(standalone, k, hybrid)
     features = evidence(standalone, hits, parts.vocabulary)
     probability = parts.gate.probability(features)
@@ -152,7 +126,7 @@ def run(
 
     def abstain(contexts: list[RetrievedChunk], tokens_in: int = 0, tokens_out: int = 0) -> Answer:
         message, topics = abstention_text(hits)
-        return Answer(text=message, abstained=True, backend=backend.name, prompt=template.name,
+        return Answer(text=message, abstained=True, backend=composer.name, prompt=template.name,
                       seconds=time.perf_counter() - started, question=text, standalone_question=standalone,
                       contexts=contexts, closest_topics=topics, notice=" ".join(notices),
                       tokens_in=tokens_in, tokens_out=tokens_out, evidence=facts)
@@ -163,20 +137,12 @@ def run(
         yield answer
         return
 
-    if not backend.writes_prose:
-        from assistant.answer.extractive import NOTICE
-
-        notices.append(NOTICE)
-    contexts, messages, tokens_in = list(hits), [], 0
-    if backend.writes_prose:
-        budget = (backend.context_tokens or 0) - max_tokens
-        contexts, messages = fit_contexts(hits, template, standalone, budget, parts.count_messages)
-        tokens_in = parts.count_messages(messages)
-    request = GenerationRequest(standalone, contexts, messages, comparison_sides(standalone), max_tokens, temperature,
-                                template.max_words)
+    draft = composer.draft(standalone, hits, template)
+    if draft.notice:
+        notices.append(draft.notice)
     pieces: list[str] = []
     try:
-        for piece in backend.stream(request):
+        for piece in composer.stream(draft):
             if piece:
                 pieces.append(piece)
                 yield piece
@@ -184,11 +150,10 @@ def run(
         exc.partial = "".join(pieces)
         raise
     except Exception as exc:  # a backend bug must still reach the user as one clear line
-        raise BackendError(f"The {backend.name} backend failed: {exc}", "".join(pieces)) from exc
+        raise BackendError(f"The {composer.name} backend failed: {exc}", "".join(pieces)) from exc
     raw = "".join(pieces).strip()
-    usage = backend.last_usage
-    tokens_in = usage.tokens_in if backend.writes_prose and usage.tokens_in else tokens_in
-    tokens_out = (usage.tokens_out or parts.count_text(raw)) if backend.writes_prose else 0
+    tokens_in, tokens_out = composer.usage(draft, raw)
+    contexts = draft.contexts
     parsed = parse_citations(raw, contexts)
     # an LLM that says the notes don't cover it, and cites nothing, has abstained
     if not raw or (_LLM_ABSTAINS.search(raw) and not parsed.citations):
@@ -200,7 +165,7 @@ def run(
         yield answer
         return
     yield Answer(
-        text=parsed.text, citations=parsed.citations, abstained=False, backend=backend.name,
+        text=parsed.text, citations=parsed.citations, abstained=False, backend=composer.name,
         prompt=template.name, seconds=time.perf_counter() - started, question=text,
         standalone_question=standalone, contexts=contexts, notice=" ".join(notices),
         tokens_in=tokens_in, tokens_out=tokens_out, dropped_markers=parsed.dropped,

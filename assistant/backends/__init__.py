@@ -1,6 +1,6 @@
-"""Answer backends: one protocol (`LLMBackend`) and a plain registry keyed by name.
+"""LLM backends: one protocol (`LLMBackend`) and a plain registry keyed by name.
 
-Backends are imported only when asked for, so the default (``extractive``) never pays for boto3,
+Backends are imported only when asked for, so the default extractive composer never pays for boto3,
 openai or llama.cpp at start-up.
 """
 
@@ -33,8 +33,6 @@ class BackendInfo:
 
 
 BACKENDS: dict[str, BackendInfo] = {
-    "extractive": BackendInfo("assistant.answer.extractive", "create",
-                              "nothing: offline, no model (quotes your notes)"),
     "bedrock": BackendInfo("assistant.backends.bedrock", "create",
                            "AWS credentials (aws configure / AWS_PROFILE) with access to ASSISTANT_BEDROCK_MODEL "
                            "in ASSISTANT_BEDROCK_REGION"),

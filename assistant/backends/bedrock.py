@@ -74,7 +74,6 @@ class BedrockBackend:
     """Answers with a Bedrock model through Converse (whole reply) and ConverseStream (streamed)."""
 
     name = "bedrock"
-    writes_prose = True
 
     def __init__(self, model: str, region: str | None = None, client=None, timeout: float = 60.0,
                  context_tokens: int = 4096, sleep: Callable[[float], None] = time.sleep) -> None:

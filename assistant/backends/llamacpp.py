@@ -21,7 +21,6 @@ class LlamaCppBackend:
     """Chat completions from a local GGUF file, streamed."""
 
     name = "llamacpp"
-    writes_prose = True
 
     def __init__(self, model_path: Path, context_tokens: int = 4096, threads: int | None = None) -> None:
         """Keep the settings; the model loads on first use.
@@ -54,6 +53,10 @@ class LlamaCppBackend:
             except Exception as exc:  # noqa: BLE001 - a bad or unsupported file
                 raise BackendConfigError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
         return self._llama
+
+    def complete(self, request: GenerationRequest) -> str:
+        """The whole reply at once (the stream, joined)."""
+        return "".join(self.stream(request))
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """The reply as it is generated; a failure midway raises BackendError."""

@@ -41,7 +41,6 @@ class OpenAICompatibleBackend:
     """Streams chat completions from an OpenAI-compatible server."""
 
     name = "openai"
-    writes_prose = True
 
     def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 60.0,
                  context_tokens: int = 4096) -> None:
@@ -71,6 +70,10 @@ class OpenAICompatibleBackend:
             self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "not-needed",
                                          timeout=self.timeout, max_retries=2)
         return self._client
+
+    def complete(self, request: GenerationRequest) -> str:
+        """The whole reply at once (the stream, joined)."""
+        return "".join(self.stream(request))
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """The reply as it is generated; a failure midway raises BackendError."""

@@ -3,7 +3,7 @@
 As in Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval" (2022). Reciprocal-rank
 fusion was tried first and lost on both question sets: RRF throws away *how much* better a hit is,
 so a rare exact term that BM25 ranks first ("DeepAR") drowned under chunks both retrievers found
-mediocre (docs/decisions/0004-tuning-log.md).
+mediocre (docs/decisions/0002-retrieval.md).
 """
 
 from __future__ import annotations

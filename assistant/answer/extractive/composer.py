@@ -1,0 +1,235 @@
+"""The default composer: no language model. It quotes the most relevant sentences of the notes.
+
+Every sentence of the retrieved passages is scored against the question (embedding similarity plus
+the share of the question's topic words it holds); the best ones are kept, without repeats, up to
+~150 words, and shown in reading order under short bold lead-ins, each cited. For a comparison
+("X vs Y") each side gets its own part, then the contrast if the notes state one.
+
+Offline, deterministic and fast: sentence vectors are cached, so a warm answer costs one small
+embedding call for the question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from assistant import tuning
+from assistant.answer.compose import Draft
+from assistant.answer.extractive.rendering import render
+from assistant.answer.extractive.selection import keyword_share, select, shown_words
+from assistant.answer.extractive.sides import _phrase, asked_about, side_lines, side_title
+from assistant.answer.prompting import PromptTemplate
+from assistant.embedding.encoders import Embedder, content_vectors
+from assistant.embedding.lines import HEADING
+from assistant.schema import RetrievedChunk
+from assistant.text.question import comparison_sides
+from assistant.text.sentences import Unit, passage_units
+
+NOTICE = ("Quoted from your notes (extractive mode: no language model; "
+          "pick another backend for written prose).")
+
+
+_TRADEOFF = re.compile(r"\b(?:trade-?offs?|pros|cons|limitations?|drawbacks?|downsides?|advantages?|"
+                       r"disadvantages?|when to use|best for|considerations?)\b", re.I)
+
+
+_CONTRAST = re.compile(r"\b(?:whereas|unlike|while|in contrast|instead|rather than|compared|differs?|"
+                       r"difference|vs\.?|versus|but)\b", re.I)
+
+
+class ExtractiveComposer:
+    """Answers by quoting the notes: offline, deterministic, cited sentence by sentence."""
+
+    name = "extractive"
+
+    def __init__(self, embedder: Callable[[], Embedder], word_budget: int = tuning.WORD_BUDGET,
+                 cache_size: int = 20_000,
+                 line_vectors: Callable[[RetrievedChunk], dict[int, np.ndarray] | None] | None = None) -> None:
+        """Keep a handle on the embedding model (loaded on first use).
+
+        Args:
+            embedder: Returns the loaded embedder (the index's own model).
+            word_budget: Longest answer, in words.
+            cache_size: Line vectors (fallback path) kept in memory.
+            line_vectors: A passage's stored token vectors per file line (see `embedding.lines`);
+                without it, or where it returns None, lines are embedded (and cached) instead.
+        """
+        self._embedder = embedder
+        self._line_vectors = line_vectors
+        self.word_budget_limit = word_budget
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def standalone(self, question: str, history: Sequence[Mapping[str, str]], by_rule: str) -> str:
+        """No model to rewrite with: the rule-based rewrite."""
+        return by_rule
+
+    def draft(self, question: str, hits: Sequence[RetrievedChunk], template: PromptTemplate) -> Draft:
+        """Every retrieved passage (no context limit), and the notice that the answer is quoted."""
+        return Draft(question, list(hits), template, notice=NOTICE)
+
+    def usage(self, draft: Draft, text: str) -> tuple[int, int]:
+        """No model, no tokens."""
+        return 0, 0
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            fresh = self._embedder().embed(missing)
+            for text, vector in zip(missing, fresh, strict=True):
+                self._cache[text] = vector / (np.linalg.norm(vector) or 1.0)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        for t in texts:
+            self._cache.move_to_end(t)
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1))
+
+    def _similarities(self, queries: list[str], units: list[Unit], headings: list[str],
+                      contexts: Sequence[RetrievedChunk]) -> np.ndarray:
+        """Similarity of each query to each line (queries x units).
+
+        Late interaction (MaxSim) on the index's stored token vectors where available, else the
+        cosine of the embedded line.
+        """
+        embedder = self._embedder()
+        query_vectors, states = embedder.embed_tokens(queries)
+        query_tokens = content_vectors(states)
+        out = np.zeros((len(queries), len(units)))
+        stored = {}
+        if self._line_vectors is not None:
+            for i, chunk in enumerate(contexts):
+                stored[i] = self._line_vectors(chunk)
+        missing = [n for n, u in enumerate(units) if not (stored.get(u.chunk) or {}).get(u.line) is not None]
+        for n, unit in enumerate(units):
+            rows = (stored.get(unit.chunk) or {}).get(unit.line)
+            if rows is None or not len(rows):
+                continue
+            # the line read in its context: "Trade-offs: slower" under "Random Forest"
+            lines = stored.get(unit.chunk) or {}
+            context = [lines.get(key) for key in (HEADING, unit.parent_line) if key != unit.line]
+            context = [c for c in context if c is not None and len(c)]
+            if context:
+                rows = np.concatenate([rows, *context])
+            for q, tokens in enumerate(query_tokens):
+                if len(tokens):
+                    out[q, n] = float((tokens @ rows.T).max(axis=1).mean())
+        if missing:
+            query_vectors = query_vectors / np.linalg.norm(query_vectors, axis=1, keepdims=True).clip(1e-9)
+            vectors = self._vectors([units[n].embed_text(headings[n]) for n in missing])
+            out[:, missing] = query_vectors @ vectors.T
+        return out
+
+    @staticmethod
+    def _side_name(title: str, question: str, units: Sequence[Unit], topics: Sequence[str]) -> str:
+        """The side as the notes name it.
+
+        A word borrowed from another side ("xgboost vs random forest" read as "xgboost forest") is
+        dropped again when the notes never say it that way.
+        """
+        words = title.split()
+        if len(words) < 2 or _phrase(title) in _phrase(question):
+            return title
+        texts = [f"{t} . {u.parent} . {u.label} {u.text}" for u, t in zip(units, topics, strict=True)]
+        if any(_phrase(title) in _phrase(t) for t in texts):
+            return title
+        return " ".join(words[:-1])
+
+    def compose(self, question: str, contexts: Sequence[RetrievedChunk], max_words: int = tuning.WORD_BUDGET) -> str:
+        """The whole answer (markdown with ``[n]`` markers), or "" when no sentence qualifies.
+
+        Args:
+            question: The standalone question.
+            contexts: The passages, numbered ``[1]..[n]`` in this order.
+            max_words: Longest answer the prompt template asks for.
+        """
+        budget = min(self.word_budget_limit, max_words)
+        units = [u for i, c in enumerate(contexts) for u in passage_units(c, i)]
+        if not units:
+            return ""
+        headings = [contexts[u.chunk].heading for u in units]
+        sides = list(comparison_sides(question) or ())
+        # each side is scored with what the question asks about it: "which metrics for X vs Y"
+        # wants X's metrics, not everything about X
+        asked = asked_about(question, sides)
+        queries = [question, *(f"{side} {asked}".strip() for side in sides)]
+        similarity = self._similarities(queries, units, headings, contexts)
+
+        # how well retrieval ranked each line's passage (the passage's evidence, not just the line's)
+        passage = np.array([contexts[u.chunk].score for u in units])
+        # a long line costs more of the word budget: it must be worth it
+        length = np.array([min(len(u.text.split()), tuning.LINE_WORDS) / tuning.LINE_WORDS for u in units])
+
+        def scores(q: int) -> np.ndarray:
+            keywords = np.array([keyword_share(queries[q], u, h) for u, h in zip(units, headings, strict=True)])
+            return (similarity[q] + tuning.KEYWORD_WEIGHT * keywords + tuning.PASSAGE_WEIGHT * passage
+                    - tuning.LENGTH_PENALTY * length)
+
+        if not sides:
+            s = scores(0)
+            picked = select(s, units, budget, floor=tuning.RELATIVE_FLOOR * float(s.max()))
+            return "\n".join(render(units, picked, contexts))
+
+        # a comparison: each side's best sentences under the side's name, then the contrast
+        parts: list[str] = []
+        taken: list[int] = []
+        topics = [contexts[u.chunk].heading_path[-1] if contexts[u.chunk].heading_path else "" for u in units]
+        titles = [self._side_name(side_title(side), question, units, topics) for side in sides]
+        mentions = side_lines(titles, units, topics)
+        whole = scores(0)
+        # the contrast: a line that names two sides and says how they differ; when the notes have
+        # none, its share of the words goes to the sides
+        contrast = np.array([sum(m[n] for m in mentions) >= 2 and bool(_CONTRAST.search(u.text))
+                             for n, u in enumerate(units)])
+        contrasted = np.where(contrast, whole, -1.0)
+        has_contrast = bool(contrasted.max() >= tuning.RELATIVE_FLOOR * float(whole.max()) and contrasted.max() > 0)
+        # the contrast is one line, picked first so the sides share the words it leaves
+        difference = (select(contrasted, units, budget // (len(sides) + 1),
+                             floor=tuning.RELATIVE_FLOOR * float(whole.max()))[:1] if has_contrast else [])
+        taken.extend(difference)
+        per_side = max(tuning.MIN_SIDE_WORDS, (budget - sum(shown_words(units[i]) for i in difference)) // len(sides))
+        # a comparison asks how things differ: lines filed under trade-offs, pros or cons say that
+        tradeoff = np.array([bool(_TRADEOFF.search(f"{u.parent} | {u.label}")) for u in units], dtype=float)
+        for q in range(1, len(sides) + 1):
+            # the side's own match, and the whole question's (which carries "how do I detect ...")
+            s = tuning.SIDE_WEIGHT * scores(q) + (1 - tuning.SIDE_WEIGHT) * whole + tuning.TRADEOFF_BONUS * tradeoff
+            # lines about this side speak for it; one about another side must not stand in
+            if mentions[q - 1].any():
+                s = np.where(mentions[q - 1], s, -1.0)
+            picked = select(s, units, per_side, floor=tuning.RELATIVE_FLOOR * float(s.max()), taken=taken)
+            taken.extend(picked)
+            parts.extend(render(units, picked, contexts, lead=titles[q - 1]))
+        parts.extend(render(units, difference, contexts, lead="The difference"))
+        return "\n".join(parts)
+
+    def stream(self, draft: Draft) -> Iterator[str]:
+        """Yield the answer a bullet at a time."""
+        text = self.compose(draft.question, draft.contexts, draft.template.max_words)
+        for n, line in enumerate(text.split("\n")):
+            yield ("\n" if n else "") + line
+
+    def close(self) -> None:
+        """Drop cached sentence vectors."""
+        self._cache.clear()
+
+
+def create(settings, embedder: Callable[[], Embedder] | None = None,
+           line_vectors: Callable[[RetrievedChunk], dict[int, np.ndarray] | None] | None = None,
+           **_: object) -> ExtractiveComposer:
+    """Registry factory: needs the index's embedding model (passed by `StudyAssistant`)."""
+    if embedder is None:
+        from assistant.embedding.encoders import load_embedder
+        from assistant.embedding.model import model_info, resolve_model_dir
+
+        loaded: list[Embedder] = []
+
+        def embedder() -> Embedder:
+            if not loaded:
+                info = model_info(resolve_model_dir(settings.embed_model))
+                loaded.append(load_embedder(info, settings.embed_engine, settings.cache_dir))
+            return loaded[0]
+
+    return ExtractiveComposer(embedder, line_vectors=line_vectors)

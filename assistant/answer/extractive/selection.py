@@ -1,0 +1,94 @@
+"""Which lines of the passages make the answer: scored, greedy, without repeats, within a word budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from assistant import tuning
+from assistant.text.sentences import GENERIC_LABELS, Unit, split_sentences
+from assistant.text.words import jaccard, salient
+
+
+@lru_cache(maxsize=50_000)
+def topic_words(text: str) -> frozenset[str]:
+    """A text's topic-word stems (`words.salient`), cached: the same lead-ins and headings recur."""
+    return frozenset(salient(text))
+
+
+def keyword_share(query: str, unit: Unit, heading: str) -> float:
+    """Share of the query's topic words found in the sentence, its lead-ins or its heading."""
+    wanted = topic_words(query)
+    if not wanted:
+        return 0.0
+    have = topic_words(heading) | topic_words(unit.parent) | topic_words(unit.label) | topic_words(unit.text)
+    return len(wanted & have) / len(wanted)
+
+
+def shown_words(unit: Unit) -> int:
+    """Words a line costs in the answer (as shown, cut by `shorten`)."""
+    return len(shorten(unit.text).split())
+
+
+def _said_share(words: frozenset[str], said: set[str]) -> float:
+    return len(words & said) / len(words) if words else 1.0
+
+
+def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
+           taken: list[int] | None = None) -> list[int]:
+    """Greedy pick of the best sentences: above ``floor``, not redundant, within ``budget`` words.
+
+    Maximal marginal relevance (Carbonell & Goldstein, 1998) on words: each step takes the line
+    whose score, less ``tuning.NOVELTY`` times the share of its words already said, is highest. The
+    notes restate things ("Model Monitor detects drift" four ways); a line that adds new words
+    (baselines, alerts) beats a fifth restatement. A line filed under the lead-in of a line
+    already picked gains ``tuning.COHERENCE``: once the answer is about "Overfitting", the notes' other
+    "Overfitting:" line (how to fix it) belongs in it.
+
+    Args:
+        scores: One score per unit.
+        units: The candidate sentences.
+        budget: Words allowed for the picked sentences together.
+        floor: Lowest score worth keeping.
+        taken: Units already picked elsewhere (not repeated, and redundant with).
+
+    Returns:
+        Positions of the picked units, in the order they were picked.
+    """
+    taken = list(taken or [])
+    words = {i: topic_words(f"{units[i].label} {units[i].text}") for i in range(len(units))}
+    said: set[str] = set().union(*(words[j] for j in taken)) if taken else set()
+    candidates = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] >= floor and int(i) not in taken]
+    picked: list[int] = []
+    topics: set[str] = set()  # lead-ins of this call's picks (another comparison side's are not this part's)
+    used = 0
+    while candidates and used < budget:
+        gains = [float(scores[i]) - tuning.NOVELTY * _said_share(words[i], said)
+                 + tuning.COHERENCE * (units[i].label.lower() in topics) for i in candidates]
+        best = candidates[int(np.argmax(gains))]  # first of equals: the higher-scored line
+        candidates.remove(best)
+        if any(jaccard(words[best], words[j]) >= tuning.REDUNDANT for j in taken + picked):
+            continue
+        size = shown_words(units[best])
+        if used + size > budget and picked:
+            continue
+        picked.append(best)
+        used += size
+        said |= words[best]
+        if units[best].label and units[best].label.lower() not in GENERIC_LABELS:
+            topics.add(units[best].label.lower())
+    return picked
+
+
+def shorten(text: str, words: int = tuning.LINE_WORDS) -> str:
+    """A long line cut after its last whole sentence within ``words`` words (or at ``words``), marked " …"."""
+    if len(text.split()) <= words:
+        return text
+    kept = ""
+    for a, b in split_sentences(text):
+        if len((kept + text[a:b]).split()) > words:
+            break
+        kept = text[: b]
+    return (kept or " ".join(text.split()[:words])).rstrip() + " …"

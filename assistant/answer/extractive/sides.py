@@ -1,0 +1,93 @@
+"""Comparison questions: what each side is called in the notes, and which lines are about which side."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from assistant.answer.extractive.selection import topic_words
+from assistant.text.sentences import GENERIC_LABELS, Unit
+from assistant.text.words import salient
+
+
+def _phrase(text: str) -> str:
+    return " " + " ".join(salient(text)) + " "
+
+
+def _names(side: str, texts: Sequence[str]) -> np.ndarray:
+    """Which texts name a side: its words in a row, else (if none does) all its words anywhere."""
+    phrase = _phrase(side)
+    named = np.array([phrase.strip() != "" and phrase in _phrase(t) for t in texts])
+    if named.any():
+        return named
+    words = topic_words(side)
+    return np.array([bool(words) and words <= topic_words(t) for t in texts])
+
+
+def side_lines(sides: Sequence[str], units: Sequence[Unit], topics: Sequence[str]) -> list[np.ndarray]:
+    """For each comparison side, the lines about it.
+
+    A line is about the sides its most specific topic names: its own bold label, else its
+    enclosing lead-in, else its section heading, else its text. So "Trade-offs: more efficient
+    than grid search" under "Random Search" is about random search though it names grid search,
+    and "Model Parallelism: splits the model …" under a heading naming both kinds of parallelism
+    is about model parallelism only. A line with a lead-in of its own is not about a side its
+    text merely mentions ("Label Encoding: … used in gradient-boosting models").
+    """
+    # each level adds the next wider context, so a side named across them ("Parquet data
+    # formats": label "Apache Parquet" under "Data Formats") is still found
+    labels = [u.label for u in units]
+    parents = [f"{u.label} . {u.parent}" for u in units]
+    headings = [f"{p} . {t}" for p, t in zip(parents, topics, strict=True)]
+    # a line's text names a side only when the line has no topic of its own: "Label Encoding:
+    # ... often used in gradient-boosting models" is about label encoding, not boosting
+    texts = [f"{h} . {u.text}" for h, u in zip(headings, units, strict=True)]
+    topical = [h if u.label and u.label.lower() not in GENERIC_LABELS else t
+               for h, t, u in zip(headings, texts, units, strict=True)]
+    about = _claim(sides, [labels, parents, headings, topical])
+    if not all(side.any() for side in about):
+        # a side no line is about by topic: lines that name it in their text speak for it
+        # (its notes may file it under a lead-in that is neither a topic nor generic: "Summary:")
+        loose = _claim(sides, [labels, parents, headings, texts])
+        about = [side if side.any() else wide for side, wide in zip(about, loose, strict=True)]
+    return about
+
+
+def _claim(sides: Sequence[str], levels: Sequence[Sequence[str]]) -> list[np.ndarray]:
+    """Each line goes to the sides named at the first (most specific) level that names any side."""
+    count = len(levels[0]) if levels else 0
+    claimed = np.zeros(count, bool)
+    about = [np.zeros(count, bool) for _ in sides]
+    for texts in levels:
+        named = [_names(side, texts) for side in sides]
+        fresh = np.any(named, axis=0) & ~claimed if named else claimed
+        for side, hits in zip(about, named, strict=True):
+            side |= hits & fresh
+        claimed |= fresh
+    return about
+
+
+def asked_about(question: str, sides: Sequence[str]) -> str:
+    """What the question asks about every side, or "".
+
+    The topic words of the clause that leads into the first side: "metrics evaluate" in "which
+    metrics do I use to evaluate X vs Y".
+    """
+    at = question.lower().find(sides[0].lower()) if sides else -1
+    if at <= 0:
+        return ""
+    clause = re.split(r"[,;:?!.]|\s[-–—]\s|[–—]", question[:at])[-1]
+    clause = re.sub(r"['’]s\b", "", clause)  # "what's" is not a topic word "s"
+    named = set().union(*(topic_words(side) for side in sides))
+    words = [w for w in re.findall(r"[A-Za-z0-9][\w-]*", clause)
+             if len(w) > 1 and topic_words(w) and not topic_words(w) & named]
+    return " ".join(dict.fromkeys(w.lower() for w in words))
+
+
+def side_title(side: str) -> str:
+    """A comparison side as a lead-in: "I detect concept drift" -> "Concept drift"."""
+    text = re.sub(r"^(?:(?:how|when|why)\s+)?(?:(?:do|can|should|would)\s+)?(?:i|we|you)\s+\w+\s+(?:the\s+)?", "",
+                  side.strip(), flags=re.I) or side.strip()
+    return text[:1].upper() + text[1:]
