@@ -191,7 +191,7 @@ def test_unknown_variant_lists_what_exists():
 
 @pytest.mark.eval
 def test_full_gold_set_quality_floors(notes_assistant):
-    """The whole gold set through the harness: floors a little under the measured values (README)."""
+    """The whole gold set through the harness: floors a little under the measured values (docs/benchmarks.md)."""
     from assistant.evaluation.gold import load_gold
 
     items = load_gold(GOLD_FILE)

@@ -214,7 +214,7 @@ def test_key_terms_are_the_bold_terms_of_the_best_matching_line(tmp_path, make_a
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "floors"), [
-    # measured (README), before stitching: gold 0.982 / 0.940 / 0.904, held-out 1.000 / 1.000 / 0.930;
+    # measured (docs/benchmarks.md), before stitching: gold 0.982 / 0.940 / 0.904, held-out 1.000 / 1.000 / 0.930;
     # stitched: gold 0.991 / 0.954 / 0.906, held-out 1.000 / 1.000 / 0.935
     ("gold.jsonl", {"hit": 0.96, "recall": 0.92, "mrr": 0.88}),
     ("holdout.jsonl", {"hit": 0.98, "recall": 0.98, "mrr": 0.90}),
