@@ -1,42 +1,29 @@
-"""Frozen Settings and load_settings(): the only place that reads environment variables or .env."""
+"""Frozen Settings and load_settings(): the only place that reads environment variables or .env.
+
+Settings is a plain frozen dataclass: importing this module (every ``assistant`` call does) loads
+no pydantic, and building Settings in code reads nothing. load_settings() checks the environment
+and the .env file with a pydantic-settings model made from Settings' own fields on first use.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import ConfigError
 
-# name of the env var -> (Settings field, parser). Documented one by one in .env.example.
-_ENV = {
-    "ASSISTANT_CORPUS_DIR": "corpus_dir",
-    "ASSISTANT_INDEX_DIR": "index_dir",
-    "ASSISTANT_CACHE_DIR": "cache_dir",
-    "ASSISTANT_CHROMA_URL": "chroma_url",
-    "ASSISTANT_EMBED_MODEL": "embed_model",
-    "ASSISTANT_EMBED_ENGINE": "embed_engine",
-    "ASSISTANT_TOP_K": "top_k",
-    "ASSISTANT_HYBRID": "hybrid",
-    "ASSISTANT_CHUNK_TOKENS": "chunk_tokens",
-    "ASSISTANT_MAX_FILE_MB": "max_file_mb",
-    "ASSISTANT_BACKEND": "backend",
-    "ASSISTANT_PROMPT": "prompt",
-    "ASSISTANT_BEDROCK_MODEL": "bedrock_model",
-    "ASSISTANT_BEDROCK_REGION": "bedrock_region",
-    "ASSISTANT_OPENAI_BASE_URL": "openai_base_url",
-    "ASSISTANT_OPENAI_MODEL": "openai_model",
-    "ASSISTANT_OPENAI_API_KEY": "openai_api_key",
-    "ASSISTANT_GGUF": "gguf",
-    "ASSISTANT_TEMPERATURE": "temperature",
-    "ASSISTANT_MAX_TOKENS": "max_tokens",
-    "ASSISTANT_CONTEXT_TOKENS": "context_tokens",
-    "ASSISTANT_LLM_TIMEOUT": "llm_timeout",
-}
-
 EMBED_ENGINES = ("onnx", "sentence-transformers")
+
+
+def _env_name(field_name: str) -> str:
+    """The environment variable of a Settings field (documented one by one in .env.example)."""
+    return f"ASSISTANT_{field_name.upper()}"
 
 
 @dataclass(frozen=True)
@@ -100,33 +87,7 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _parse_bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name}={raw!r} is not a yes/no value; use true or false.")
-
-
-def _parse_int(name: str, raw: str, minimum: int) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} is too small; use {minimum} or more.")
-    return value
-
-
-def _parse_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number.") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={value} must be greater than 0.")
-    return value
+_ENV_NAMES = tuple(_env_name(f.name) for f in dataclasses.fields(Settings))
 
 
 def load_settings(
@@ -134,6 +95,9 @@ def load_settings(
     env_file: str | os.PathLike[str] | None = ".env",
 ) -> Settings:
     """Build Settings from environment variables, then a .env file, then defaults.
+
+    Values are stripped; a blank one means the default (also when it hides a value in the .env
+    file). Variables that name no setting, ``ASSISTANT_*`` or not, are ignored.
 
     Args:
         environ: Variables to read (default: ``os.environ``). Explicit variables win
@@ -144,63 +108,131 @@ def load_settings(
         The frozen Settings.
 
     Raises:
-        ConfigError: A value cannot be parsed; the message names the variable.
+        ConfigError: Some values are not allowed; one line naming each such variable and what
+            it accepts.
     """
-    values: dict[str, str] = {}
-    if env_file is not None and Path(env_file).is_file():
-        from dotenv import dotenv_values  # imported here: only the edge needs it
+    from pydantic import ValidationError
 
-        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ if environ is None else environ)
+    model = _env_model()
+    environ = os.environ if environ is None else environ
+    # the environment goes in as init values, which pydantic-settings ranks above the .env file
+    given = {name: environ[name] for name in _ENV_NAMES if name in environ}
+    try:
+        loaded = model(_env_file=env_file, **given)
+    except ValidationError as exc:
+        raise ConfigError(" ".join(_explain(model, error) for error in exc.errors())) from None
+    return Settings(**dict(loaded))
 
-    kwargs: dict[str, object] = {}
-    for name, field_name in _ENV.items():
-        raw = values.get(name)
-        if raw is None or raw.strip() == "":
-            continue
-        if field_name in {"corpus_dir", "index_dir", "cache_dir", "embed_model", "gguf"}:
-            kwargs[field_name] = Path(raw.strip()).expanduser()
-        elif field_name == "chroma_url":
-            url = raw.strip().rstrip("/")
-            if not re.fullmatch(r"https?://[^/:\s]+(:\d+)?", url):
-                raise ConfigError(f"{name}={raw!r} is not a server address like http://127.0.0.1:8000.")
-            kwargs[field_name] = url
-        elif field_name == "embed_engine":
-            engine = raw.strip().lower()
-            if engine not in EMBED_ENGINES:
-                raise ConfigError(f"{name}={raw!r} is unknown; available: {', '.join(EMBED_ENGINES)}.")
-            kwargs[field_name] = engine
-        elif field_name == "hybrid":
-            kwargs[field_name] = _parse_bool(name, raw)
-        elif field_name == "top_k":
-            kwargs[field_name] = _parse_int(name, raw, 1)
-        elif field_name == "chunk_tokens":
-            kwargs[field_name] = _parse_int(name, raw, 64)
-        elif field_name in {"max_file_mb", "llm_timeout"}:
-            kwargs[field_name] = _parse_float(name, raw)
-        elif field_name == "temperature":
-            try:
-                value = float(raw.strip())
-            except ValueError:
-                raise ConfigError(f"{name}={raw!r} is not a number.") from None
-            if not 0 <= value <= 2:
-                raise ConfigError(f"{name}={raw!r} is out of range; use a value from 0 to 2.")
-            kwargs[field_name] = value
-        elif field_name in {"max_tokens", "context_tokens"}:
-            kwargs[field_name] = _parse_int(name, raw, 16 if field_name == "max_tokens" else 512)
-        elif field_name == "openai_base_url":
-            url = raw.strip().rstrip("/")
-            if not re.fullmatch(r"https?://\S+", url):
-                raise ConfigError(f"{name}={raw!r} is not a server address like http://127.0.0.1:11434/v1.")
-            kwargs[field_name] = url
-        elif field_name in {"backend", "prompt"}:
-            kwargs[field_name] = raw.strip().lower()
-        else:
-            kwargs[field_name] = raw.strip()
-    context, answer = kwargs.get("context_tokens", 4096), kwargs.get("max_tokens", 512)
-    if context - answer < 256:  # type: ignore[operator]
-        raise ConfigError(f"ASSISTANT_CONTEXT_TOKENS={context} leaves no room for passages after "
-                          f"ASSISTANT_MAX_TOKENS={answer}; make the context at least {answer + 256}.")
-    known = {f.name for f in fields(Settings)}
-    assert set(kwargs) <= known  # the table above and the dataclass must agree
-    return Settings(**kwargs)
+
+@functools.cache
+def _env_model() -> type:
+    """The pydantic-settings model with Settings' fields, types and defaults, plus their rules.
+
+    Built on first use: importing pydantic_settings (with pydantic's model machinery and asyncio)
+    costs 100-200 ms of CPU, which ``assistant --help`` and code that builds Settings itself never
+    need. Every command that loads settings pays it once.
+    """
+    from typing import Annotated, get_type_hints
+
+    from pydantic import (
+        AfterValidator,
+        BeforeValidator,
+        Field,
+        ValidationInfo,
+        create_model,
+        field_validator,
+        model_validator,
+    )
+    from pydantic_core import PydanticCustomError
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class _FromEnv(BaseSettings):
+        # case_sensitive: only ASSISTANT_TOP_K sets top_k, not assistant_top_k (as os.environ on Linux)
+        model_config = SettingsConfigDict(alias_generator=_env_name, case_sensitive=True, extra="ignore")
+
+        @classmethod
+        def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                       file_secret_settings):  # noqa: D102
+            # no env_settings: it reads os.environ, while load_settings may be given another mapping
+            return init_settings, dotenv_settings
+
+        @field_validator("*", mode="before")
+        @classmethod
+        def _blank_is_default(cls, value: Any, info: ValidationInfo) -> Any:
+            if isinstance(value, str):
+                value = value.strip()
+                # `ASSISTANT_CHROMA_URL=` in .env.example means "the default"; a blank variable
+                # in the environment still hides the .env value, as before pydantic-settings
+                if not value:
+                    return cls.model_fields[info.field_name].default
+            return value
+
+        @model_validator(mode="after")
+        def _room_for_passages(self) -> _FromEnv:
+            if self.context_tokens - self.max_tokens < 256:
+                raise PydanticCustomError(
+                    "no_room", "ASSISTANT_CONTEXT_TOKENS={context} leaves no room for passages after "
+                    "ASSISTANT_MAX_TOKENS={answer}; make the context at least {least}.",
+                    {"context": self.context_tokens, "answer": self.max_tokens, "least": self.max_tokens + 256})
+            return self
+
+    def lower(value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    def no_trailing_slash(value: Any) -> Any:
+        return value.rstrip("/") if isinstance(value, str) else value
+
+    def home(path: Path | None) -> Path | None:
+        return None if path is None else path.expanduser()
+
+    def whole(least: int) -> Any:
+        return Field(ge=least, description=f"a whole number, {least} or more")
+
+    def url(example: str, rest: str) -> list[Any]:
+        pattern = re.compile(rf"https?://{rest}")
+
+        def check(value: str | None) -> str | None:
+            if value is not None and not pattern.fullmatch(value):  # (Field(pattern=) cannot take None)
+                raise ValueError("not a server address")
+            return value
+
+        return [BeforeValidator(no_trailing_slash), AfterValidator(check),
+                Field(description=f"a server address like {example}")]
+
+    positive = Field(gt=0, description="a number greater than 0")
+    # what each setting accepts; `description` says it in words for the error message
+    rules: dict[str, list[Any]] = {
+        "chroma_url": url("http://127.0.0.1:8000", r"[^/:\s]+(:\d+)?"),
+        "embed_engine": [BeforeValidator(lower), Field(pattern=f"^({'|'.join(map(re.escape, EMBED_ENGINES))})$",
+                                                       description=" or ".join(EMBED_ENGINES))],
+        "top_k": [whole(1)],
+        "hybrid": [Field(description="true or false")],
+        "chunk_tokens": [whole(64)],
+        "max_file_mb": [positive],
+        "backend": [BeforeValidator(lower)],
+        "prompt": [BeforeValidator(lower)],
+        "openai_base_url": url("http://127.0.0.1:11434/v1", r"\S+"),
+        "temperature": [Field(ge=0, le=2, description="a number from 0 to 2")],
+        "max_tokens": [whole(16)],
+        "context_tokens": [whole(512)],
+        "llm_timeout": [positive],
+    }
+    types = get_type_hints(Settings)
+    for name, kind in types.items():
+        if kind in (Path, Path | None):
+            rules.setdefault(name, []).append(AfterValidator(home))
+    assert set(rules) <= set(types), "a rule names no Settings field"
+    fields = {f.name: (Annotated[(types[f.name], *rules[f.name])] if f.name in rules else types[f.name], f.default)
+              for f in dataclasses.fields(Settings)}
+    return create_model("EnvSettings", __base__=_FromEnv, **fields)
+
+
+def _explain(model: type, error: Any) -> str:
+    """One pydantic error as a sentence: the variable, its value and what it accepts."""
+    if not error["loc"]:  # a rule about several settings writes its own sentence
+        return error["msg"]
+    name, value = error["loc"][0], error["input"]
+    allowed = model.model_fields[name.removeprefix("ASSISTANT_").lower()].description
+    if allowed:
+        return f"{name}={value!r} is not allowed; use {allowed}."
+    return f"{name}={value!r} is not allowed: {error['msg']}."
