@@ -1,29 +1,21 @@
 """Frozen Settings and load_settings(): the only place that reads environment variables or .env.
 
-Settings is a plain frozen dataclass: importing this module (every ``assistant`` call does) loads
-no pydantic, and building Settings in code reads nothing. load_settings() checks the environment
-and the .env file with a pydantic-settings model made from Settings' own fields on first use.
+load_settings() walks one table, a row per ``ASSISTANT_*`` variable, with small parsers written
+here. Not pydantic: importing it costs every command that loads settings ~200 ms of CPU (see
+docs/decisions/0006-settings-loader.md), for a few ints, floats, paths and two URLs.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from assistant.errors import ConfigError
 
 EMBED_ENGINES = ("onnx", "sentence-transformers")
-
-
-def _env_name(field_name: str) -> str:
-    """The environment variable of a Settings field (documented one by one in .env.example)."""
-    return f"ASSISTANT_{field_name.upper()}"
 
 
 @dataclass(frozen=True)
@@ -87,7 +79,107 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-_ENV_NAMES = tuple(_env_name(f.name) for f in dataclasses.fields(Settings))
+# A rule is a parser, which gets the stripped, non-blank value and raises ValueError on one it
+# does not accept, and what it accepts in words, for the error message ("" when it accepts all).
+_Rule = tuple[Callable[[str], object], str]
+
+
+def _bool(raw: str) -> bool:
+    """Only these eight spellings (any case): "t", "y" or "2" are more likely slips than meant."""
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def _whole(least: int) -> _Rule:
+    """A whole number, ``least`` or more.
+
+    int() refuses "5.0", as the loader always has: a count written with a decimal point is more
+    likely a slip than meant.
+    """
+
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if value < least:
+            raise ValueError(raw)
+        return value
+
+    return parse, f"a whole number, {least} or more"
+
+
+def _number(ok: Callable[[float], bool], accepts: str) -> _Rule:
+    """A float for which ``ok`` holds; NaN fails every comparison, so it is refused."""
+
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not ok(value):
+            raise ValueError(raw)
+        return value
+
+    return parse, accepts
+
+
+def _choice(options: tuple[str, ...]) -> _Rule:
+    """One of ``options``, in any case."""
+
+    def parse(raw: str) -> str:
+        if raw.lower() not in options:
+            raise ValueError(raw)
+        return raw.lower()
+
+    return parse, " or ".join(options)
+
+
+def _url(host: str, example: str) -> _Rule:
+    """An http(s) address whose part after ``://`` matches ``host``, without trailing slashes."""
+
+    def parse(raw: str) -> str:
+        url = raw.rstrip("/")  # "http://h:1/" and "http://h:1" are the same server
+        if not re.fullmatch(rf"https?://{host}", url):
+            raise ValueError(raw)
+        return url
+
+    return parse, f"a server address like {example}"
+
+
+_TEXT: _Rule = (str, "")
+_LOWER: _Rule = (str.lower, "")  # backend and prompt names are checked where they are used
+_PATH: _Rule = (lambda raw: Path(raw).expanduser(), "")
+_POSITIVE = _number(lambda value: value > 0, "a number greater than 0")
+
+# Every variable (each documented in .env.example), its Settings field and its rule, in Settings'
+# field order, which is also the order of the sentences of an error. Names are exact: a
+# misspelt or lower-case one is simply not looked up, like any other variable.
+_ENV: tuple[tuple[str, str, _Rule], ...] = (
+    ("ASSISTANT_CORPUS_DIR", "corpus_dir", _PATH),
+    ("ASSISTANT_INDEX_DIR", "index_dir", _PATH),
+    ("ASSISTANT_CACHE_DIR", "cache_dir", _PATH),
+    ("ASSISTANT_CHROMA_URL", "chroma_url", _url(r"[^/:\s]+(:\d+)?", "http://127.0.0.1:8000")),
+    ("ASSISTANT_EMBED_MODEL", "embed_model", _PATH),
+    ("ASSISTANT_EMBED_ENGINE", "embed_engine", _choice(EMBED_ENGINES)),
+    ("ASSISTANT_TOP_K", "top_k", _whole(1)),
+    ("ASSISTANT_HYBRID", "hybrid", (_bool, "true or false")),
+    ("ASSISTANT_CHUNK_TOKENS", "chunk_tokens", _whole(64)),
+    ("ASSISTANT_MAX_FILE_MB", "max_file_mb", _POSITIVE),
+    ("ASSISTANT_BACKEND", "backend", _LOWER),
+    ("ASSISTANT_PROMPT", "prompt", _LOWER),
+    ("ASSISTANT_BEDROCK_MODEL", "bedrock_model", _TEXT),
+    ("ASSISTANT_BEDROCK_REGION", "bedrock_region", _TEXT),
+    ("ASSISTANT_OPENAI_BASE_URL", "openai_base_url", _url(r"\S+", "http://127.0.0.1:11434/v1")),
+    ("ASSISTANT_OPENAI_MODEL", "openai_model", _TEXT),
+    ("ASSISTANT_OPENAI_API_KEY", "openai_api_key", _TEXT),
+    ("ASSISTANT_GGUF", "gguf", _PATH),
+    ("ASSISTANT_TEMPERATURE", "temperature", _number(lambda value: 0 <= value <= 2, "a number from 0 to 2")),
+    ("ASSISTANT_MAX_TOKENS", "max_tokens", _whole(16)),
+    ("ASSISTANT_CONTEXT_TOKENS", "context_tokens", _whole(512)),
+    ("ASSISTANT_LLM_TIMEOUT", "llm_timeout", _POSITIVE),
+)
+
+# The least room the context window must keep for passages besides the answer.
+_PASSAGE_TOKENS = 256
 
 
 def load_settings(
@@ -111,128 +203,33 @@ def load_settings(
         ConfigError: Some values are not allowed; one line naming each such variable and what
             it accepts.
     """
-    from pydantic import ValidationError
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        from dotenv import dotenv_values  # imported here: only the edge needs it
 
-    model = _env_model()
-    environ = os.environ if environ is None else environ
-    # the environment goes in as init values, which pydantic-settings ranks above the .env file
-    given = {name: environ[name] for name in _ENV_NAMES if name in environ}
-    try:
-        loaded = model(_env_file=env_file, **given)
-    except ValidationError as exc:
-        raise ConfigError(" ".join(_explain(model, error) for error in exc.errors())) from None
-    return Settings(**dict(loaded))
+        # a bare `NAME` line (no "=") gives None: it sets nothing
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
 
-
-@functools.cache
-def _env_model() -> type:
-    """The pydantic-settings model with Settings' fields, types and defaults, plus their rules.
-
-    Built on first use: importing pydantic_settings (with pydantic's model machinery and asyncio)
-    costs 100-200 ms of CPU, which ``assistant --help`` and code that builds Settings itself never
-    need. Every command that loads settings pays it once.
-    """
-    from typing import Annotated, get_type_hints
-
-    from pydantic import (
-        AfterValidator,
-        BeforeValidator,
-        Field,
-        ValidationInfo,
-        create_model,
-        field_validator,
-        model_validator,
-    )
-    from pydantic_core import PydanticCustomError
-    from pydantic_settings import BaseSettings, SettingsConfigDict
-
-    class _FromEnv(BaseSettings):
-        # case_sensitive: only ASSISTANT_TOP_K sets top_k, not assistant_top_k (as os.environ on Linux)
-        model_config = SettingsConfigDict(alias_generator=_env_name, case_sensitive=True, extra="ignore")
-
-        @classmethod
-        def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                       file_secret_settings):  # noqa: D102
-            # no env_settings: it reads os.environ, while load_settings may be given another mapping
-            return init_settings, dotenv_settings
-
-        @field_validator("*", mode="before")
-        @classmethod
-        def _blank_is_default(cls, value: Any, info: ValidationInfo) -> Any:
-            if isinstance(value, str):
-                value = value.strip()
-                # `ASSISTANT_CHROMA_URL=` in .env.example means "the default"; a blank variable
-                # in the environment still hides the .env value, as before pydantic-settings
-                if not value:
-                    return cls.model_fields[info.field_name].default
-            return value
-
-        @model_validator(mode="after")
-        def _room_for_passages(self) -> _FromEnv:
-            if self.context_tokens - self.max_tokens < 256:
-                raise PydanticCustomError(
-                    "no_room", "ASSISTANT_CONTEXT_TOKENS={context} leaves no room for passages after "
-                    "ASSISTANT_MAX_TOKENS={answer}; make the context at least {least}.",
-                    {"context": self.context_tokens, "answer": self.max_tokens, "least": self.max_tokens + 256})
-            return self
-
-    def lower(value: Any) -> Any:
-        return value.lower() if isinstance(value, str) else value
-
-    def no_trailing_slash(value: Any) -> Any:
-        return value.rstrip("/") if isinstance(value, str) else value
-
-    def home(path: Path | None) -> Path | None:
-        return None if path is None else path.expanduser()
-
-    def whole(least: int) -> Any:
-        return Field(ge=least, description=f"a whole number, {least} or more")
-
-    def url(example: str, rest: str) -> list[Any]:
-        pattern = re.compile(rf"https?://{rest}")
-
-        def check(value: str | None) -> str | None:
-            if value is not None and not pattern.fullmatch(value):  # (Field(pattern=) cannot take None)
-                raise ValueError("not a server address")
-            return value
-
-        return [BeforeValidator(no_trailing_slash), AfterValidator(check),
-                Field(description=f"a server address like {example}")]
-
-    positive = Field(gt=0, description="a number greater than 0")
-    # what each setting accepts; `description` says it in words for the error message
-    rules: dict[str, list[Any]] = {
-        "chroma_url": url("http://127.0.0.1:8000", r"[^/:\s]+(:\d+)?"),
-        "embed_engine": [BeforeValidator(lower), Field(pattern=f"^({'|'.join(map(re.escape, EMBED_ENGINES))})$",
-                                                       description=" or ".join(EMBED_ENGINES))],
-        "top_k": [whole(1)],
-        "hybrid": [Field(description="true or false")],
-        "chunk_tokens": [whole(64)],
-        "max_file_mb": [positive],
-        "backend": [BeforeValidator(lower)],
-        "prompt": [BeforeValidator(lower)],
-        "openai_base_url": url("http://127.0.0.1:11434/v1", r"\S+"),
-        "temperature": [Field(ge=0, le=2, description="a number from 0 to 2")],
-        "max_tokens": [whole(16)],
-        "context_tokens": [whole(512)],
-        "llm_timeout": [positive],
-    }
-    types = get_type_hints(Settings)
-    for name, kind in types.items():
-        if kind in (Path, Path | None):
-            rules.setdefault(name, []).append(AfterValidator(home))
-    assert set(rules) <= set(types), "a rule names no Settings field"
-    fields = {f.name: (Annotated[(types[f.name], *rules[f.name])] if f.name in rules else types[f.name], f.default)
-              for f in dataclasses.fields(Settings)}
-    return create_model("EnvSettings", __base__=_FromEnv, **fields)
-
-
-def _explain(model: type, error: Any) -> str:
-    """One pydantic error as a sentence: the variable, its value and what it accepts."""
-    if not error["loc"]:  # a rule about several settings writes its own sentence
-        return error["msg"]
-    name, value = error["loc"][0], error["input"]
-    allowed = model.model_fields[name.removeprefix("ASSISTANT_").lower()].description
-    if allowed:
-        return f"{name}={value!r} is not allowed; use {allowed}."
-    return f"{name}={value!r} is not allowed: {error['msg']}."
+    kwargs: dict[str, object] = {}
+    problems: list[str] = []  # every bad value, so one run shows all there is to fix
+    refused: set[str] = set()
+    for name, field_name, (parse, accepts) in _ENV:
+        text = values.get(name, "").strip()
+        if not text:
+            continue
+        try:
+            kwargs[field_name] = parse(text)
+        except ValueError:
+            problems.append(f"{name}={text!r} is not allowed; use {accepts}.")
+            refused.add(field_name)
+    # checked only with two accepted values: with a default standing in for a refused one, the
+    # sentence would name a number the user never wrote
+    context = kwargs.get("context_tokens", Settings.context_tokens)
+    answer = kwargs.get("max_tokens", Settings.max_tokens)
+    if not refused & {"context_tokens", "max_tokens"} and context - answer < _PASSAGE_TOKENS:  # type: ignore[operator]
+        problems.append(f"ASSISTANT_CONTEXT_TOKENS={context} leaves no room for passages after "
+                        f"ASSISTANT_MAX_TOKENS={answer}; make the context at least {answer + _PASSAGE_TOKENS}.")
+    if problems:
+        raise ConfigError(" ".join(problems))
+    return Settings(**kwargs)

@@ -237,10 +237,31 @@ def test_every_setting_has_its_variable_in_env_example():
     assert "sk-secret" not in repr(s)  # the API key stays out of repr
 
 
-def test_importing_config_does_not_import_pydantic_settings():
-    # every `assistant` call imports config; pydantic_settings (~150 ms) only loads with load_settings()
-    code = ("import sys, assistant.config; print('pydantic_settings' in sys.modules); "
-            "assistant.config.load_settings({}, None); print('pydantic_settings' in sys.modules)")
+def test_load_settings_does_not_import_pydantic():
+    # every command that loads settings would pay ~200 ms of CPU for it (docs/decisions/0006)
+    code = ("import sys; from assistant.config import load_settings; load_settings(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_settings')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).parents[1]).stdout.split()
-    assert out == ["False", "True"]
+                         cwd=Path(__file__).parents[1]).stdout.strip()
+    assert out == "[]"
+
+
+@pytest.mark.parametrize(("name", "value"), [("ASSISTANT_HYBRID", "y"), ("ASSISTANT_HYBRID", "t"),
+                                             ("ASSISTANT_HYBRID", "n"), ("ASSISTANT_TOP_K", "5.0"),
+                                             ("ASSISTANT_CHUNK_TOKENS", "128.0"), ("ASSISTANT_LLM_TIMEOUT", "nan")])
+def test_only_the_long_standing_spellings_are_accepted(name, value):
+    # pydantic also took y/n/t/f and "5.0"; the loader before it did not, nor does this one
+    with pytest.raises(ConfigError, match=f"^{name}="):
+        load_settings({name: value}, env_file=None)
+
+
+def test_context_rule_is_one_more_sentence_on_the_same_line():
+    with pytest.raises(ConfigError) as info:
+        load_settings({"ASSISTANT_TOP_K": "0", "ASSISTANT_CONTEXT_TOKENS": "600"}, env_file=None)
+    assert str(info.value) == ("ASSISTANT_TOP_K='0' is not allowed; use a whole number, 1 or more. "
+                               "ASSISTANT_CONTEXT_TOKENS=600 leaves no room for passages after "
+                               "ASSISTANT_MAX_TOKENS=512; make the context at least 768.")
+    # a refused max_tokens is not compared with the context (the default would stand in for it)
+    with pytest.raises(ConfigError) as info:
+        load_settings({"ASSISTANT_MAX_TOKENS": "8", "ASSISTANT_CONTEXT_TOKENS": "600"}, env_file=None)
+    assert str(info.value) == "ASSISTANT_MAX_TOKENS='8' is not allowed; use a whole number, 16 or more."
