@@ -1,40 +1,19 @@
-"""Frozen Settings and load_settings(): the only place that reads environment variables or .env."""
+"""Frozen Settings and load_settings(): the only place that reads environment variables or .env.
+
+load_settings() walks one table, a row per ``ASSISTANT_*`` variable, with small parsers written
+here. Not pydantic: importing it costs every command that loads settings ~200 ms of CPU (see
+docs/decisions/0006-settings-loader.md), for a few ints, floats, paths and two URLs.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from assistant.errors import ConfigError
-
-# name of the env var -> (Settings field, parser). Documented one by one in .env.example.
-_ENV = {
-    "ASSISTANT_CORPUS_DIR": "corpus_dir",
-    "ASSISTANT_INDEX_DIR": "index_dir",
-    "ASSISTANT_CACHE_DIR": "cache_dir",
-    "ASSISTANT_CHROMA_URL": "chroma_url",
-    "ASSISTANT_EMBED_MODEL": "embed_model",
-    "ASSISTANT_EMBED_ENGINE": "embed_engine",
-    "ASSISTANT_TOP_K": "top_k",
-    "ASSISTANT_HYBRID": "hybrid",
-    "ASSISTANT_CHUNK_TOKENS": "chunk_tokens",
-    "ASSISTANT_MAX_FILE_MB": "max_file_mb",
-    "ASSISTANT_BACKEND": "backend",
-    "ASSISTANT_PROMPT": "prompt",
-    "ASSISTANT_BEDROCK_MODEL": "bedrock_model",
-    "ASSISTANT_BEDROCK_REGION": "bedrock_region",
-    "ASSISTANT_OPENAI_BASE_URL": "openai_base_url",
-    "ASSISTANT_OPENAI_MODEL": "openai_model",
-    "ASSISTANT_OPENAI_API_KEY": "openai_api_key",
-    "ASSISTANT_GGUF": "gguf",
-    "ASSISTANT_TEMPERATURE": "temperature",
-    "ASSISTANT_MAX_TOKENS": "max_tokens",
-    "ASSISTANT_CONTEXT_TOKENS": "context_tokens",
-    "ASSISTANT_LLM_TIMEOUT": "llm_timeout",
-}
 
 EMBED_ENGINES = ("onnx", "sentence-transformers")
 
@@ -100,33 +79,107 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _parse_bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
+# A rule is a parser, which gets the stripped, non-blank value and raises ValueError on one it
+# does not accept, and what it accepts in words, for the error message ("" when it accepts all).
+_Rule = tuple[Callable[[str], object], str]
+
+
+def _bool(raw: str) -> bool:
+    """Only these eight spellings (any case): "t", "y" or "2" are more likely slips than meant."""
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
         return True
-    if value in {"0", "false", "no", "off"}:
+    if value in ("0", "false", "no", "off"):
         return False
-    raise ConfigError(f"{name}={raw!r} is not a yes/no value; use true or false.")
+    raise ValueError(raw)
 
 
-def _parse_int(name: str, raw: str, minimum: int) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} is too small; use {minimum} or more.")
-    return value
+def _whole(least: int) -> _Rule:
+    """A whole number, ``least`` or more.
+
+    int() refuses "5.0", as the loader always has: a count written with a decimal point is more
+    likely a slip than meant.
+    """
+
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if value < least:
+            raise ValueError(raw)
+        return value
+
+    return parse, f"a whole number, {least} or more"
 
 
-def _parse_float(name: str, raw: str) -> float:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number.") from None
-    if value <= 0:
-        raise ConfigError(f"{name}={value} must be greater than 0.")
-    return value
+def _number(ok: Callable[[float], bool], accepts: str) -> _Rule:
+    """A float for which ``ok`` holds; NaN fails every comparison, so it is refused."""
+
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not ok(value):
+            raise ValueError(raw)
+        return value
+
+    return parse, accepts
+
+
+def _choice(options: tuple[str, ...]) -> _Rule:
+    """One of ``options``, in any case."""
+
+    def parse(raw: str) -> str:
+        if raw.lower() not in options:
+            raise ValueError(raw)
+        return raw.lower()
+
+    return parse, " or ".join(options)
+
+
+def _url(host: str, example: str) -> _Rule:
+    """An http(s) address whose part after ``://`` matches ``host``, without trailing slashes."""
+
+    def parse(raw: str) -> str:
+        url = raw.rstrip("/")  # "http://h:1/" and "http://h:1" are the same server
+        if not re.fullmatch(rf"https?://{host}", url):
+            raise ValueError(raw)
+        return url
+
+    return parse, f"a server address like {example}"
+
+
+_TEXT: _Rule = (str, "")
+_LOWER: _Rule = (str.lower, "")  # backend and prompt names are checked where they are used
+_PATH: _Rule = (lambda raw: Path(raw).expanduser(), "")
+_POSITIVE = _number(lambda value: value > 0, "a number greater than 0")
+
+# Every variable (each documented in .env.example), its Settings field and its rule, in Settings'
+# field order, which is also the order of the sentences of an error. Names are exact: a
+# misspelt or lower-case one is simply not looked up, like any other variable.
+_ENV: tuple[tuple[str, str, _Rule], ...] = (
+    ("ASSISTANT_CORPUS_DIR", "corpus_dir", _PATH),
+    ("ASSISTANT_INDEX_DIR", "index_dir", _PATH),
+    ("ASSISTANT_CACHE_DIR", "cache_dir", _PATH),
+    ("ASSISTANT_CHROMA_URL", "chroma_url", _url(r"[^/:\s]+(:\d+)?", "http://127.0.0.1:8000")),
+    ("ASSISTANT_EMBED_MODEL", "embed_model", _PATH),
+    ("ASSISTANT_EMBED_ENGINE", "embed_engine", _choice(EMBED_ENGINES)),
+    ("ASSISTANT_TOP_K", "top_k", _whole(1)),
+    ("ASSISTANT_HYBRID", "hybrid", (_bool, "true or false")),
+    ("ASSISTANT_CHUNK_TOKENS", "chunk_tokens", _whole(64)),
+    ("ASSISTANT_MAX_FILE_MB", "max_file_mb", _POSITIVE),
+    ("ASSISTANT_BACKEND", "backend", _LOWER),
+    ("ASSISTANT_PROMPT", "prompt", _LOWER),
+    ("ASSISTANT_BEDROCK_MODEL", "bedrock_model", _TEXT),
+    ("ASSISTANT_BEDROCK_REGION", "bedrock_region", _TEXT),
+    ("ASSISTANT_OPENAI_BASE_URL", "openai_base_url", _url(r"\S+", "http://127.0.0.1:11434/v1")),
+    ("ASSISTANT_OPENAI_MODEL", "openai_model", _TEXT),
+    ("ASSISTANT_OPENAI_API_KEY", "openai_api_key", _TEXT),
+    ("ASSISTANT_GGUF", "gguf", _PATH),
+    ("ASSISTANT_TEMPERATURE", "temperature", _number(lambda value: 0 <= value <= 2, "a number from 0 to 2")),
+    ("ASSISTANT_MAX_TOKENS", "max_tokens", _whole(16)),
+    ("ASSISTANT_CONTEXT_TOKENS", "context_tokens", _whole(512)),
+    ("ASSISTANT_LLM_TIMEOUT", "llm_timeout", _POSITIVE),
+)
+
+# The least room the context window must keep for passages besides the answer.
+_PASSAGE_TOKENS = 256
 
 
 def load_settings(
@@ -134,6 +187,9 @@ def load_settings(
     env_file: str | os.PathLike[str] | None = ".env",
 ) -> Settings:
     """Build Settings from environment variables, then a .env file, then defaults.
+
+    Values are stripped; a blank one means the default (also when it hides a value in the .env
+    file). Variables that name no setting, ``ASSISTANT_*`` or not, are ignored.
 
     Args:
         environ: Variables to read (default: ``os.environ``). Explicit variables win
@@ -144,63 +200,36 @@ def load_settings(
         The frozen Settings.
 
     Raises:
-        ConfigError: A value cannot be parsed; the message names the variable.
+        ConfigError: Some values are not allowed; one line naming each such variable and what
+            it accepts.
     """
     values: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
         from dotenv import dotenv_values  # imported here: only the edge needs it
 
+        # a bare `NAME` line (no "=") gives None: it sets nothing
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
 
     kwargs: dict[str, object] = {}
-    for name, field_name in _ENV.items():
-        raw = values.get(name)
-        if raw is None or raw.strip() == "":
+    problems: list[str] = []  # every bad value, so one run shows all there is to fix
+    refused: set[str] = set()
+    for name, field_name, (parse, accepts) in _ENV:
+        text = values.get(name, "").strip()
+        if not text:
             continue
-        if field_name in {"corpus_dir", "index_dir", "cache_dir", "embed_model", "gguf"}:
-            kwargs[field_name] = Path(raw.strip()).expanduser()
-        elif field_name == "chroma_url":
-            url = raw.strip().rstrip("/")
-            if not re.fullmatch(r"https?://[^/:\s]+(:\d+)?", url):
-                raise ConfigError(f"{name}={raw!r} is not a server address like http://127.0.0.1:8000.")
-            kwargs[field_name] = url
-        elif field_name == "embed_engine":
-            engine = raw.strip().lower()
-            if engine not in EMBED_ENGINES:
-                raise ConfigError(f"{name}={raw!r} is unknown; available: {', '.join(EMBED_ENGINES)}.")
-            kwargs[field_name] = engine
-        elif field_name == "hybrid":
-            kwargs[field_name] = _parse_bool(name, raw)
-        elif field_name == "top_k":
-            kwargs[field_name] = _parse_int(name, raw, 1)
-        elif field_name == "chunk_tokens":
-            kwargs[field_name] = _parse_int(name, raw, 64)
-        elif field_name in {"max_file_mb", "llm_timeout"}:
-            kwargs[field_name] = _parse_float(name, raw)
-        elif field_name == "temperature":
-            try:
-                value = float(raw.strip())
-            except ValueError:
-                raise ConfigError(f"{name}={raw!r} is not a number.") from None
-            if not 0 <= value <= 2:
-                raise ConfigError(f"{name}={raw!r} is out of range; use a value from 0 to 2.")
-            kwargs[field_name] = value
-        elif field_name in {"max_tokens", "context_tokens"}:
-            kwargs[field_name] = _parse_int(name, raw, 16 if field_name == "max_tokens" else 512)
-        elif field_name == "openai_base_url":
-            url = raw.strip().rstrip("/")
-            if not re.fullmatch(r"https?://\S+", url):
-                raise ConfigError(f"{name}={raw!r} is not a server address like http://127.0.0.1:11434/v1.")
-            kwargs[field_name] = url
-        elif field_name in {"backend", "prompt"}:
-            kwargs[field_name] = raw.strip().lower()
-        else:
-            kwargs[field_name] = raw.strip()
-    context, answer = kwargs.get("context_tokens", 4096), kwargs.get("max_tokens", 512)
-    if context - answer < 256:  # type: ignore[operator]
-        raise ConfigError(f"ASSISTANT_CONTEXT_TOKENS={context} leaves no room for passages after "
-                          f"ASSISTANT_MAX_TOKENS={answer}; make the context at least {answer + 256}.")
-    known = {f.name for f in fields(Settings)}
-    assert set(kwargs) <= known  # the table above and the dataclass must agree
+        try:
+            kwargs[field_name] = parse(text)
+        except ValueError:
+            problems.append(f"{name}={text!r} is not allowed; use {accepts}.")
+            refused.add(field_name)
+    # checked only with two accepted values: with a default standing in for a refused one, the
+    # sentence would name a number the user never wrote
+    context = kwargs.get("context_tokens", Settings.context_tokens)
+    answer = kwargs.get("max_tokens", Settings.max_tokens)
+    if not refused & {"context_tokens", "max_tokens"} and context - answer < _PASSAGE_TOKENS:  # type: ignore[operator]
+        problems.append(f"ASSISTANT_CONTEXT_TOKENS={context} leaves no room for passages after "
+                        f"ASSISTANT_MAX_TOKENS={answer}; make the context at least {answer + _PASSAGE_TOKENS}.")
+    if problems:
+        raise ConfigError(" ".join(problems))
     return Settings(**kwargs)

@@ -182,6 +182,14 @@ def test_bad_setting_is_one_error_line(indexed):
     assert "ASSISTANT_TOP_K" in line
 
 
+def test_several_bad_settings_are_one_error_line_naming_each(tmp_path):
+    env_file = tmp_path / "settings.env"
+    env_file.write_text("ASSISTANT_EMBED_ENGINE=torch\n")
+    line = one_error_line(run(tmp_path, "status", env_file=env_file, ASSISTANT_TOP_K="many", ASSISTANT_HYBRID="2"))
+    for shown in ("ASSISTANT_TOP_K='many'", "ASSISTANT_HYBRID='2'", "ASSISTANT_EMBED_ENGINE='torch'"):
+        assert shown in line
+
+
 def test_a_damaged_index_is_shown_by_status_and_repaired_by_the_next_question(tmp_path):
     write_notes(tmp_path / "corpus", NOTES)
     assert run(tmp_path, "ingest", "-q").exit_code == 0
