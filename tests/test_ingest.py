@@ -737,10 +737,10 @@ def test_the_build_records_each_token_vectors_line(small):
     assert loaded.token_lines is not None and len(loaded.token_lines) == len(loaded.token_matrix)
     # without recorded lines, the retriever tokenizes the passages again: the same split
     retokenized = Retriever(dataclasses.replace(loaded, token_lines=None), recorded.embedder,
-                            tokenizer=sa.tokenizer, piece_tokens=recorded.piece_tokens)
+                            tokenizer=sa.tokenizer, piece_tokens=recorded.lines.piece_tokens)
     for pos, chunk in enumerate(recorded.chunks):
         start, end = recorded.index.token_offsets[pos], recorded.index.token_offsets[pos + 1]
-        expected = line_token_rows(chunk, piece_texts(chunk, sa.tokenizer, recorded.piece_tokens),
+        expected = line_token_rows(chunk, piece_texts(chunk, sa.tokenizer, recorded.lines.piece_tokens),
                                    recorded.index.token_matrix[start:end], sa.tokenizer)
         for rows in (recorded.line_rows(pos), retokenized.line_rows(pos)):
             assert rows.keys() == expected.keys()

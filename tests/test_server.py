@@ -96,8 +96,8 @@ def test_hnsw_search_on_the_server_agrees_with_the_exact_scan(tmp_path, server, 
     sa = make_assistant(tmp_path, chroma_url=url)
     sa.ingest(progress=False)
     exact = sa.retriever
-    via_chroma = Retriever(exact.index, exact.embedder, exact_limit=0, tokenizer=exact.tokenizer,
-                           piece_tokens=exact.piece_tokens)  # force the server's HNSW query
+    via_chroma = Retriever(exact.index, exact.embedder, exact_limit=0, tokenizer=exact.lines.tokenizer,
+                           piece_tokens=exact.lines.piece_tokens)  # force the server's HNSW query
     for question in ["what happens when the input distribution changes", "alarms on latency",
                      "batch scoring without an endpoint"]:
         assert [h.id for h in via_chroma.search(question, 3)] == [h.id for h in exact.search(question, 3)]
