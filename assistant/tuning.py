@@ -2,7 +2,8 @@
 
 The values were chosen by measurement on the gold set (``eval/gold.jsonl``) and checked on the
 held-out set (``eval/holdout.jsonl``); the runs behind them are in ``docs/decisions/0002-retrieval.md``
-(chunking, retrieval) and ``docs/decisions/0003-answers-and-abstention.md`` (answers). Change one only with its measuring command before and after, and the held-out set as the check;
+(chunking, retrieval) and ``docs/decisions/0003-answers-and-abstention.md`` (answers). Change one
+only with its measuring command before and after, and the held-out set as the check;
 ``eval/snapshot.py`` shows every question whose retrieval or answer moved.
 
 Measuring commands (run from the repository root):
