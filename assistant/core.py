@@ -16,9 +16,10 @@ from assistant.embedding.model import ModelInfo, model_info, resolve_model_dir
 from assistant.embedding.tokenizer import WordPieceTokenizer
 from assistant.errors import CorpusError, IndexCorruptError, QuestionError
 from assistant.ingest.chunking import CHUNKER_VERSION, chunk_text
+from assistant.ingest.plan import plan
 from assistant.schema import Answer, Chunk, IndexStatus, IngestReport, ProgressArg, RetrievedChunk
 from assistant.sources.notes import load_corpus
-from assistant.store import Health, IndexStore
+from assistant.store import IndexStore
 from assistant.store.segments import SEGMENT_FORMAT
 
 
@@ -146,32 +147,17 @@ class StudyAssistant:
         with self.store.lock.hold(wait):
             self.store.check_writable()
             notes, warnings = load_corpus(self.settings.corpus_dir, int(self.settings.max_file_mb * 1e6))
-            repaired: list[str] = []
-            retire: list[str] = []
-            try:
-                old = self.store.read_manifest()
-            except IndexCorruptError as exc:
-                old = None
-                repaired.append(str(exc).split(". Run `")[0])
-                retire.append(self.store.legacy_collection() or "")
-            health = self.store.health(old) if old is not None and not rebuild else Health()
-            repaired += health.problems()
-            if rebuild and self.settings.chroma_url:
-                previous = self.store.mirror_id()
-                self.store.new_mirror_id()
-                retire.append(previous or "")
-            build = self.build_settings
-            if (not rebuild and old is not None and not repaired and not retire and old.build == build
-                    and old.digests() == {n.source: n.digest for n in notes}):
-                self.store.clean(old)  # nothing to build; what a dead writer left still goes
-                n = old.chunk_count
+            todo = plan(self.store, notes, self.build_settings, rebuild, bool(self.settings.chroma_url))
+            if todo.noop:
+                self.store.clean(todo.old)  # nothing to build; what a dead writer left still goes
+                n = todo.old.chunk_count
                 return IngestReport(len(notes), n, 0, 0, n, time.perf_counter() - started, warnings)
             from assistant.ingest.pipeline import Pipeline
 
-            pipeline = Pipeline(self.store, build, self._chunk_note, lambda: self.tokenizer,
+            pipeline = Pipeline(self.store, self.build_settings, self._chunk_note, lambda: self.tokenizer,
                                 lambda: self.embedder, self.model_info.dim)
-            report = pipeline.run(notes, warnings, old, rebuild, progress, step, started, health, repaired,
-                                  [r for r in retire if r])
+            report = pipeline.run(notes, warnings, todo.old, rebuild, progress, step, started, todo.health,
+                                  todo.repaired, todo.retire)
         with self._retriever_lock:
             self._retriever = None
         return report
