@@ -7,6 +7,7 @@ ImportError (and ``importlib.util.find_spec(name)`` return None) as if it were n
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,11 @@ def test_install_command_is_for_this_environment_and_this_checkout(monkeypatch, 
     assert install_command("bedrock") == f"{tmp_path}/.venv/bin/pip install -e '.[bedrock]'"
     (tmp_path / ".venv" / "bin" / "pip").unlink()  # no pip script (e.g. Windows): the same python's pip
     assert install_command("openai") == f"{tmp_path}/.venv/bin/python -m pip install -e '.[openai]'"
+
+
+def test_dev_installs_every_extra():
+    """dev lists every other extra's requirements itself (a self-reference made pip 23.2 backtrack for ages)."""
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    assert set(extras) == {"bedrock", "openai", "llamacpp", "eval", "dev"}
+    for name, requirements in extras.items():
+        assert set(requirements) <= set(extras["dev"]), name
