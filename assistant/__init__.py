@@ -10,6 +10,7 @@ from assistant.errors import (
     IndexCorruptError,
     IndexNotWritableError,
     IndexUnavailableError,
+    MissingExtraError,
     QuestionError,
 )
 from assistant.schema import Chunk, IngestReport, RetrievedChunk
@@ -24,6 +25,7 @@ __all__ = [
     "IndexNotWritableError",
     "IndexUnavailableError",
     "IngestReport",
+    "MissingExtraError",
     "QuestionError",
     "RetrievedChunk",
     "Settings",

@@ -380,6 +380,10 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
     if wanted and not judge:
         raise ConfigError("LLM-judged metrics need a judge: add --judge bedrock or --judge openai "
                           "(nothing defaults to OpenAI's service).")
+    if not dry_run:  # a dry run only retrieves and counts tokens: it works without the `eval` extra
+        from assistant.extras import require_eval
+
+        require_eval(llm_free=not no_ragas, judge=judge)
     items = load_gold(gold)  # a malformed row stops the run here, before anything is spent
     if limit:
         items = items[:limit]

@@ -58,3 +58,24 @@ class BackendError(AssistantError):
 
 class BackendConfigError(BackendError, ConfigError):
     """A backend is unknown, or not set up (missing package, model file, server address)."""
+
+
+class MissingExtraError(ConfigError):
+    """An optional part is used without its pip extra installed; the message names the extra to install.
+
+    Attributes:
+        extra: The extra(s) to install, as written between the brackets (``bedrock``, ``eval,bedrock``).
+    """
+
+    def __init__(self, message: str, extra: str) -> None:
+        """Keep the message and the extra it names."""
+        super().__init__(message)
+        self.extra = extra
+
+
+class BackendMissingExtraError(MissingExtraError, BackendConfigError):
+    """A backend's package is not installed.
+
+    Also a `BackendConfigError`, so every caller that handles a backend that is not set up (the CLI's
+    partial-answer handling, the app's chat) handles this one the same way.
+    """

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "assistant"
 # Bottom to top: a module may import its own package and anything on a lower line, nothing above.
 LAYERS = [
     ("errors",),
-    ("schema", "tuning", "config"),
+    ("schema", "tuning", "config", "extras"),
     ("text",),
     ("sources", "embedding"),
     ("store",),

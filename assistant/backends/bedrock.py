@@ -13,7 +13,10 @@ import time
 from collections.abc import Callable, Iterator
 
 from assistant.backends.base import GenerationRequest, Usage
-from assistant.errors import BackendConfigError, BackendError
+from assistant.errors import BackendConfigError, BackendError, BackendMissingExtraError
+from assistant.extras import BEDROCK, import_error, problem, require
+
+NEEDS = "The bedrock backend needs the AWS SDK"  # + what is missing and the pip command (the `bedrock` extra)
 
 RETRIES = 3  # attempts after a throttled call, with exponential backoff
 _THROTTLED = {"ThrottlingException", "throttlingException", "TooManyRequestsException",
@@ -98,9 +101,11 @@ class BedrockBackend:
     def client(self):
         """The bedrock-runtime client (created from boto3's credential chain on first use)."""
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
+            try:
+                import boto3
+                from botocore.config import Config
+            except ImportError as exc:  # `create` checked; this covers a backend built directly
+                raise import_error(NEEDS, "bedrock", exc, BackendMissingExtraError) from exc
             try:
                 session = boto3.Session(region_name=self.region) if self.region else boto3.Session()
                 # our own retry loop handles throttling (so it can tell the user); botocore's is off
@@ -125,11 +130,12 @@ class BedrockBackend:
 
     def _call(self, operation: str, arguments: dict) -> dict:
         """One API call, retried with backoff while Bedrock throttles."""
+        client = self.client()  # first: it reports a missing SDK before botocore is imported below
         from botocore.exceptions import ClientError
 
         for attempt in range(RETRIES + 1):
             try:
-                return getattr(self.client(), operation)(**arguments)
+                return getattr(client, operation)(**arguments)
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") in _THROTTLED and attempt < RETRIES:
                     self._sleep(0.5 * 2 ** attempt)
@@ -173,16 +179,22 @@ class BedrockBackend:
 
 def check(settings) -> str | None:
     """Cheap readiness check for the UI: the packages import and a region is known."""
-    try:
-        import boto3
-    except ImportError:
-        return "boto3 is not installed: pip install boto3"
+    missing = problem(NEEDS, "bedrock", BEDROCK)
+    if missing:
+        return missing
+    import boto3
+
     if not (settings.bedrock_region or boto3.Session().region_name):
         return "no AWS region: set ASSISTANT_BEDROCK_REGION or AWS_REGION (and AWS credentials)"
     return None
 
 
 def create(settings, client=None, **_: object) -> BedrockBackend:
-    """Registry factory."""
+    """Registry factory.
+
+    Raises:
+        BackendMissingExtraError: boto3 is not installed (the message names the ``bedrock`` extra).
+    """
+    require(NEEDS, "bedrock", BEDROCK, BackendMissingExtraError)
     return BedrockBackend(settings.bedrock_model, settings.bedrock_region, client=client,
                           timeout=settings.llm_timeout, context_tokens=settings.context_tokens)

@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from assistant.backends.base import GenerationRequest, Usage
-from assistant.errors import BackendConfigError, BackendError
+from assistant.errors import BackendConfigError, BackendError, BackendMissingExtraError
+from assistant.extras import LLAMACPP, import_error, problem, require
+
+NEEDS = "The llamacpp backend needs llama-cpp-python"  # + what is missing and the pip command (`llamacpp` extra)
 
 
 class LlamaCppBackend:
@@ -42,9 +45,8 @@ class LlamaCppBackend:
         if self._llama is None:
             try:
                 from llama_cpp import Llama
-            except ImportError as exc:
-                raise BackendConfigError("The llamacpp backend needs llama-cpp-python: "
-                                         "CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install -e '.[llamacpp]'") from exc
+            except ImportError as exc:  # `create` checked; this covers a backend built directly
+                raise import_error(NEEDS, "llamacpp", exc, BackendMissingExtraError) from exc
             if not self.model_path.is_file():
                 raise BackendConfigError(f"No GGUF model at {self.model_path}: set ASSISTANT_GGUF to a .gguf file.")
             try:
@@ -88,14 +90,10 @@ class LlamaCppBackend:
 
 
 def check(settings) -> str | None:
-    """What is missing to use this backend, or None."""
-    try:
-        import importlib.util
-
-        if importlib.util.find_spec("llama_cpp") is None:
-            return "pip install -e '.[llamacpp]' (llama-cpp-python), then set ASSISTANT_GGUF"
-    except ValueError:
-        return "pip install -e '.[llamacpp]' (llama-cpp-python), then set ASSISTANT_GGUF"
+    """What is missing to use this backend, or None (the package first: it is the first thing to do)."""
+    missing = problem(NEEDS, "llamacpp", LLAMACPP)
+    if missing:
+        return missing
     if not settings.gguf:
         return "set ASSISTANT_GGUF to a .gguf model file"
     if not Path(settings.gguf).is_file():
@@ -107,8 +105,10 @@ def create(settings, **_: object) -> LlamaCppBackend:
     """Registry factory.
 
     Raises:
+        BackendMissingExtraError: llama-cpp-python is not installed (the message names the ``llamacpp`` extra).
         BackendConfigError: No model file configured.
     """
+    require(NEEDS, "llamacpp", LLAMACPP, BackendMissingExtraError)
     if not settings.gguf:
         raise BackendConfigError("The llamacpp backend is not set up: set ASSISTANT_GGUF to a .gguf model file.")
     return LlamaCppBackend(Path(settings.gguf), context_tokens=settings.context_tokens)

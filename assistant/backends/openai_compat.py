@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from assistant.backends.base import GenerationRequest, Usage
-from assistant.errors import BackendConfigError, BackendError
+from assistant.errors import BackendConfigError, BackendError, BackendMissingExtraError
+from assistant.extras import OPENAI, import_error, problem, require
+
+NEEDS = "The openai backend needs the openai client"  # + what is missing and the pip command (`openai` extra)
 
 
 def translate(exc: Exception, base_url: str, model: str) -> BackendError:
@@ -64,7 +67,10 @@ class OpenAICompatibleBackend:
     def client(self):
         """The openai client pointed at the configured server."""
         if self._client is None:
-            import openai
+            try:
+                import openai
+            except ImportError as exc:  # `create` checked; this covers a backend built directly
+                raise import_error(NEEDS, "openai", exc, BackendMissingExtraError) from exc
 
             # local servers need no key, but the client insists on one being set
             self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "not-needed",
@@ -102,7 +108,10 @@ class OpenAICompatibleBackend:
 
 
 def check(settings) -> str | None:
-    """What is missing to use this backend, or None."""
+    """What is missing to use this backend, or None (the package first: it is the first thing to do)."""
+    missing = problem(NEEDS, "openai", OPENAI)
+    if missing:
+        return missing
     if not settings.openai_base_url:
         return "set ASSISTANT_OPENAI_BASE_URL (e.g. http://127.0.0.1:11434/v1 for Ollama) and ASSISTANT_OPENAI_MODEL"
     if not settings.openai_model:
@@ -114,10 +123,12 @@ def create(settings, **_: object) -> OpenAICompatibleBackend:
     """Registry factory.
 
     Raises:
+        BackendMissingExtraError: The openai package is not installed (the message names the ``openai`` extra).
         BackendConfigError: The server address or model name is not set.
     """
-    problem = check(settings)
-    if problem:
-        raise BackendConfigError(f"The openai backend is not set up: {problem}.")
+    require(NEEDS, "openai", OPENAI, BackendMissingExtraError)
+    unset = check(settings)
+    if unset:
+        raise BackendConfigError(f"The openai backend is not set up: {unset}.")
     return OpenAICompatibleBackend(settings.openai_base_url, settings.openai_model, settings.openai_api_key,
                                    timeout=settings.llm_timeout, context_tokens=settings.context_tokens)

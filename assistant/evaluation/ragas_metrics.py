@@ -29,16 +29,30 @@ class Measured:
     reason: str = ""
 
 
+NEEDS = "The ragas metrics need the evaluation packages"  # + what is missing and the pip command (`eval` extra)
+
+
 def _ragas():
+    """The ragas classes we use; a missing package is a `MissingExtraError` naming the ``eval`` extra.
+
+    `assistant eval` checks for every package before it runs (`assistant.extras.require_eval`); this
+    covers the scorers built directly (tests, notebooks).
+    """
+    from assistant.extras import RAGAS, import_error, require
+
+    require(NEEDS, "eval", RAGAS)
     os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # ragas reads it when imported
     import warnings
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import ragas.metrics as legacy
-        from ragas import SingleTurnSample
-        from ragas.embeddings.base import BaseRagasEmbedding
-        from ragas.metrics.collections import NonLLMStringSimilarity, RougeScore, SemanticSimilarity
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import ragas.metrics as legacy
+            from ragas import SingleTurnSample
+            from ragas.embeddings.base import BaseRagasEmbedding
+            from ragas.metrics.collections import NonLLMStringSimilarity, RougeScore, SemanticSimilarity
+    except ImportError as exc:  # ragas is there but one of its own dependencies is not
+        raise import_error(NEEDS, "eval", exc) from exc
     return legacy, SingleTurnSample, BaseRagasEmbedding, NonLLMStringSimilarity, RougeScore, SemanticSimilarity
 
 
@@ -64,7 +78,12 @@ class NonLLMScorer:
             embed: Our embedding model (texts -> vectors), used for SemanticSimilarity so
                 nothing defaults to OpenAI and nothing is downloaded.
         """
+        from assistant.extras import NON_LLM, require
+
         legacy, self._sample, base, string_similarity, rouge, semantic = _ragas()
+        # ragas imports these inside its metrics (rouge_score in every score call, where a failure would only
+        # mark every question unmeasured), so they are checked here, once, with the extra to install
+        require("ragas' LLM-free metrics need rouge-score and rapidfuzz", "eval", NON_LLM)
 
         class LocalEmbeddings(base):
             """ragas embeddings backed by the assistant's own (offline) model."""
@@ -137,9 +156,13 @@ def judge_model(name: str, settings):
 
     Raises:
         ConfigError: Unknown judge, or its settings are missing.
+        MissingExtraError: The judge's langchain package is not installed (the message names the extra).
     """
     from assistant.errors import ConfigError
+    from assistant.extras import JUDGES, require
 
+    for extra, modules in JUDGES.get(name, {}).items():
+        require(f"The {name} judge needs langchain's {name} chat model", extra, modules)
     if name == "openai":
         if not (settings.openai_base_url and settings.openai_model):
             raise ConfigError("The openai judge needs ASSISTANT_OPENAI_BASE_URL and ASSISTANT_OPENAI_MODEL.")
@@ -171,7 +194,7 @@ class JudgeScorer:
             metrics: Which of `JUDGE_METRICS` to run.
             timeout: Seconds per metric per question.
         """
-        legacy, self._sample, *_ = _ragas()
+        legacy, self._sample, *_ = _ragas()  # first: it reports a missing ragas before the imports below
         from langchain_core.embeddings import Embeddings
         from ragas.embeddings import LangchainEmbeddingsWrapper
         from ragas.llms import LangchainLLMWrapper

@@ -115,11 +115,20 @@ def differences(rows: Sequence[dict], names: Sequence[str], limit: int = 30) -> 
 
 
 def chart(summaries: Sequence[dict], path: Path) -> None:
-    """A grouped bar chart of the main metrics per variant (PNG)."""
-    import matplotlib
+    """A grouped bar chart of the main metrics per variant (PNG).
 
-    matplotlib.use("Agg")  # no display: write files only
-    import matplotlib.pyplot as plt
+    Raises:
+        MissingExtraError: matplotlib is not installed (the message names the ``eval`` extra).
+    """
+    from assistant.extras import import_error
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display: write files only
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # `assistant eval` checked before running; this covers a direct call
+        raise import_error("The evaluation chart needs matplotlib", "eval", exc) from exc
     import numpy as np
 
     metrics = [m for m in CHART_METRICS if any(s.get(m) is not None for s in summaries)]
