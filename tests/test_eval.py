@@ -214,6 +214,9 @@ def test_judges_are_built_from_settings_never_a_default():
     assert bedrock.model_id == "amazon.nova-lite-v1:0"  # built, nothing called
     with pytest.raises(ConfigError, match="ASSISTANT_OPENAI_BASE_URL"):
         judge_model("openai", Settings())
+    # the answer cap reaches servers that ignore max_completion_tokens (llama.cpp's)
+    local = judge_model("openai", Settings(openai_base_url="http://127.0.0.1:9/v1", openai_model="m", max_tokens=64))
+    assert local.extra_body == {"max_tokens": 64} and local.max_tokens == 64
     with pytest.raises(ConfigError, match="available: bedrock, openai"):
         judge_model("gpt", Settings())
 

@@ -89,3 +89,20 @@ def test_the_check_sees_an_upward_import(tmp_path):
     module = tmp_path / "chunking.py"
     module.write_text("def f():\n    from assistant.answer.chain import run\n    return run\n")
     assert imported(module, "assistant.ingest.chunking") == [(2, "assistant.answer.chain")]
+
+
+def test_the_answer_path_imports_no_langchain():
+    """langchain is for the ragas judge only (docs/decisions/0005-llm-clients.md): filling prompts and
+    reaching any backend must not pay its ~0.5-0.9 s import."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from assistant.answer import chain, composers, compose\n"
+            "from assistant.answer.prompting import build_messages, load_prompt\n"
+            "import assistant.backends.bedrock, assistant.backends.openai_compat, assistant.backends.llamacpp\n"
+            "build_messages(load_prompt('default'), context='[1] notes {x}', question='q?')\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('langchain', 'langsmith'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent)
+    assert out.stdout.strip() == "[]", out.stdout

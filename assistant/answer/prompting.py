@@ -1,9 +1,12 @@
 """Pure prompt building: templates from files, numbered passages, chat messages, context budget.
 
-Templates live in ``assistant/prompts/<name>.md``: a ``description:`` line, optionally
+Templates live in ``assistant/answer/prompts/<name>.md``: a ``description:`` line, optionally
 ``max_words:``, then ``=== system ===`` and ``=== user ===`` sections with ``{context}``,
 ``{question}`` and, for condensing, ``{history}``. The evaluation compares them by name.
-Filling them is langchain_core's ChatPromptTemplate.
+
+Filling them is ``str.format``: the same messages as langchain_core's ChatPromptTemplate on every
+shipped template (``eval/lc_probe/prompt_equivalence.py``: 309 fills, none differ) without its
+~0.5 s import on every question to an LLM (docs/decisions/0005-llm-clients.md).
 """
 
 from __future__ import annotations
@@ -101,13 +104,11 @@ def format_history(history: Sequence[dict[str, str]], turns: int = 3) -> str:
 def build_messages(template: PromptTemplate, **values: str) -> list[dict[str, str]]:
     """Fill a template into chat messages (``role``/``content`` dicts).
 
-    Values are inserted as data: braces inside them (code in the notes) are not template syntax.
+    Values are inserted as data: braces inside them (code in the notes) are not template syntax
+    (``str.format`` parses only the template); ``{{`` and ``}}`` in a template are literal braces.
     """
-    from langchain_core.prompts import ChatPromptTemplate
-
-    prompt = ChatPromptTemplate.from_messages([("system", template.system), ("human", template.user)])
-    roles = {"system": "system", "human": "user", "ai": "assistant"}
-    return [{"role": roles[m.type], "content": str(m.content)} for m in prompt.format_messages(**values)]
+    return [{"role": "system", "content": template.system.format(**values)},
+            {"role": "user", "content": template.user.format(**values)}]
 
 
 def fit_contexts(

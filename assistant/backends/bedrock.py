@@ -4,7 +4,8 @@ Why boto3 directly and not langchain-aws's ChatBedrockConverse: our backends tak
 messages and stream text, and what the student needs from this layer is a precise message for
 each failure (no credentials, model access not enabled, wrong region or model id, throttling,
 timeouts). botocore's own exceptions carry the error codes we map; the client is also the seam
-where tests inject botocore's Stubber. Credentials come from boto3's normal chain only.
+where tests inject botocore's Stubber. Credentials come from boto3's normal chain only. Measured against
+ChatBedrockConverse on the same client: docs/decisions/0005-llm-clients.md.
 """
 
 from __future__ import annotations

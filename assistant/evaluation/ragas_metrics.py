@@ -168,9 +168,12 @@ def judge_model(name: str, settings):
             raise ConfigError("The openai judge needs ASSISTANT_OPENAI_BASE_URL and ASSISTANT_OPENAI_MODEL.")
         from langchain_openai import ChatOpenAI
 
+        # langchain-openai sends the cap only as max_completion_tokens, which llama.cpp's server ignores
+        # (measured: 423 tokens for a cap of 16, docs/decisions/0005-llm-clients.md); max_tokens too
         return ChatOpenAI(base_url=settings.openai_base_url, model=settings.openai_model, temperature=0,
                           api_key=settings.openai_api_key or "not-needed", timeout=settings.llm_timeout,
-                          max_retries=1, max_tokens=settings.max_tokens)
+                          max_retries=1, max_tokens=settings.max_tokens,
+                          extra_body={"max_tokens": settings.max_tokens})
     if name == "bedrock":
         from langchain_aws import ChatBedrockConverse
 

@@ -69,7 +69,7 @@ def streaming() -> None:
     client = make_client()
     serve_stream(client, PIECES)
     backend = BedrockBackend(MODEL, "us-east-1", client=client)
-    ours = list(backend.stream(GenerationRequest("q", messages=MESSAGES)))
+    ours = list(backend.stream(GenerationRequest(messages=MESSAGES)))
     print(f"ours      pieces={len(ours)} same_text={''.join(ours) == ''.join(PIECES)} last_usage={backend.last_usage}")
     print()
 
@@ -114,7 +114,7 @@ def call_errors() -> None:
             for _ in range(4 if code == "ThrottlingException" else 1):
                 stub.add_client_error("converse_stream", code, message, status)
             try:
-                list(backend.stream(GenerationRequest("q", messages=MESSAGES)))
+                list(backend.stream(GenerationRequest(messages=MESSAGES)))
             except Exception as exc:  # noqa: BLE001
                 ours = str(exc)
         print(f"| {code} | {message[:40]} | {describe(lc_exc)} | {mapped_same(lc_exc, ours)} |")
@@ -191,7 +191,7 @@ def transport_errors() -> None:
     client.meta.events.register("before-send.bedrock-runtime.ConverseStream", lambda request, **_: AWSResponse(
         request.url, 200, {"content-type": "application/vnd.amazon.eventstream"}, _Raw(data)))
     backend = BedrockBackend(MODEL, "us-east-1", client=client)
-    print(f"   ours on the same cut stream: {list(backend.stream(GenerationRequest('q', messages=MESSAGES)))} "
+    print(f"   ours on the same cut stream: {list(backend.stream(GenerationRequest(messages=MESSAGES)))} "
           f"(no error; usage {backend.last_usage})")
     print()
 
@@ -203,7 +203,7 @@ def overhead(calls: int) -> None:
     serve_stream(client_ours, PIECES)
     model = lc_model(client_lc)
     backend = BedrockBackend(MODEL, "us-east-1", client=client_ours)
-    request = GenerationRequest("q", messages=MESSAGES)
+    request = GenerationRequest(messages=MESSAGES)
     first = {"langchain": [], "ours": []}
     whole = {"langchain": [], "ours": []}
     for i in range(calls + 10):

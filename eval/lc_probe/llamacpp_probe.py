@@ -47,7 +47,7 @@ def run_lc(model, messages):
 
 def run_ours(backend, messages):
     t0, first, pieces = time.perf_counter(), None, []
-    for piece in backend.stream(GenerationRequest("q", messages=messages, max_tokens=MAX_TOKENS)):
+    for piece in backend.stream(GenerationRequest(messages=messages, max_tokens=MAX_TOKENS)):
         first = first or time.perf_counter()
         pieces.append(piece)
     return first - t0, time.perf_counter() - t0, "".join(pieces), len(pieces), backend.last_usage

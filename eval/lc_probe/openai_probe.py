@@ -59,7 +59,7 @@ def run_lc(model, messages):
 
 def run_ours(backend, messages):
     t0, first, pieces = time.perf_counter(), None, []
-    for piece in backend.stream(GenerationRequest("q", messages=messages, max_tokens=MAX_TOKENS)):
+    for piece in backend.stream(GenerationRequest(messages=messages, max_tokens=MAX_TOKENS)):
         first = first or time.perf_counter()
         pieces.append(piece)
     usage = backend.last_usage
@@ -81,7 +81,7 @@ def errors(url: str) -> None:
     print("## errors")
     down = f"http://127.0.0.1:{free_port()}/v1"
     for name, call in [("ours", lambda: list(OpenAICompatibleBackend(down, "smollm2", timeout=5).stream(
-            GenerationRequest("q", messages=prompt(100))))),
+            GenerationRequest(messages=prompt(100))))),
             ("ChatOpenAI", lambda: list(chat_openai(down, timeout=5).stream([("human", "hi")])))]:
         t0 = time.perf_counter()
         try:
@@ -94,7 +94,7 @@ def errors(url: str) -> None:
                 print(f"    our translate() on it: {translate(exc, down, 'smollm2')}")
     too_long = prompt(40000)  # well over n_ctx=2048
     for name, call in [("ours", lambda: list(OpenAICompatibleBackend(url, "smollm2").stream(
-            GenerationRequest("q", messages=too_long, max_tokens=MAX_TOKENS)))),
+            GenerationRequest(messages=too_long, max_tokens=MAX_TOKENS)))),
             ("ChatOpenAI", lambda: list(chat_openai(url).stream(lc_messages(too_long))))]:
         try:
             call()

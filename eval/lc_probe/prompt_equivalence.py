@@ -1,4 +1,4 @@
-"""Does plain str.format fill our prompt templates exactly as ChatPromptTemplate does?
+"""Does `prompting.build_messages` (plain str.format) fill our templates exactly as ChatPromptTemplate does?
 
 Every shipped template, filled with windows of the real notes (and values full of braces, which must stay
 data), through both; prints how many message lists differ and the per-fill cost of each.
@@ -13,12 +13,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from assistant.prompting import CONDENSE, available_prompts, build_messages, load_prompt  # noqa: E402
+from assistant.answer.prompting import CONDENSE, available_prompts, build_messages, load_prompt  # noqa: E402
 
 
-def plain(template, **values: str) -> list[dict[str, str]]:
-    return [{"role": "system", "content": template.system.format(**values)},
-            {"role": "user", "content": template.user.format(**values)}]
+def with_langchain(template, **values: str) -> list[dict[str, str]]:
+    """How the assistant filled templates before (langchain_core's ChatPromptTemplate)."""
+    from langchain_core.prompts import ChatPromptTemplate
+
+    prompt = ChatPromptTemplate.from_messages([("system", template.system), ("human", template.user)])
+    roles = {"system": "system", "human": "user", "ai": "assistant"}
+    return [{"role": roles[m.type], "content": str(m.content)} for m in prompt.format_messages(**values)]
 
 
 def main() -> None:
@@ -35,9 +39,9 @@ def main() -> None:
             kwargs = {"history": value, "question": other} if name == CONDENSE else {"context": value,
                                                                                       "question": other}
             t0 = time.perf_counter()
-            a = build_messages(template, **kwargs)
+            a = with_langchain(template, **kwargs)
             t1 = time.perf_counter()
-            b = plain(template, **kwargs)
+            b = build_messages(template, **kwargs)
             t2 = time.perf_counter()
             if fills:  # the first call pays langchain_core's import
                 t_lc += t1 - t0

@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from common import MODEL, PY, ROOT, SAFE_ENV, median_ms  # noqa: E402
 
-PRELUDE = "import assistant.core, assistant.answering\n"
+PRELUDE = "import assistant.core, assistant.answer.chain\n"
 
 CASES = {
     # (import, build)
