@@ -284,7 +284,8 @@ def settings_sidebar(sa: StudyAssistant) -> tuple[dict, DeltaGenerator]:
         backend = st.selectbox("Answer backend", names, index=default, key="backend",
                                format_func=lambda n: n if ready[n][0] else f"{n} (not set up)")
         if not ready[backend][0]:
-            st.warning(markdown_text(f"{backend} needs: {ready[backend][1]}"))
+            need = ready[backend][1]  # a missing extra's message names the backend itself
+            st.warning(markdown_text(need if need.startswith("The ") else f"{backend} needs: {need}"))
         elif backend == "extractive":
             st.caption("Quotes your notes (no language model): offline and instant.")
         prompts = available_prompts()
