@@ -215,7 +215,7 @@ def _load_in_subprocess(corpus, seconds: float = 60.0) -> tuple[set[str], list[s
     import subprocess
     import sys
 
-    code = ("import json, sys; from pathlib import Path; from assistant.corpus import load_corpus; "
+    code = ("import json, sys; from pathlib import Path; from assistant.sources.notes import load_corpus; "
             "notes, warnings = load_corpus(Path(sys.argv[1]), int(sys.argv[2])); "
             "print(json.dumps([[n.source for n in notes], warnings]))")
     try:

@@ -1,6 +1,6 @@
 """Start-up cost of each way of talking to a model, in fresh processes (median of N runs, interleaved).
 
-Each process first imports what `assistant ask` has already loaded (assistant.core, assistant.answering),
+Each process first imports what `assistant ask` has already loaded (assistant.core, assistant.answer.chain),
 untimed, then times the case's import and, separately, building the client/model object. So the numbers
 are what choosing that backend adds to an ask or chat process.
 
