@@ -147,14 +147,15 @@ class StudyAssistant:
         with self.store.lock.hold(wait):
             self.store.check_writable()
             notes, warnings = load_corpus(self.settings.corpus_dir, int(self.settings.max_file_mb * 1e6))
-            todo = plan(self.store, notes, self.build_settings, rebuild, bool(self.settings.chroma_url))
+            build = self.build_settings
+            todo = plan(self.store, notes, build, rebuild, bool(self.settings.chroma_url))
             if todo.noop:
                 self.store.clean(todo.old)  # nothing to build; what a dead writer left still goes
                 n = todo.old.chunk_count
                 return IngestReport(len(notes), n, 0, 0, n, time.perf_counter() - started, warnings)
             from assistant.ingest.pipeline import Pipeline
 
-            pipeline = Pipeline(self.store, self.build_settings, self._chunk_note, lambda: self.tokenizer,
+            pipeline = Pipeline(self.store, build, self._chunk_note, lambda: self.tokenizer,
                                 lambda: self.embedder, self.model_info.dim)
             report = pipeline.run(notes, warnings, todo.old, rebuild, progress, step, started, todo.health,
                                   todo.repaired, todo.retire)

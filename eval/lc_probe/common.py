@@ -141,3 +141,31 @@ def start_server(log_path: Path, threads: int = 2):
             time.sleep(0.5)
     proc.terminate()
     raise RuntimeError("server did not start")
+
+
+def lc_messages(messages):
+    """Our role/content dicts as langchain message tuples."""
+    return [("human" if m["role"] == "user" else m["role"], m["content"]) for m in messages]
+
+
+def run_lc(model, messages):
+    """Stream a langchain chat model: (first piece s, whole s, text, pieces, usage_metadata)."""
+    t0, first, pieces, usage = time.perf_counter(), None, [], None
+    for chunk in model.stream(lc_messages(messages)):
+        if chunk.text:
+            first = first or time.perf_counter()
+            pieces.append(chunk.text)
+        if chunk.usage_metadata:
+            usage = chunk.usage_metadata
+    return first - t0, time.perf_counter() - t0, "".join(pieces), len(pieces), usage
+
+
+def run_ours(backend, messages, max_tokens: int):
+    """Stream one of our backends: (first piece s, whole s, text, pieces, last_usage)."""
+    from assistant.backends.base import GenerationRequest
+
+    t0, first, pieces = time.perf_counter(), None, []
+    for piece in backend.stream(GenerationRequest(messages=messages, max_tokens=max_tokens)):
+        first = first or time.perf_counter()
+        pieces.append(piece)
+    return first - t0, time.perf_counter() - t0, "".join(pieces), len(pieces), backend.last_usage

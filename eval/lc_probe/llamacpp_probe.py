@@ -14,9 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from common import gguf, median_ms  # noqa: E402
+from common import gguf, median_ms, run_lc, run_ours  # noqa: E402
 
-from assistant.backends.base import GenerationRequest  # noqa: E402
 from assistant.backends.llamacpp import LlamaCppBackend  # noqa: E402
 
 MAX_TOKENS = 16
@@ -30,27 +29,10 @@ def prompt(chars: int) -> list[dict[str, str]]:
             {"role": "user", "content": f"[1] notes\n<<<\n{text}\n>>>\n\nQuestion: what is data drift?"}]
 
 
-def lc_messages(messages):
-    return [("human" if m["role"] == "user" else m["role"], m["content"]) for m in messages]
 
 
-def run_lc(model, messages):
-    t0, first, pieces, usage = time.perf_counter(), None, [], None
-    for chunk in model.stream(lc_messages(messages)):
-        if chunk.text:
-            first = first or time.perf_counter()
-            pieces.append(chunk.text)
-        if chunk.usage_metadata:
-            usage = chunk.usage_metadata
-    return first - t0, time.perf_counter() - t0, "".join(pieces), len(pieces), usage
 
 
-def run_ours(backend, messages):
-    t0, first, pieces = time.perf_counter(), None, []
-    for piece in backend.stream(GenerationRequest(messages=messages, max_tokens=MAX_TOKENS)):
-        first = first or time.perf_counter()
-        pieces.append(piece)
-    return first - t0, time.perf_counter() - t0, "".join(pieces), len(pieces), backend.last_usage
 
 
 def main() -> None:
@@ -77,7 +59,7 @@ def main() -> None:
     print(f"load, ChatLlamaCpp: {time.perf_counter() - t:.2f} s (a second copy of the weights)")
     print()
     messages = prompt(args.chars)
-    _, _, text_o, n_o, usage_o = run_ours(backend, messages)
+    _, _, text_o, n_o, usage_o = run_ours(backend, messages, MAX_TOKENS)
     _, _, text_l, n_l, usage_l = run_lc(model, messages)
     print("## streaming")
     print(f"ours:         pieces={n_o} last_usage={usage_o} (llama-cpp's stream carries no usage)")
@@ -94,7 +76,7 @@ def main() -> None:
     print()
     print("## errors")
     too_long = prompt(40000)
-    for name, call in [("ours", lambda: run_ours(backend, too_long)),
+    for name, call in [("ours", lambda: run_ours(backend, too_long, MAX_TOKENS)),
                        ("ChatLlamaCpp", lambda: run_lc(model, too_long))]:
         try:
             call()
@@ -115,7 +97,7 @@ def main() -> None:
                   model_path=str(path), n_ctx=N_CTX, n_threads=args.threads, n_batch=512, max_tokens=MAX_TOKENS,
                   temperature=0.0, repeat_penalty=1.0, verbose=False)}
     for name, m in models.items():  # each model has evaluated the prompt once before the warm calls
-        run_ours(m, messages) if name == "ours" else run_lc(m, messages)
+        run_ours(m, messages, MAX_TOKENS) if name == "ours" else run_lc(m, messages)
     for mode in ("warm", "cold"):
         first = {name: [] for name in models}
         whole = {name: [] for name in models}
@@ -125,7 +107,7 @@ def main() -> None:
                 # cold: a different first line each call, so the whole prompt is evaluated
                 msgs = messages if mode == "warm" else [
                     {"role": "system", "content": f"Call {i} of {name}. " + messages[0]["content"]}, *messages[1:]]
-                f, w, *_ = run_ours(m, msgs) if name == "ours" else run_lc(m, msgs)
+                f, w, *_ = run_ours(m, msgs, MAX_TOKENS) if name == "ours" else run_lc(m, msgs)
                 first[name].append(f)
                 whole[name].append(w)
         print(f"## time to first token, {mode} prompt, {args.runs} calls each, interleaved, {args.threads} thread(s), "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from common import free_port, median_ms, start_server  # noqa: E402
+from common import free_port, lc_messages, median_ms, run_lc, run_ours, start_server  # noqa: E402
 from langchain_openai import ChatOpenAI  # noqa: E402
 
 from assistant.backends.base import GenerationRequest  # noqa: E402
@@ -30,8 +30,6 @@ def prompt(chars: int) -> list[dict[str, str]]:
             {"role": "user", "content": f"[1] notes\n<<<\n{text}\n>>>\n\nQuestion: what is data drift?"}]
 
 
-def lc_messages(messages):
-    return [("human" if m["role"] == "user" else m["role"], m["content"]) for m in messages]
 
 
 def chat_openai(url: str, stream_usage: bool | None = True, cap: bool = True, **kw) -> ChatOpenAI:
@@ -46,24 +44,8 @@ def chat_openai(url: str, stream_usage: bool | None = True, cap: bool = True, **
     return ChatOpenAI(**args)
 
 
-def run_lc(model, messages):
-    t0, first, pieces, usage = time.perf_counter(), None, [], None
-    for chunk in model.stream(lc_messages(messages)):
-        if chunk.text:
-            first = first or time.perf_counter()
-            pieces.append(chunk.text)
-        if chunk.usage_metadata:
-            usage = chunk.usage_metadata
-    return first - t0, time.perf_counter() - t0, "".join(pieces), len(pieces), usage
 
 
-def run_ours(backend, messages):
-    t0, first, pieces = time.perf_counter(), None, []
-    for piece in backend.stream(GenerationRequest(messages=messages, max_tokens=MAX_TOKENS)):
-        first = first or time.perf_counter()
-        pieces.append(piece)
-    usage = backend.last_usage
-    return first - t0, time.perf_counter() - t0, "".join(pieces), len(pieces), usage
 
 
 def payload_check(url: str, messages) -> None:
@@ -118,7 +100,7 @@ def main() -> None:
         messages = prompt(args.chars)
         backend = OpenAICompatibleBackend(url, "smollm2", timeout=60)
         print(f"## streaming (llama_cpp.server on {url.split('/v1')[0]}, SmolLM2-135M, max_tokens={MAX_TOKENS})")
-        _, _, text_o, n_o, usage_o = run_ours(backend, messages)
+        _, _, text_o, n_o, usage_o = run_ours(backend, messages, MAX_TOKENS)
         print(f"ours:                         pieces={n_o} usage={usage_o}")
         print("ours, by the server's own count: none: llama_cpp.server sends no usage chunk when streaming "
               "(stream_options.include_usage is ignored); `assistant` falls back to tiktoken")
@@ -134,7 +116,7 @@ def main() -> None:
         whole = {"ours": [], "ChatOpenAI": []}
         for _ in range(args.runs):
             for name in ("ours", "ChatOpenAI"):
-                f, w, *_ = run_ours(backend, messages) if name == "ours" else run_lc(model, messages)
+                f, w, *_ = run_ours(backend, messages, MAX_TOKENS) if name == "ours" else run_lc(model, messages)
                 first[name].append(f)
                 whole[name].append(w)
         print(f"## time to first token, {args.runs} calls each, interleaved, prompt ~{args.chars // 4} tokens of notes")
