@@ -291,7 +291,8 @@ def test_with_no_index_yet_the_page_waits_for_the_other_writer(page, folders, em
 
 
 def new_topics(count: int) -> str:
-    """Sections no index holds yet: enough to keep an ingest busy for several seconds (~80 chunks)."""
+    """Sections no index holds yet (one chunk each). 400 keep an ingest busy long enough that the second
+    tab asks while the first still writes, even on a loaded 2-core CI machine; 80 once did not."""
     words = ["quokka", "tamarind", "basalt", "zephyr", "lantern", "marimba", "obsidian", "juniper", "falcon"]
     return "".join(
         f"\n## Field note {i}\n\n- The {words[i % 9]} {words[(i * 4 + 1) % 9]} survey number {i} logged "
@@ -329,7 +330,7 @@ def test_real_browser_two_tabs_ask_at_once_after_a_note_changed(folders, embedde
             idle(tab)
         total = sections(folders)
         with (folders / "corpus" / PLAN).open("a", encoding="utf-8") as f:
-            f.write(new_topics(80))
+            f.write(new_topics(400))
         boxes = [tab.get_by_placeholder("Ask about your notes…") for tab in tabs]
         for box in boxes:
             box.fill(DRIFT)
