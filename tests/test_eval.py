@@ -320,6 +320,8 @@ def test_eval_on_another_notes_folder_uses_its_own_index_and_leaves_the_students
         assert "Indexed" not in again.stderr
     finally:
         shutil.rmtree(own, ignore_errors=True)
+        if own.parent.is_dir() and not any(own.parent.iterdir()):
+            own.parent.rmdir()  # the shared test cache keeps only the model
 
 
 def test_eval_on_another_notes_folder_needs_its_questions(tmp_path):
