@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from assistant.errors import AssistantError, ConfigError, QuestionError
-from assistant.text.markdown import line_span, plain_text
+from assistant.text.markdown import plain_text
 
 STALE = "Your notes (or how they are indexed) changed since the last ingest: updating the index first."
 BUSY = ("Another process is updating the index: answering from the index as it is (ask again once it is done "
@@ -162,7 +162,8 @@ def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dens
     width = min(100, max(60, shutil.get_terminal_size((100, 24)).columns))
     for rank, hit in enumerate(hits, 1):
         click.secho(f"[{rank}] {hit.heading or hit.source}", bold=True)
-        click.secho(f"    {hit.source}:{hit.start_line}-{hit.end_line}  score {hit.score:.4f}  "
+        where = hit.place() if hit.region else f"{hit.source}:{hit.start_line}-{hit.end_line}"
+        click.secho(f"    {where}  score {hit.score:.4f}  "
                     f"similarity {hit.similarity:.2f}", dim=True)
         body = " ".join(line.strip() for line in plain_text(hit.text).splitlines() if line.strip())
         click.echo(textwrap.fill(textwrap.shorten(body, 400, placeholder=" …"), width,
@@ -211,7 +212,7 @@ def _print_sources(answer) -> None:
     click.secho("Sources", bold=True)
     for c in sorted(answer.citations, key=lambda c: c.n):
         click.echo(f"  [{c.n}] {c.chunk.heading or c.chunk.source}")
-        click.secho(f"      {c.chunk.source}, {line_span(c.start_line, c.end_line)}", dim=True)
+        click.secho(f"      {c.chunk.place(c.start_line, c.end_line)}", dim=True)
 
 
 def _print_footer(answer) -> None:
