@@ -342,6 +342,13 @@ def index_action(name: str | None) -> None:
     st.session_state.confirm_rebuild = False
 
 
+def skipped_files(status: IndexStatus) -> None:
+    """Files in the notes folder the index could not read (a scanned PDF, a broken notebook) and why."""
+    if status.skipped:
+        st.caption(f"{len(status.skipped)} file(s) not indexed:  \n" + "  \n".join(
+            "• " + markdown_text(line) for line in status.skipped))
+
+
 def notes_panel(status: IndexStatus | None) -> None:
     """The notes' status, what is wrong with the index (with a repair), re-index and rebuild (confirmed first).
 
@@ -356,6 +363,7 @@ def notes_panel(status: IndexStatus | None) -> None:
     st.markdown(f"{status.files} file(s), {status.chunks} sections  \nlast indexed {when}")
     st.caption("Notes folder")
     st.code(status.corpus_dir, language=None, wrap_lines=True)  # a code block reads no markdown
+    skipped_files(status)
     if status.problems:
         st.error("The index needs a repair:  \n" + "  \n".join(
             "• " + markdown_text(problem_line(p)) for p in status.problems), icon=":material/healing:")

@@ -480,6 +480,8 @@ def status(ctx: click.Context) -> None:
     click.echo(f"index          {info.store}")
     click.echo(f"indexed        {info.files} file(s), {info.chunks} chunks; last ingest {when}")
     click.echo(f"notes changed  {changed[info.stale]}")
+    for n, line in enumerate(info.skipped):
+        click.echo(f"{'not indexed' if n == 0 else '':15}{line}")
     if info.problems:
         for n, problem in enumerate(info.problems):
             click.echo(f"{'health' if n == 0 else '':15}{problem}")

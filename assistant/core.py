@@ -285,6 +285,7 @@ class StudyAssistant:
             files=len(manifest.files) if manifest else 0, chunks=manifest.chunk_count if manifest else 0,
             updated=manifest.updated if manifest else None, stale=stale, model=str(self.model_info.path),
             problems=tuple(problems), busy=self.store.lock.busy(),
+            skipped=tuple(manifest.skip_reasons()) if manifest else (),
         )
 
     # -- answer ----------------------------------------------------------------------------

@@ -179,6 +179,8 @@ class IndexStatus:
         problems: What is wrong with the index (damaged or missing parts, an older format), each
             repaired by a plain `assistant ingest`; empty when it is healthy.
         busy: Another process is updating the index right now.
+        skipped: Files the last ingest found but could not read (a scanned PDF...), one line each
+            saying why.
     """
 
     corpus_dir: str
@@ -191,6 +193,7 @@ class IndexStatus:
     model: str
     problems: tuple[str, ...] = ()
     busy: bool = False
+    skipped: tuple[str, ...] = ()
 
     @property
     def needs_ingest(self) -> bool:

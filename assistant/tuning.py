@@ -40,6 +40,9 @@ PDF_PARAGRAPH_GAP: Final = 1.35
 # A line shorter than this share of a full line (the 90th percentile of line lengths) ends its paragraph:
 # list items, table rows and slide bullets sit at the usual spacing, and only their length shows they end.
 PDF_SHORT_LINE: Final = 0.7
+# A paragraph starting this many font sizes (em) right of the body margin is a list item (Chromium and
+# LibreOffice indent items 2.5-3 em and draw the bullet as a shape); a first-line indent is 1-1.5 em.
+PDF_LIST_INDENT: Final = 2.0
 # PDFs and notebooks may be this many times ASSISTANT_MAX_FILE_MB: their bytes are mostly fonts, images
 # and outputs (a 40-slide deck with figures: ~6 MB for ~60 KB of text), not text to embed.
 CONTAINER_SIZE_FACTOR: Final = 10

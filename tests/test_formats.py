@@ -44,6 +44,7 @@ chain in the inner membrane pumps protons, and ATP synthase uses the proton grad
 <h2>Ribosomes</h2>
 <p>Ribosomes translate messenger RNA into proteins; free ribosomes make cytosolic proteins while ribosomes
 bound to the rough endoplasmic reticulum make secreted and membrane proteins.</p>
+<ul><li>Free ribosomes float in the cytosol.</li><li>Bound ribosomes sit on the rough ER.</li></ul>
 <pre><code>transcribe(dna) -> mrna
 translate(mrna) -> protein</code></pre>
 </body></html>"""
@@ -149,6 +150,17 @@ def test_html_without_main_drops_navigation_and_keeps_inline_marks():
     assert text == "## Topic\n\nA **bold** term\nnext line\n\n\\# hash\n"
 
 
+def test_html_open_head_cell_blocks_and_declared_charset(tmp_path):
+    text = read_html("<html><head><title>T</title><body><table><tr><th>Step</th></tr>"
+                     "<tr><td><p>one</p><p>two</p></td></tr></table>").text
+    assert text == "| Step |\n|---|\n| one; two |\n"
+    (tmp_path / "corpus").mkdir()
+    page = '<meta charset="windows-1252"><p>caf\u00e9 cr\u00e8me</p>'.encode("cp1252")
+    (tmp_path / "corpus" / "menu.html").write_bytes(page)
+    notes, warnings = load_corpus(tmp_path / "corpus", 2_000_000)
+    assert warnings == [] and notes[0].view().text == "café crème\n"
+
+
 def test_html_with_no_text_is_unreadable():
     with pytest.raises(UnreadableError, match="no text"):
         read_html("<html><head><script>x()</script></head><body><nav>menu</nav></body></html>")
@@ -163,6 +175,12 @@ def test_notebook_cells_are_regions_code_is_fenced_outputs_dropped():
     assert lines[code.start - 1 : code.start + 3] == [
         "```python", "totals = sales.groupby('city')['amount'].sum()", "print(totals)", "```"]
     assert "quokkaoutput" not in view.text
+
+
+def test_notebook_markdown_cell_with_an_open_fence_is_closed():
+    nb = {"cells": [{"cell_type": "markdown", "source": "## Setup\n```bash\npip install x"},
+                    {"cell_type": "markdown", "source": "## Next\ntext"}]}
+    assert read_notebook(json.dumps(nb)).text == "## Setup\n```bash\npip install x\n```\n\n## Next\ntext\n"
 
 
 def test_notebook_language_and_empty_cells():
@@ -210,6 +228,8 @@ def test_pdf_pages_become_regions_with_headings_from_the_outline(tmp_path):
             "transport chain in the inner membrane pumps protons, and ATP synthase uses the proton gradient "
             "to make ATP.") in page["page 2"]
     assert "```text\ntranscribe(dna) -> mrna\ntranslate(mrna) -> protein\n```" in "\n".join(page["page 3"])
+    # bullets Chromium draws as shapes: the items are set in from the margin
+    assert "- Free ribosomes float in the cytosol.\n- Bound ribosomes sit on the rough ER." in "\n".join(page["page 3"])
 
 
 @needs_chromium
@@ -227,6 +247,7 @@ def test_pdf_line_breaks_are_joined_sensibly():
     assert _join("a state-of-the-", "art model", words) == "a state-of-the-art model"
     assert _join("a well-", "known fact", words) == "a well-known fact"  # neither form elsewhere: keep it
     assert _join("first line", "second line", words) == "first line second line"
+    assert _join("hyphen\u00ad", "ation", words) == "hyphenation"
 
 
 # -- regions ------------------------------------------------------------------------------------------
@@ -292,6 +313,7 @@ def test_unreadable_files_are_skipped_with_a_reason_and_not_read_again(tmp_path,
     assert "not valid JSON" in reasons[0] and "encrypted" in reasons[1] and "no text layer" in reasons[2]
     assert {c.source for c in sa.chunks()} == {"probes.md"}
     assert not sa.status().stale
+    assert sorted(sa.status().skipped) == reasons
     again = sa.ingest(progress=False)  # nothing changed: nothing read again, the reasons still said
     assert (again.added, again.removed, sorted(again.warnings)) == (0, 0, reasons)
     fixed = dict(PANDAS_NOTEBOOK)
@@ -300,6 +322,24 @@ def test_unreadable_files_are_skipped_with_a_reason_and_not_read_again(tmp_path,
     third = sa.ingest(progress=False)
     assert third.files == 2 and third.added > 0 and len(third.warnings) == 2
     assert any(c.source == "broken.ipynb" and c.region == "cell 3" for c in sa.chunks())
+
+
+def test_status_and_sidebar_name_the_skipped_files(tmp_path, monkeypatch):
+    write_notes(tmp_path / "corpus", {"probes.md": PROBES_MD})
+    (tmp_path / "corpus" / "scan.pdf").write_bytes(blank_pdf())
+    env = {"ASSISTANT_CORPUS_DIR": str(tmp_path / "corpus"), "ASSISTANT_INDEX_DIR": str(tmp_path / "index"),
+           "ASSISTANT_CACHE_DIR": str(CACHE_DIR), "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    runner = CliRunner()
+    ingested = runner.invoke(main, ["--env-file", str(tmp_path / "none.env"), "ingest", "-q"], env=env)
+    assert ingested.exit_code == 0, ingested.output
+    assert "warning: scan.pdf: skipped, it has no text layer" in ingested.stderr
+    shown = runner.invoke(main, ["--env-file", str(tmp_path / "none.env"), "status"], env=env)
+    assert "not indexed    scan.pdf: skipped, it has no text layer" in shown.stdout
+    app = page_over(tmp_path, monkeypatch)
+    app.run()
+    assert not app.exception
+    captions = [c.value.replace("\\", "") for c in app.sidebar.caption]
+    assert any("1 file(s) not indexed" in c and "scan.pdf" in c and "no text layer" in c for c in captions), captions
 
 
 def test_a_folder_of_only_unreadable_files_says_so(tmp_path, make_assistant):

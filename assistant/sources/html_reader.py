@@ -88,6 +88,8 @@ class _Converter(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self.scope and tag == self.scope:
             self.in_scope += 1
+        if tag == "body":
+            self.drop = 0  # the body starts: a <head> left open (HTML allows it) ends here
         if tag in _DROP:
             if tag not in _VOID:
                 self.drop += 1
@@ -102,7 +104,7 @@ class _Converter(HTMLParser):
                 self.pre.append("\n")
             return
         if self.cell is not None:
-            if tag == "br":
+            if tag in ("br", "p", "div", "li"):
                 self.cell.append("; ")  # a line break inside a cell: the row must stay one line
             elif tag in _INLINE_MARKS:
                 self.cell.append(_INLINE_MARKS[tag])

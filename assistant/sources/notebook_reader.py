@@ -10,6 +10,7 @@ run (so every run would re-embed the notebook) and they would be quoted as if th
 from __future__ import annotations
 
 import json
+import re
 
 from assistant.sources.views import UnreadableError, View, ViewBuilder, fence
 
@@ -19,6 +20,24 @@ def _source(cell: dict) -> str:
     if isinstance(source, list):
         source = "".join(s for s in source if isinstance(s, str))
     return source if isinstance(source, str) else ""
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def _closed(lines: list[str]) -> list[str]:
+    """A markdown cell's lines with a code fence it leaves open closed (it would swallow the next cells)."""
+    open_fence = ""
+    for line in lines:
+        match = _FENCE.match(line)
+        if not match:
+            continue
+        mark = match.group(1)
+        if not open_fence:
+            open_fence = mark
+        elif mark[0] == open_fence[0] and len(mark) >= len(open_fence) and not line.strip()[len(mark):].strip():
+            open_fence = ""
+    return [*lines, open_fence] if open_fence else lines
 
 
 def _language(notebook: dict) -> str:
@@ -56,7 +75,7 @@ def read_notebook(text: str) -> View:
             continue
         kind = cell.get("cell_type")
         if kind == "markdown":
-            lines = source.replace("\r\n", "\n").split("\n")
+            lines = _closed(source.replace("\r\n", "\n").split("\n"))
         elif kind == "code":
             lines = fence(source.replace("\r\n", "\n"), language)
         else:  # raw cells are for conversion tools (LaTeX, reST), not reading

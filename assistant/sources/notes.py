@@ -6,6 +6,7 @@ import codecs
 import errno
 import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,6 +253,20 @@ def _decode(data: bytes, source: str) -> tuple[str | None, str | None]:
     return text, warning
 
 
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
+
+
+def _declared(data: bytes, source: str) -> tuple[str, None] | None:
+    """An HTML page that is not UTF-8, read in the encoding its ``<meta charset>`` declares (if it has one)."""
+    match = _META_CHARSET.search(data[:_SAMPLE])
+    if not match:
+        return None
+    try:
+        return data.decode(match.group(1).decode("ascii")), None
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
 def _convert(note: NoteFile) -> View:
     name = note.source.lower()
     if name.endswith(PDF_SUFFIXES):
@@ -303,6 +318,8 @@ def read_note(path: Path, corpus_dir: Path, max_bytes: int) -> tuple[NoteFile | 
             return None, f"{source}: skipped, it is not a PDF (no %PDF header); rename or re-export it."
         return NoteFile(source, "", hashlib.sha256(data).hexdigest(), data), None
     text, warning = _decode(data, source)
+    if warning and path.name.lower().endswith(HTML_SUFFIXES):
+        text, warning = _declared(data, source) or (text, warning)
     if text is None:
         return None, warning
     if not text.strip():

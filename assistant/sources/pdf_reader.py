@@ -38,6 +38,7 @@ class _Line:
     text: str = ""
     size: float = 0.0
     y: float | None = None
+    x: float | None = None
     mono: bool = True
     heading: int = 0  # markdown level, 0 for body text
     chars: Counter = field(default_factory=Counter)  # characters per font size
@@ -51,6 +52,7 @@ def _runs(page) -> list[_Line]:
         if not text:
             return
         # the run's origin and its font size on the page: the text matrix mapped by the current transform
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
         y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
         scale = math.sqrt(abs((tm[0] * cm[0] + tm[1] * cm[2]) * (tm[2] * cm[1] + tm[3] * cm[3])
                               - (tm[0] * cm[1] + tm[1] * cm[3]) * (tm[2] * cm[0] + tm[3] * cm[2])))
@@ -63,13 +65,13 @@ def _runs(page) -> list[_Line]:
                 line.chars[round(size * scale, 1)] += len(part.strip())
                 line.mono = line.mono and bool(_MONO.search(name))
                 if line.y is None:
-                    line.y = y
+                    line.y, line.x = y, x
             line.text += part
 
     page.extract_text(visitor_text=visit)
     out = []
     for line in lines:
-        line.text = line.text.replace("\u00ad\n", "").strip()
+        line.text = line.text.strip()
         if line.text:
             line.size = line.chars.most_common(1)[0][0] if line.chars else 0.0
             out.append(line)
@@ -119,10 +121,10 @@ def _mark_outline(lines: list[_Line], entries: list[tuple[int, str]]) -> list[_L
                 break
         if hit:
             i, span = hit
-            lines[i : i + span] = [_Line(title, lines[i].size, lines[i].y, False, level)]
+            lines[i : i + span] = [_Line(title, lines[i].size, lines[i].y, lines[i].x, mono=False, heading=level)]
             cursor = i + 1
         else:
-            lines.insert(cursor, _Line(title, 0.0, None, False, level))
+            lines.insert(cursor, _Line(title, mono=False, heading=level))
             cursor += 1
     return lines
 
@@ -167,6 +169,8 @@ def _is_furniture(line: _Line, drop: set[str]) -> bool:
 
 def _join(before: str, after: str, vocabulary: set[str]) -> str:
     """Two lines of one paragraph as one, mending a word broken at the line end sensibly."""
+    if before.endswith("\u00ad"):  # a soft hyphen marks a break inside a word
+        return before[:-1] + after
     head = re.search(r"([^\W\d_]+)-$", before)
     tail = _WORD.match(after)
     if head and tail and after[:1].islower():
@@ -178,12 +182,13 @@ def _join(before: str, after: str, vocabulary: set[str]) -> str:
     return f"{before} {after}"
 
 
-def _blocks(lines: list[_Line], gap: float, full: float, vocabulary: set[str]) -> list[str]:
+def _blocks(lines: list[_Line], gap: float, full: float, margin: float, vocabulary: set[str]) -> list[str]:
     """A page's markdown lines: headings, paragraphs (joined), list items, code blocks.
 
     ``gap`` is the usual line spacing, ``full`` the length of a full line: a wider gap, or a line
     ending well short of a full one (the last line of a paragraph, a list item, a table row, a
-    slide's bullet), ends a paragraph.
+    slide's bullet), ends a paragraph. ``margin`` is where body lines start: a paragraph set in
+    from it by more than a first-line indent is a list item whose bullet was drawn as a shape.
     """
     out: list[str] = []
     para: str | None = None
@@ -228,9 +233,10 @@ def _blocks(lines: list[_Line], gap: float, full: float, vocabulary: set[str]) -
             para = "- " + escape_line(line.text[bullet.end():])
         elif para is None or broke:
             end_para()
-            if broke and out and out[-1] and not out[-1].startswith("- "):
+            indented = line.x is not None and line.x - margin >= tuning.PDF_LIST_INDENT * (line.size or 1)
+            if broke and out and out[-1] and not (out[-1].startswith("- ") and indented):
                 out.append("")
-            para = line.text
+            para = "- " + escape_line(line.text) if indented else line.text
         else:
             para = _join(para, line.text, vocabulary)
     end_para()
@@ -296,8 +302,10 @@ def read_pdf(data: bytes) -> View:
     gap = statistics.median([abs(g) for g in gaps]) if gaps else 0.0
     lengths = sorted(len(x.text) for lines in pages for x in lines if not x.heading and not x.mono)
     full = lengths[int(len(lengths) * 0.9)] if lengths else 0
+    starts = Counter(round(x.x) for lines in pages for x in lines if x.x is not None and not x.heading and not x.mono)
+    margin = min((x for x, n in starts.items() if n >= max(starts.values()) * 0.5), default=0.0) if starts else 0.0
     vocabulary = {w.lower() for lines in pages for line in lines for w in re.findall(r"[^\W\d_][\w-]*", line.text)}
     builder = ViewBuilder()
     for n, lines in enumerate(pages, start=1):
-        builder.add(f"page {n}", _blocks(lines, gap or math.inf, full, vocabulary))
+        builder.add(f"page {n}", _blocks(lines, gap or math.inf, full, margin, vocabulary))
     return builder.view()
