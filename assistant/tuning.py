@@ -43,6 +43,11 @@ PDF_SHORT_LINE: Final = 0.7
 # A paragraph starting this many font sizes (em) right of the body margin is a list item (Chromium and
 # LibreOffice indent items 2.5-3 em and draw the bullet as a shape); a first-line indent is 1-1.5 em.
 PDF_LIST_INDENT: Final = 2.0
+# Lines whose text starts at the same 2 to this many x positions are a table (more is a word-by-word layout).
+PDF_TABLE_COLUMNS: Final = 8
+# Within a table, text more than this many line spacings below the text above starts a new row: a cell's
+# wrapped lines sit at 1.0x; Chromium's default cell padding puts rows at 1.4x (1.9x with 3px padding).
+PDF_ROW_GAP: Final = 1.2
 # PDFs and notebooks may be this many times ASSISTANT_MAX_FILE_MB: their bytes are mostly fonts, images
 # and outputs (a 40-slide deck with figures: ~6 MB for ~60 KB of text), not text to embed.
 CONTAINER_SIZE_FACTOR: Final = 10

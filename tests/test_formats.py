@@ -30,8 +30,11 @@ from assistant.sources.views import Region, UnreadableError, escape_line, fence,
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
                                     reason="Debian's chromium is not installed (.ci/run installs it)")
 
-BIOLOGY_HTML = """<html><head><style>body { font-family: serif; }</style></head><body>
+BIOLOGY_HTML = """<html><head><style>body { font-family: serif; } th, td { text-align: left; padding: 3px 8px; }
+</style></head><body>
 <h1>Cell biology</h1>
+<table><tr><th>Organelle</th><th>Main job</th></tr><tr><td>Chloroplast</td><td>photosynthesis</td></tr>
+<tr><td>Mitochondrion</td><td>ATP production by oxidative phosphorylation</td></tr></table>
 <h2>Photosynthesis</h2>
 <p>Photosynthesis in the chloroplast turns light energy, water and carbon dioxide into glucose and
 oxygen. The light reactions happen in the thylakoid membranes and the Calvin cycle fixes carbon in the stroma.</p>
@@ -39,7 +42,9 @@ oxygen. The light reactions happen in the thylakoid membranes and the Calvin cyc
 <h2>Mitochondria</h2>
 <p>Mitochondria produce most of the cell's ATP through oxidative phosphorylation. The electron transport
 chain in the inner membrane pumps protons, and ATP synthase uses the proton gradient to make ATP.</p>
-<p>Mitochondria have their own circular DNA and are inherited from the mother.</p>
+<p>Mitochondria have their own circular DNA and are inherited from the mother. Inline code such as
+<code>atp_synthase()</code> changes the font inside a sentence, and a second line with <code>nadh</code> in it
+must stay prose rather than become a table; the sentence is long enough to wrap onto a second line here.</p>
 <div style="page-break-after: always"></div>
 <h2>Ribosomes</h2>
 <p>Ribosomes translate messenger RNA into proteins; free ribosomes make cytosolic proteins while ribosomes
@@ -221,7 +226,11 @@ def test_pdf_pages_become_regions_with_headings_from_the_outline(tmp_path):
     assert [r.label for r in view.regions] == ["page 1", "page 2", "page 3"]
     lines = view.text.split("\n")
     page = {r.label: lines[r.start - 1 : r.end] for r in view.regions}
-    assert page["page 1"][:3] == ["# Cell biology", "", "## Photosynthesis"]
+    assert page["page 1"][:7] == ["# Cell biology", "", "| Organelle | Main job |", "|---|---|",
+                                  "| Chloroplast | photosynthesis |",
+                                  "| Mitochondrion | ATP production by oxidative phosphorylation |", ""]
+    assert "## Photosynthesis" in page["page 1"]
+    assert not any(line.startswith("|") for line in page["page 2"])  # a font change in prose is no table
     assert page["page 2"][0] == "## Mitochondria"
     # one paragraph is one line, its line breaks joined
     assert ("Mitochondria produce most of the cell's ATP through oxidative phosphorylation. The electron "

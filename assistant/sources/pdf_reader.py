@@ -22,14 +22,20 @@ import logging
 import math
 import re
 import statistics
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
 from assistant import tuning
-from assistant.sources.views import UnreadableError, View, ViewBuilder, escape_line, fence
+from assistant.sources.views import UnreadableError, View, ViewBuilder, escape_line, fence, table
 
 _BULLET = re.compile(r"^\s*[•◦▪▫●○■□‣⁃∙·\-–—*]\s+")
-_MONO = re.compile(r"mono|courier|code|consol", re.I)
+# monospaced font families by name: TeX's typewriter fonts are CMTT/LMTT/SFTT/txtt, URW's Nimbus Mono
+_MONO = re.compile(r"mono|courier|code|consol|menlo|inconsolata|typewriter|cmtt|lmtt|sftt|txtt|tt\d", re.I)
+_SECTION_NUMBER = re.compile(r"^(?:\d+[.)]?)+\s+|^[A-Z][.)]\s+")
+_LEADER = re.compile(r"(?:\s*\.){4,}\s*")
+# typographic ligatures (ﬁ, ﬂ, ﬃ ...) as the letters they join: "Diﬃe" must match "Diffie"
+_LIGATURES = str.maketrans({chr(c): unicodedata.normalize("NFKC", chr(c)) for c in range(0xFB00, 0xFB07)})
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
@@ -42,6 +48,8 @@ class _Line:
     mono: bool = True
     heading: int = 0  # markdown level, 0 for body text
     chars: Counter = field(default_factory=Counter)  # characters per font size
+    runs: list[tuple[float, float, str]] = field(default_factory=list)  # (x, y, text) of each run with text
+    table: list[list[str]] | None = None  # a table standing in for the lines it was read from
 
 
 def _runs(page) -> list[_Line]:
@@ -63,6 +71,7 @@ def _runs(page) -> list[_Line]:
             line = lines[-1]
             if part.strip():
                 line.chars[round(size * scale, 1)] += len(part.strip())
+                line.runs.append((x, y, part.translate(_LIGATURES)))
                 line.mono = line.mono and bool(_MONO.search(name))
                 if line.y is None:
                     line.y, line.x = y, x
@@ -71,7 +80,8 @@ def _runs(page) -> list[_Line]:
     page.extract_text(visitor_text=visit)
     out = []
     for line in lines:
-        line.text = line.text.strip()
+        line.text = line.text.translate(_LIGATURES)
+        line.text = line.text.strip() if line.mono else _LEADER.sub(" … ", line.text).strip()
         if line.text:
             line.size = line.chars.most_common(1)[0][0] if line.chars else 0.0
             out.append(line)
@@ -114,14 +124,16 @@ def _mark_outline(lines: list[_Line], entries: list[tuple[int, str]]) -> list[_L
         hit = None
         for i in range(cursor, len(lines)):
             for span in (1, 2, 3):  # a long title wraps over two or three lines
-                if _norm(" ".join(x.text for x in lines[i : i + span])) == want:
+                text = " ".join(x.text for x in lines[i : i + span])
+                if want in (_norm(text), _norm(_SECTION_NUMBER.sub("", text))):
                     hit = (i, span)
                     break
             if hit:
                 break
         if hit:
             i, span = hit
-            lines[i : i + span] = [_Line(title, lines[i].size, lines[i].y, lines[i].x, mono=False, heading=level)]
+            text = " ".join(" ".join(x.text for x in lines[i : i + span]).split())  # "2.2 Naming" keeps its number
+            lines[i : i + span] = [_Line(text, lines[i].size, lines[i].y, lines[i].x, mono=False, heading=level)]
             cursor = i + 1
         else:
             lines.insert(cursor, _Line(title, mono=False, heading=level))
@@ -129,42 +141,125 @@ def _mark_outline(lines: list[_Line], entries: list[tuple[int, str]]) -> list[_L
     return lines
 
 
-def _size_levels(pages: list[list[_Line]]) -> dict[float, int]:
-    """Heading level per font size clearly larger than the body text's (the most used size)."""
+def _body_size(pages: list[list[_Line]]) -> float:
+    """The body text's font size: the size most characters are set in."""
     chars: Counter = Counter()
     for lines in pages:
         for line in lines:
             chars.update(line.chars)
-    if not chars:
+    return chars.most_common(1)[0][0] if chars else 0.0
+
+
+def _size_levels(pages: list[list[_Line]]) -> dict[float, int]:
+    """Heading level per font size clearly larger than the body text's (the most used size)."""
+    body = _body_size(pages)
+    if not body:
         return {}
-    body = chars.most_common(1)[0][0]
     bigger = sorted({line.size for lines in pages for line in lines
                      if line.size >= body * tuning.PDF_HEADING_SIZE and not line.mono
                      and len(line.text) <= tuning.PDF_HEADING_CHARS}, reverse=True)
     return {size: min(n + 1, 6) for n, size in enumerate(bigger)}
 
 
-_PAGE_NUMBER = re.compile(r"^(?:page\s*)?#(?:\s*(?:of|/)\s*#)?$", re.I)
+_PAGE_NUMBER = re.compile(r"^(?:page\s*)?(?:#|[ivxlc]{1,6})(?:\s*(?:of|/)\s*#)?$", re.I)
 
 
-def _furniture(pages: list[list[_Line]]) -> set[str]:
-    """Lines at the top or bottom of pages that are page furniture: a page number, or a running title.
+def _furniture(pages: list[list[_Line]], heading_size: float) -> set[tuple[int, int]]:
+    """(page, line) positions of page furniture at the top or bottom of pages: page numbers, running titles.
 
-    A running title is the same short line at an edge of most pages; a page number is one with digits
-    (compared with digits as ``#``). Code lines are never furniture.
+    An edge line in body-size type is furniture when it is a page number alone ("12", "Page 3 of 20",
+    "iv"), when it carries a number that counts up with the pages ("Chapter 2: Trees 17" on the page
+    after "16"), or when, digits aside, it is the same on three pages or more. Code lines and lines
+    set as headings never are.
     """
-    if len(pages) < 3:
-        return set()
-    seen: Counter = Counter()
-    for lines in pages:
-        seen.update({x.text for x in lines[:1] + lines[-1:] if not x.mono and len(x.text) <= 80})
-    common = {text for text, n in seen.items() if n >= max(3, len(pages) * 0.5)}
-    numbers = {re.sub(r"\d+", "#", x.text) for lines in pages for x in lines[:1] + lines[-1:]}
-    return common | {text for text in numbers if _PAGE_NUMBER.match(text)}
+    edges = [(n, i, x) for n, lines in enumerate(pages) for i in {0, len(lines) - 1} if lines
+             for x in [lines[i]] if not x.mono and len(x.text) <= 80 and x.size < heading_size]
+    offsets: Counter = Counter()
+    numbered: dict[tuple[int, int], int] = {}
+    for n, i, x in edges:
+        match = re.search(r"(\d+)\s*$", x.text) or re.match(r"\s*(\d+)\b", x.text)
+        if match:
+            numbered[(n, i)] = int(match.group(1)) - n
+            offsets[numbered[(n, i)]] += 1
+    same = Counter(_digits(x.text) for _, _, x in edges)
+    return {(n, i) for n, i, x in edges
+            if _PAGE_NUMBER.match(_digits(x.text)) or same[_digits(x.text)] >= 3
+            or ((n, i) in numbered and offsets[numbered[(n, i)]] >= 3)}
 
 
-def _is_furniture(line: _Line, drop: set[str]) -> bool:
-    return line.text in drop or re.sub(r"\d+", "#", line.text) in drop
+def _digits(text: str) -> str:
+    return re.sub(r"\d+", "#", text)
+
+
+def _columns(runs: list[tuple[float, float, str]], tolerance: float) -> list[float]:
+    """The distinct x positions where a line's runs start (runs within ``tolerance`` are one column)."""
+    columns: list[float] = []
+    for x, _, _ in sorted(runs):
+        if not columns or x - columns[-1] > tolerance:
+            columns.append(x)
+    return columns
+
+
+def _column(x: float, columns: list[float], tolerance: float) -> int | None:
+    return next((n for n, c in enumerate(columns) if abs(x - c) <= tolerance), None)
+
+
+def _tables(lines: list[_Line], gap: float, header: dict) -> list[_Line]:
+    """Runs of lines whose text starts at the same two or more x positions, read as one table each.
+
+    A line's runs starting at one set of columns, followed by lines whose every run starts at one of
+    those columns (another of them starting at two or more), make a table of at least two rows. Rows
+    are bands of text separated by more than a line's spacing (a cell's wrapped lines stay in its row).
+    A table that goes on from the previous page (same columns) keeps that page's header row, passed in
+    ``header`` (columns -> row).
+    """
+    out: list[_Line] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        size = line.size or 10.0
+        tolerance = max(1.0, size * 0.1)  # table columns line up exactly; words of prose only by chance
+        columns = _columns(line.runs, tolerance) if not (line.heading or line.mono) else []
+        if not 2 <= len(columns) <= tuning.PDF_TABLE_COLUMNS or columns[1] - columns[0] < size * 2:
+            out.append(line)
+            i += 1
+            continue
+        j = i + 1
+        while (j < len(lines) and not lines[j].heading and not lines[j].mono and lines[j].runs
+               and all(_column(x, columns, tolerance) is not None for x, _, _ in lines[j].runs)):
+            j += 1
+        runs = [(y, _column(x, columns, tolerance), text) for x2 in lines[i:j] for x, y, text in x2.runs]
+        rows = _rows(runs, len(columns), gap)
+        # two lines breaking at the same places: a change of font inside a sentence breaks one line only
+        aligned = sum(len(_columns(x2.runs, tolerance)) >= 2 for x2 in lines[i:j])
+        if aligned < 2 or (len(rows) < 2 and not header.get(_key(columns))):
+            out.append(line)
+            i += 1
+            continue
+        key = _key(columns)
+        if key in header and rows[0] != header[key]:  # the rest of a table begun on the page before
+            rows = [header[key], *rows]
+        header.clear()
+        header[key] = rows[0]
+        out.append(_Line(table=rows, mono=False, y=line.y, x=line.x, size=line.size))
+        i = j
+    return out
+
+
+def _key(columns: list[float]) -> tuple[int, ...]:
+    return tuple(round(c) for c in columns)
+
+
+def _rows(runs: list[tuple[float, int | None, str]], width: int, gap: float) -> list[list[str]]:
+    """Cells of a table's runs (y, column, text): bands of y more than a line spacing apart are rows."""
+    rows: list[list[list[str]]] = []
+    last_y: float | None = None
+    for y, column, text in sorted(runs, key=lambda r: -r[0]):
+        if last_y is None or last_y - y > gap * tuning.PDF_ROW_GAP:
+            rows.append([[] for _ in range(width)])
+        last_y = y
+        rows[-1][column or 0].append(_LEADER.sub(" … ", text).strip(" …"))  # a contents page's dot leaders
+    return [[" ".join(" ".join(cell).split()) for cell in row] for row in rows if any(any(c) for c in row)]
 
 
 def _join(before: str, after: str, vocabulary: set[str]) -> str:
@@ -215,6 +310,13 @@ def _blocks(lines: list[_Line], gap: float, full: float, margin: float, vocabula
                  or abs(prev_y - line.y) > gap * tuning.PDF_PARAGRAPH_GAP)
         prev_y = line.y if line.y is not None else prev_y
         prev_short = len(line.text) < full * tuning.PDF_SHORT_LINE
+        if line.table:
+            end_para()
+            end_code()
+            if out and out[-1]:
+                out.append("")
+            out += [*table(line.table), ""]
+            continue
         if line.heading:
             end_para()
             end_code()
@@ -286,10 +388,8 @@ def read_pdf(data: bytes) -> View:
         raise UnreadableError(f"it is not a readable PDF ({_why(exc)})") from None
     if not any(pages):
         raise UnreadableError("it has no text layer (a scanned PDF?); run OCR on it to index it")
-    drop = _furniture(pages)
-    # only a page's first and last lines can be furniture: the same words mid-page are text
-    pages = [[x for i, x in enumerate(lines) if not (i in (0, len(lines) - 1) and _is_furniture(x, drop))]
-             for lines in pages]
+    drop = _furniture(pages, _body_size(pages) * tuning.PDF_HEADING_SIZE)
+    pages = [[x for i, x in enumerate(lines) if (n, i) not in drop] for n, lines in enumerate(pages)]
     if outline:
         pages = [_mark_outline(lines, outline.get(n, [])) for n, lines in enumerate(pages)]
     else:
@@ -305,6 +405,8 @@ def read_pdf(data: bytes) -> View:
     starts = Counter(round(x.x) for lines in pages for x in lines if x.x is not None and not x.heading and not x.mono)
     margin = min((x for x, n in starts.items() if n >= max(starts.values()) * 0.5), default=0.0) if starts else 0.0
     vocabulary = {w.lower() for lines in pages for line in lines for w in re.findall(r"[^\W\d_][\w-]*", line.text)}
+    header: dict = {}
+    pages = [_tables(lines, gap, header) if gap else lines for lines in pages]
     builder = ViewBuilder()
     for n, lines in enumerate(pages, start=1):
         builder.add(f"page {n}", _blocks(lines, gap or math.inf, full, margin, vocabulary))
