@@ -112,7 +112,7 @@ class StudyAssistant:
         return {"model": self.model_info.fingerprint, "chunker": self.chunker_settings, "segments": SEGMENT_FORMAT}
 
     def _chunk_note(self, note: NoteFile) -> list[Chunk]:
-        """A note's chunks; a PDF, page or notebook through its markdown view, cut at its pages or cells.
+        """A note's chunks; a PDF, HTML page or notebook through its markdown view, cut at its pages or cells.
 
         Raises:
             UnreadableError: The file cannot be read (the pipeline skips it with the reason).

@@ -110,11 +110,12 @@ class Pipeline:
         for note in todo:
             try:
                 files.append(self._prepare(note, old_files.get(note.source) if reuse_ok else None))
-            except UnreadableError as exc:  # a PDF, page or notebook found unreadable only now, when read
+            except UnreadableError as exc:  # a PDF, HTML page or notebook found unreadable only now, when read
                 skipped[note.source] = {"digest": note.digest, "reason": skip_message(note.source, exc)}
         warnings = [*warnings, *(entry["reason"] for entry in skipped.values())]
         if len(skipped) == len(notes):
-            raise CorpusError(f"No notes to index: every file was skipped ({warnings[0]}).")
+            first = next(iter(skipped.values()))["reason"]
+            raise CorpusError(f"No notes to index: every file was skipped ({first}).")
         fresh = sum(1 for f in files for c in f.chunks if c.id not in f.reusable)
         entries: dict[str, dict] = {}
         written: list[str] = []

@@ -67,7 +67,7 @@ class NoteFile:
 
         Markdown and text notes are their own view. A PDF, HTML page or notebook is converted
         only here, when it is to be chunked: finding notes (every ``ask`` checks whether the index
-        is current) needs only the digest of the bytes, and a PDF takes ~25 ms a page to read.
+        is current) needs only the digest of the bytes, and a PDF takes ~10 ms a page to read.
 
         Raises:
             UnreadableError: The file cannot be indexed (a scanned or encrypted PDF, a broken notebook...);
@@ -256,7 +256,7 @@ def _decode(data: bytes, source: str) -> tuple[str | None, str | None]:
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
 
 
-def _declared(data: bytes, source: str) -> tuple[str, None] | None:
+def _declared(data: bytes) -> tuple[str, None] | None:
     """An HTML page that is not UTF-8, read in the encoding its ``<meta charset>`` declares (if it has one)."""
     match = _META_CHARSET.search(data[:_SAMPLE])
     if not match:
@@ -318,8 +318,8 @@ def read_note(path: Path, corpus_dir: Path, max_bytes: int) -> tuple[NoteFile | 
             return None, f"{source}: skipped, it is not a PDF (no %PDF header); rename or re-export it."
         return NoteFile(source, "", hashlib.sha256(data).hexdigest(), data), None
     text, warning = _decode(data, source)
-    if warning and path.name.lower().endswith(HTML_SUFFIXES):
-        text, warning = _declared(data, source) or (text, warning)
+    if text is not None and warning and path.name.lower().endswith(HTML_SUFFIXES):
+        text, warning = _declared(data) or (text, warning)
     if text is None:
         return None, warning
     if not text.strip():
