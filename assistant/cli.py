@@ -13,7 +13,7 @@ import click
 from click.core import ParameterSource
 
 from assistant.errors import AssistantError, ConfigError, QuestionError
-from assistant.text.markdown import line_span, plain_text
+from assistant.text.markdown import plain_text
 
 STALE = "Your notes (or how they are indexed) changed since the last ingest: updating the index first."
 BUSY = ("Another process is updating the index: answering from the index as it is (ask again once it is done "
@@ -163,7 +163,8 @@ def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dens
     width = min(100, max(60, shutil.get_terminal_size((100, 24)).columns))
     for rank, hit in enumerate(hits, 1):
         click.secho(f"[{rank}] {hit.heading or hit.source}", bold=True)
-        click.secho(f"    {hit.source}:{hit.start_line}-{hit.end_line}  score {hit.score:.4f}  "
+        where = hit.place() if hit.region else f"{hit.source}:{hit.start_line}-{hit.end_line}"
+        click.secho(f"    {where}  score {hit.score:.4f}  "
                     f"similarity {hit.similarity:.2f}", dim=True)
         body = " ".join(line.strip() for line in plain_text(hit.text).splitlines() if line.strip())
         click.echo(textwrap.fill(textwrap.shorten(body, 400, placeholder=" …"), width,
@@ -212,7 +213,7 @@ def _print_sources(answer) -> None:
     click.secho("Sources", bold=True)
     for c in sorted(answer.citations, key=lambda c: c.n):
         click.echo(f"  [{c.n}] {c.chunk.heading or c.chunk.source}")
-        click.secho(f"      {c.chunk.source}, {line_span(c.start_line, c.end_line)}", dim=True)
+        click.secho(f"      {c.chunk.place(c.start_line, c.end_line)}", dim=True)
 
 
 def _print_footer(answer) -> None:
@@ -514,6 +515,8 @@ def status(ctx: click.Context) -> None:
     click.echo(f"index          {info.store}")
     click.echo(f"indexed        {info.files} file(s), {info.chunks} chunks; last ingest {when}")
     click.echo(f"notes changed  {changed[info.stale]}")
+    for n, line in enumerate(info.skipped):
+        click.echo(f"{'not indexed' if n == 0 else '':15}{line}")
     if info.problems:
         for n, problem in enumerate(info.problems):
             click.echo(f"{'health' if n == 0 else '':15}{problem}")
