@@ -108,6 +108,12 @@ def test_plain_lead_ins_are_labels_and_a_title_alone_leads_its_lines():
         ("Common formats", "", "Parquet, Avro and CSV."), ("", "Data Privacy", "Bedrock keeps tuning data private.")]
 
 
+def test_a_definition_list_term_leads_its_definition():
+    units = passage_units(passage("Overfitting\n: the model memorises its training data.\n\nA plain line."), 0)
+    assert [(u.label, u.text, u.line, u.last_line) for u in units] == [
+        ("Overfitting", "the model memorises its training data.", 1, 2), ("", "A plain line.", 4, 4)]
+
+
 def test_a_merged_chunk_keeps_each_lines_own_heading():
     body = LECTURE.split("## Paging\n", 1)[1]
     text = "## Paging\n" + body.rstrip("\n")

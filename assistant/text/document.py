@@ -116,6 +116,7 @@ _BREAK_TAG = re.compile(r"<br\s*/?>|</?(?:p|div|li|tr|hr)\b[^>]*>", re.I)
 _STRAY_MARKUP = re.compile(r"\*\*|__|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)")
 _SYMBOLS_ONLY = re.compile(r"^[\W_]*$")
 # a plain lead-in: "Term: text" or "Term:" alone (a few words, no sentence inside it)
+_DEFINITION = re.compile(r"^([^\n]{1,80})\n:[ \t]+(.+)$", re.S)
 _TITLE = re.compile(r"^(?P<label>[A-Za-z][^.!?:;]{0,80}?)[ \t]*:$")
 _PLAIN_LABEL = re.compile(r"^(?P<label>[A-Za-z][\w/&().'+-]*(?:[ \t]+[\w/&().'+-]+){0,4}?)[ \t]*:(?:[ \t]+|$)")
 
@@ -330,6 +331,10 @@ def parse(text: str, markdown: bool = True, passage: bool = False) -> Document:
             inline = tokens[i + 1]
             start, end = tok.map[0] + 1, tok.map[1]
             label, rest, alone = lead_in(inline.content)
+            term = _DEFINITION.match(inline.content)
+            if term and not label:
+                # a definition list ("Term" then ": what it means"): the term leads its definition
+                label, rest, alone = plain_inline(term.group(1)), plain_inline(term.group(2)), False
             first_of_item = bool(items) and not items[-1][1] and items[-1][0] == start
             number = ""
             if first_of_item:

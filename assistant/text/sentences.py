@@ -1,7 +1,9 @@
-"""Pure text units of a passage: its lines (bullets, sentences), with bold lead-ins and line numbers.
+"""Pure answer units of a passage, read from its document model (`text.document`).
 
-The extractive backend picks from these, and citation checking matches answer sentences back to
-them, so both agree on what "a sentence of the notes" is.
+A unit is a prose line (a bullet, or a sentence of a long paragraph) with its lead-in, the lead-in
+of the bullet it sits under and its own heading path, a code block, or a table row with its header.
+The extractive backend picks from these, citation checking matches answer sentences back to them,
+and key-term feedback reads their bold terms, so all agree on what "a sentence of the notes" is.
 """
 
 from __future__ import annotations
@@ -190,12 +192,9 @@ def _prose_lines(block: Block, lines: tuple[str, ...]) -> list[_Line]:
     if len(span) > 1 and len(sources) == len(span) and any(_MARKER.match(s) for s in sources[1:]):
         out = []
         for n, source in zip(span, sources, strict=True):
-            body = source if n == block.start else _MARKER.sub("", source, count=1)
-            if n == block.start:
-                label, rest, alone = lead_in(body)
-                rest = f"{block.number} {rest}".strip() if block.number else rest
-            else:
-                label, rest, alone = lead_in(body)
+            label, rest, alone = lead_in(source if n == block.start else _MARKER.sub("", source, count=1))
+            if n == block.start and block.number:
+                rest = f"{block.number} {rest}".strip()
             raw_line = lines[n - 1]
             indent = block.indent if n == block.start else len(raw_line) - len(raw_line.lstrip())
             out.append(_Line(n, n, indent, label, rest, alone, raw_line.strip()))
