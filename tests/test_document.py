@@ -215,3 +215,9 @@ def test_answers_on_other_styles_quote_commands_tables_and_no_markup(make_assist
         assert not re.search(r"<(?:br|td|tr|hr|table|b)\b|!\[", answer.text), answer.text
         assert "**:**" not in answer.text and "- **-" not in answer.text
     assert np.all([c.start_line <= c.end_line for c in how.citations])
+
+
+def test_rows_cut_off_from_their_header_read_as_cells_not_bare_rows():
+    units = passage_units(passage("| TLB | caches translations |\n| page fault | raised when \\| missing |"), 0)
+    assert [u.text for u in units] == ["TLB — caches translations", "page fault — raised when | missing"]
+    assert "| a | b |" in passage_html("- x\n| a | b |", 1, [])  # shown as written in the source view

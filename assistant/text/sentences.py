@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from assistant import tuning
 from assistant.schema import Chunk, RetrievedChunk
-from assistant.text.document import Block, lead_in, parse
+from assistant.text.document import Block, lead_in, parse, plain_inline
 
 # a list marker opening a continuation line of a paragraph ("  2. **Batch:**" then "    - Ideal for ...":
 # CommonMark reads the second line as paragraph text; its author meant an item)
@@ -315,6 +315,17 @@ def _units(text: str, markdown: bool, start_line: int, heading_path: tuple[str, 
                                   heading_path=path, heading_line=heading_line))
             continue
         sources = block.inline.split("\n")
+        if block.kind == "paragraph" and all(x.strip().startswith("|") for x in sources):
+            # table rows cut off from their header (a table longer than a chunk): each row reads as
+            # its cells in order, never as a bare "| a | b |" row
+            for n, source in enumerate(sources):
+                cells = [plain_inline(c.strip()) for c in re.split(r"(?<!\\)\|", source.strip().strip("|"))]
+                text = " — ".join(c for c in cells if c)
+                if len(text) >= 3:
+                    line = block.start + n
+                    units.append(Unit(position, line + offset, doc.lines[line - 1].strip(), text, "", "",
+                                      heading_path=path, heading_line=heading_line))
+            continue
         for item in _prose_lines(block, doc.lines):
             indent, label, rest, alone = item.indent, item.label, item.rest, item.alone
             line = item.line + offset

@@ -267,7 +267,10 @@ def _line_kinds(lines: list[str]) -> list[str]:
     Only the font depends on it: every line is escaped whatever its kind, so a fence read
     differently from a renderer can no longer turn a line into live HTML.
     """
-    return parse("\n".join(lines), passage=True).line_kinds()
+    kinds = parse("\n".join(lines), passage=True).line_kinds()
+    # a passage cut from inside a long table starts without its header: its rows are still rows
+    return ["table" if kind == "prose" and line.lstrip().startswith("|") else kind
+            for line, kind in zip(lines, kinds, strict=True)]
 
 
 def _prose_line(line: str) -> tuple[str, str, str]:
