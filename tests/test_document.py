@@ -221,3 +221,11 @@ def test_rows_cut_off_from_their_header_read_as_cells_not_bare_rows():
     units = passage_units(passage("| TLB | caches translations |\n| page fault | raised when \\| missing |"), 0)
     assert [u.text for u in units] == ["TLB — caches translations", "page fault — raised when | missing"]
     assert "| a | b |" in passage_html("- x\n| a | b |", 1, [])  # shown as written in the source view
+
+
+def test_a_long_code_block_is_quoted_in_runs_cut_at_blank_lines():
+    commands = "\n\n".join(f"# step {n}\ncmd{n} --flag\ncmd{n} --other" for n in range(5))
+    units = passage_units(passage(f"```sh\n{commands}\n```"), 0)
+    assert all(u.kind == "code" and len(u.text.split("\n")) <= 12 for u in units) and len(units) == 2
+    assert [u.text.split("\n")[0] for u in units] == ["# step 0", "# step 3"]  # never a blank first line
+    assert code_intent("what does -p 8080:80 mean") and not code_intent("one-hot or label encoding - which?")

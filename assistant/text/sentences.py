@@ -25,7 +25,9 @@ _MARKUP = re.compile(r"\*\*|__|`")
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _CODE_INTENT = re.compile(
     r"\b(?:how (?:do|can|should|would) (?:i|we|you)|how to|commands?|syntax|snippets?|scripts?|yaml|manifests?|"
-    r"examples? (?:of )?(?:code|config))\b", re.I)
+    r"examples? (?:of )?(?:code|config))\b"
+    # or it quotes code: a command-line flag ("-p 8080:80", "--tail") or a `code span`
+    r"|(?:^|\s)--?[a-z][\w-]*|`[^`]+`", re.I)
 
 # Lead-ins that name a kind of line, not a topic ("Example:", "Use Cases:", "Trade-offs:")
 GENERIC_LABELS = frozenset({
@@ -376,25 +378,35 @@ def _units(text: str, markdown: bool, start_line: int, heading_path: tuple[str, 
     return tuple(units)
 
 
+def _code_runs(code: list[str], size: int) -> list[tuple[int, int]]:
+    """[start, end) line runs of a code block: groups split at blank lines, packed up to ``size`` lines."""
+    groups: list[tuple[int, int]] = []
+    start = None
+    for n, line in enumerate(code + [""]):
+        if line.strip() and start is None:
+            start = n
+        elif not line.strip() and start is not None:
+            groups.extend((a, min(a + size, n)) for a in range(start, n, size))  # a long group: windows
+            start = None
+    runs: list[tuple[int, int]] = []
+    for a, b in groups:
+        if runs and b - runs[-1][0] <= size:
+            runs[-1] = (runs[-1][0], b)  # the blank lines between two groups go with them
+        else:
+            runs.append((a, b))
+    return runs
+
+
 def _code_units(block: Block, lines: tuple[str, ...], position: int, offset: int, path: tuple[str, ...],
                 heading_line: int) -> list[Unit]:
-    """A code block as units: the whole block, or runs of at most ``tuning.CODE_LINES`` lines."""
+    """A code block as units: the whole block, or runs of at most ``tuning.CODE_LINES`` lines cut at blank lines."""
     fenced = lines[block.start - 1].lstrip().startswith(("```", "~~~"))
     first = block.start + 1 if fenced else block.start
     code = block.text.split("\n")
-    if not any(c.strip() for c in code):
-        return []
     out = []
-    size = tuning.CODE_LINES
-    for at in range(0, len(code), size):
-        part = code[at:at + size]
-        while part and not part[-1].strip():
-            part = part[:-1]
-        if not part or not any(c.strip() for c in part):
-            continue
-        start = first + at
-        end = start + len(part) - 1
+    for a, b in _code_runs(code, tuning.CODE_LINES):
+        start, end = first + a, first + b - 1
         raw = "\n".join(lines[n - 1].strip() for n in range(start, end + 1))
-        out.append(Unit(position, start + offset, raw, "\n".join(part), "", "", 0, end + offset, kind="code",
+        out.append(Unit(position, start + offset, raw, "\n".join(code[a:b]), "", "", 0, end + offset, kind="code",
                         heading_path=path, heading_line=heading_line, lang=block.lang))
     return out
