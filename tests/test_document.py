@@ -229,3 +229,15 @@ def test_a_long_code_block_is_quoted_in_runs_cut_at_blank_lines():
     assert all(u.kind == "code" and len(u.text.split("\n")) <= 12 for u in units) and len(units) == 2
     assert [u.text.split("\n")[0] for u in units] == ["# step 0", "# step 3"]  # never a blank first line
     assert code_intent("what does -p 8080:80 mean") and not code_intent("one-hot or label encoding - which?")
+
+
+def test_a_comparison_reads_code_line_by_line_as_inline_code():
+    from assistant.text.sentences import code_lines
+
+    text = "```dockerfile\n# ENTRYPOINT = the executable that always runs\n# CMD = default arguments\n```"
+    (block,) = passage_units(passage(text), 0)
+    lines = code_lines(block)
+    assert [(u.kind, u.line) for u in lines] == [("codeline", 2), ("codeline", 3)]
+    entry, cmd = side_lines(["entrypoint", "cmd"], lines, [""] * 2)
+    assert list(entry) == [True, False] and list(cmd) == [False, True]
+    assert render(lines, [1], [passage(text)], lead="CMD") == ["- **CMD:** `# CMD = default arguments` [1]"]

@@ -378,6 +378,16 @@ def _units(text: str, markdown: bool, start_line: int, heading_path: tuple[str, 
     return tuple(units)
 
 
+def code_lines(unit: Unit) -> list[Unit]:
+    """A code unit's non-blank lines as units of their own (kind "codeline"), for comparisons."""
+    out = []
+    for n, line in enumerate(unit.text.split("\n")):
+        if len(line.strip()) >= 3:
+            out.append(Unit(unit.chunk, unit.line + n, line.strip(), line.strip(), "", "", 0, kind="codeline",
+                            heading_path=unit.heading_path, heading_line=unit.heading_line, lang=unit.lang))
+    return out
+
+
 def _code_runs(code: list[str], size: int) -> list[tuple[int, int]]:
     """[start, end) line runs of a code block: groups split at blank lines, packed up to ``size`` lines."""
     groups: list[tuple[int, int]] = []

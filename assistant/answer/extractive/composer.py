@@ -27,7 +27,7 @@ from assistant.embedding.encoders import Embedder, content_vectors
 from assistant.embedding.lines import HEADING
 from assistant.schema import RetrievedChunk
 from assistant.text.question import comparison_sides
-from assistant.text.sentences import Unit, code_intent, passage_units
+from assistant.text.sentences import Unit, code_intent, code_lines, passage_units
 
 NOTICE = ("Quoted from your notes (extractive mode: no language model; "
           "pick another backend for written prose).")
@@ -171,13 +171,15 @@ class ExtractiveComposer:
         budget = min(self.word_budget_limit, max_words)
         how_to = code_intent(question)
         # code is quoted only for a question that asks how to do something (or for a command)
-        units = [u for i, c in enumerate(contexts) for u in passage_units(c, i) if how_to or u.kind != "code"]
+        sides = list(comparison_sides(question) or ())
+        units = [u for i, c in enumerate(contexts) for u in passage_units(c, i) if how_to or sides or u.kind != "code"]
         if not units:
             return ""
         headings = [u.heading or contexts[u.chunk].heading for u in units]
-        sides = list(comparison_sides(question) or ())
         if sides:
-            units = [u for u in units if u.kind != "code"]  # a side is said in words, not code
+            # a side is said in words: a code block takes part line by line (a comment or a command
+            # naming the side), shown as inline code
+            units = [v for u in units for v in (code_lines(u) if u.kind == "code" else [u])]
             if not units:
                 return ""
             headings = [u.heading or contexts[u.chunk].heading for u in units]

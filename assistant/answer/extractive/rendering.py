@@ -33,6 +33,12 @@ def _lead(unit: Unit, heading_path: Sequence[str]) -> str:
     return label or topic
 
 
+def _inline_code(text: str) -> str:
+    """A line of code as an inline code span (a longer fence when the line holds backticks)."""
+    fence = "``" if "`" in text else "`"
+    return f"{fence}{text}{fence}" if fence == "`" else f"{fence} {text} {fence}"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -86,7 +92,8 @@ def _render_side(ordered: Sequence[Unit], lead: str) -> list[str]:
     entry = [u for u in ordered if topic_words(u.label) and topic_words(u.label) == topic_words(lead)][:1]
     for unit in entry + [u for u in ordered if u not in entry]:
         # a table row inside a side's bullet reads as its cells in order (no bare "| a | b |" row)
-        shown = " — ".join(c for c in unit.cells if c) if unit.kind == "row" else shorten(unit.text)
+        shown = (" — ".join(c for c in unit.cells if c) if unit.kind == "row"
+                 else _inline_code(unit.text) if unit.kind == "codeline" else shorten(unit.text))
         cited = f"{shown} [{unit.chunk + 1}]"
         # a label names the side when it holds all the side's topic words ("The difference" has
         # none: no label names it)
