@@ -94,6 +94,14 @@ PASSAGE_WEIGHT: Final = 0.25
 LENGTH_PENALTY: Final = 0.05
 # A longer line is shown up to its last sentence within this many words.
 LINE_WORDS: Final = 60
+# A code block longer than this many lines is quoted in runs of this many (a how-to answer shows the
+# command, not a 200-line manifest); 12 holds a typical CLI invocation with its continuation lines.
+CODE_LINES: Final = 12
+# Added to a code block's score when the question asks how to do something (a how-to answer quotes the
+# command: on command-heavy notes "how do i restore etcd from a snapshot?" quoted prose, never the
+# restore command, before code blocks were units; tests/test_document.py); half of it for a block that
+# is not a shell command (a YAML or code example). Other questions never quote code.
+CODE_BONUS: Final = 0.15
 # Keep lines scoring at least this share of the best one.
 RELATIVE_FLOOR: Final = 0.6
 # A line sharing this share of its distinct words (Jaccard) with a kept one adds nothing.

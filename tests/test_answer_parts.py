@@ -25,8 +25,11 @@ def chunk(text: str, start: int = 10, heading=("Monitoring", "Drift"), cid: str 
     return RetrievedChunk(cid, text, "notes.md", list(heading), start, start + text.count("\n"), 1.0, 0.8)
 
 
-def test_units_are_lines_with_lead_ins_and_no_code():
+def test_units_are_lines_with_lead_ins_and_code_is_one_unit():
     units = passage_units(chunk(DRIFT), 0)
+    code = [u for u in units if u.kind == "code"]
+    assert [(u.line, u.last_line, u.text, u.lang) for u in code] == [(14, 14, "monitor.drift = True", "python")]
+    units = [u for u in units if u.kind == "text"]
     assert [(u.line, u.label, u.parent) for u in units] == [
         (11, "Data Drift", "Drift in ML Models"), (12, "Concept Drift", "Drift in ML Models")]
     assert units[0].text.startswith("Occurs when") and "**" not in units[0].text

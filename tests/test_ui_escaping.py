@@ -299,7 +299,8 @@ def test_app_delivers_the_hostile_note_as_text(hostile_at):
     for html in htmls:
         assert_inert(html)
     assert "&lt;iframe srcdoc=" in passage and "&lt;img src=x onerror=&quot;document.title" in passage
-    assert "&lt;img src=x onerror=" in shown and "![zebra](http://example.com/zebra.png)" in shown
+    # the answer quotes the notes' words only: their HTML tags and image links are not text to quote
+    assert "&lt;img" not in shown and "zebra.png" not in shown and "&lt;script" not in shown, shown
     label = next(e.label for e in hostile_at.expander if "zebrafish-labeling.md" in e.label)
     as_read = label.replace("\\", "").replace("\u2060", "")  # what the label says once rendered
     assert as_read.startswith(f"[1] Zebrafish labeling › Zebrafish labeling pipeline {HEADING}")

@@ -28,6 +28,10 @@ MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*(?:,|-|–)\s*\d{1,3})*)\s*,?\s*\]")
 CODE = re.compile(r"```.*?(?:```|$)|~~~.*?(?:~~~|$)|`[^`\n]*`", re.S)
 
 
+# a fenced code block of an answer (its lines, fences included), at the start of a line
+_FENCED = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?^[ \t]*\1[ \t]*$", re.S | re.M)
+
+
 _QUOTED = re.compile(r"[\"“]([^\"”]{12,400})[\"”]")
 
 
@@ -132,7 +136,15 @@ def parse_citations(text: str, contexts: list[RetrievedChunk]) -> ParsedAnswer:
     removals: list[tuple[int, int, str]] = []
     # code (`arr[1]`, fenced blocks) holds brackets that are not citations: blank it out for matching
     masked = CODE.sub(lambda m: re.sub(r"[\[\]]", " ", m.group(0)), text)
+    blocks = [(m.start(), m.end()) for m in _FENCED.finditer(text)]
     for sentence, markers in _claims(masked):
+        claim = sentence
+        if markers and not tokens(MARKER.sub(" ", sentence)):
+            # a marker alone under a fenced block cites the block ("```bash ... ```" then "[1]")
+            at = markers[0][0]
+            before = [b for b in blocks if b[1] <= at and not masked[b[1]:at].strip()]
+            if before:
+                claim = masked[before[-1][0]:before[-1][1]]
         quoted = _QUOTED.findall(sentence)
         for start, end, body in markers:
             numbers = marker_numbers(body)
@@ -151,7 +163,7 @@ def parse_citations(text: str, contexts: list[RetrievedChunk]) -> ParsedAnswer:
                 if n not in order:
                     order.append(n)
                     quotes[n] = []
-                for unit in _best_units(sentence, units[n - 1]):
+                for unit in _best_units(claim, units[n - 1]):
                     if unit not in quotes[n]:
                         quotes[n].append(unit)
     for start, end, replacement in sorted(removals, reverse=True):
@@ -164,8 +176,8 @@ def parse_citations(text: str, contexts: list[RetrievedChunk]) -> ParsedAnswer:
         chunk = contexts[n - 1]
         picked = sorted(quotes[n], key=lambda u: (u.line, chunk.text.find(u.raw)))
         citations.append(Citation(
-            n=n, chunk=chunk, quote="\n".join(u.raw for u in picked),
+            n=n, chunk=chunk, quote="\n".join(dict.fromkeys(u.raw for u in picked)),
             start_line=picked[0].line if picked else chunk.start_line,
-            end_line=picked[-1].line if picked else chunk.end_line,
+            end_line=max(u.last_line for u in picked) if picked else chunk.end_line,
         ))
     return ParsedAnswer(text, citations, dropped, unverified)

@@ -10,31 +10,19 @@ once per line, which is exact for WordPiece because pieces never cross a newline
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from assistant.schema import Chunk
+from assistant.text.document import Document, parse
 from assistant.text.markdown import plain_text, split_lines
-
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-
-
-_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
-
-
-_LIST_ITEM = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])(?:\s|$)")
-
-
-_EMPHASIS = re.compile(r"(\*\*|__|`)")
-
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 
 # Bump when chunk boundaries change for the same input, so stored indexes re-chunk.
-CHUNKER_VERSION = 3
+CHUNKER_VERSION = 4
 
 
 class TokenCounter(Protocol):
@@ -62,66 +50,45 @@ class _Unit:
     text: str | None = None  # set only for pieces of an over-long line
 
 
-def clean_heading(raw: str) -> str:
-    """Heading text for display: trailing #'s, emphasis markers and a final colon removed."""
-    title = re.sub(r"[ \t]+#+[ \t]*$", "", raw.strip())
-    title = _EMPHASIS.sub("", title).strip()
-    return title.rstrip(":").strip() or raw.strip()
-
-
-def _sections(lines: list[str], markdown: bool) -> list[tuple[tuple[str, ...], int, int, set[int]]]:
-    """(heading path, start, end, heading line numbers) of each section; fences respected."""
+def _sections(doc: Document, markdown: bool) -> list[tuple[tuple[str, ...], int, int, set[int]]]:
+    """(heading path, start, end, heading line numbers) of each section (0-based lines), from the model."""
     sections: list[tuple[tuple[str, ...], int, int, set[int]]] = []
-    stack: list[tuple[int, str]] = []
-    start, path, fence = 0, (), ""
+    start, path = 0, ()
     heading_lines: set[int] = set()
-    for i, line in enumerate(lines):
-        fence_match = _FENCE.match(line)
-        if fence:
-            if fence_match and fence_match.group(1)[0] == fence[0] and len(fence_match.group(1)) >= len(fence):
-                fence = ""
+    for block in doc.blocks if markdown else ():
+        if block.kind != "heading" or block.depth:
             continue
-        if fence_match:
-            fence = fence_match.group(1)
-            continue
-        heading = _HEADING.match(line) if markdown else None
-        if heading is None:
-            continue
+        i = block.start - 1
         if i > start:
             sections.append((path, start, i, heading_lines))
-        level = len(heading.group(1))
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        stack.append((level, clean_heading(heading.group(2) or "")))
-        path, start, heading_lines = tuple(t for _, t in stack), i, {i}
-    sections.append((path, start, len(lines), heading_lines))
+        path, start = block.heading_path, i
+        heading_lines = set(range(i, block.end))  # a setext heading's underline is its line too
+    sections.append((path, start, len(doc.lines), heading_lines))
     return sections
 
 
-def _blocks(lines: list[str], start: int, end: int) -> list[tuple[int, int]]:
-    """Cut a section into blocks at blank lines and top-level list items, never inside a fence."""
-    base_indent = min(
-        (len(m.group(1)) for i in range(start, end) if (m := _LIST_ITEM.match(lines[i]))),
-        default=0,
-    )
+def _blocks(lines: list[str], start: int, end: int, doc: Document) -> list[tuple[int, int]]:
+    """Cut a section into blocks at blank lines and top-level list items, never inside a code block or table."""
+    items = {b.start - 1 for b in doc.blocks if b.kind == "item" and start <= b.start - 1 < end}
+    base_indent = min((_indent(lines[i]) for i in items), default=0)
+    opens = {b.start - 1 for b in doc.blocks if b.kind in {"code", "table", "html"}}
+    inside = {n - 1 for n in doc.atomic_lines()}
     blocks: list[tuple[int, int]] = []
-    block_start, fence = start, ""
+    block_start = start
     for i in range(start, end):
-        line = lines[i]
-        fence_match = _FENCE.match(line)
-        if fence:
-            if fence_match and fence_match.group(1)[0] == fence[0] and len(fence_match.group(1)) >= len(fence):
-                fence = ""
+        if i in inside:
             continue
-        item = _LIST_ITEM.match(line)
-        breaks = not line.strip() or (item is not None and len(item.group(1)) <= base_indent) or fence_match
+        line = lines[i]
+        breaks = not line.strip() or (i in items and _indent(line) <= base_indent) or i in opens
         if breaks and i > block_start:
             blocks.append((block_start, i))
             block_start = i
-        if fence_match:
-            fence = fence_match.group(1)
     blocks.append((block_start, end))
     return blocks
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
 def _pack(spans: list[tuple[int, int, int]], budget: int) -> list[list[tuple[int, int, int]]]:
@@ -151,11 +118,11 @@ def _pack(spans: list[tuple[int, int, int]], budget: int) -> list[list[tuple[int
 
 def _split_section(
     lines: list[str], counts: list[int], path: tuple[str, ...], start: int, end: int,
-    budget: int, tokenizer: TokenCounter,
+    budget: int, tokenizer: TokenCounter, doc: Document,
 ) -> list[_Unit]:
     """Cut an over-budget section into units: blocks, then lines, then pieces of a line."""
     spans: list[tuple[int, int, int]] = []
-    for b_start, b_end in _blocks(lines, start, end):
+    for b_start, b_end in _blocks(lines, start, end, doc):
         size = sum(counts[b_start:b_end])
         if size <= budget:
             spans.append((b_start, b_end, size))
@@ -256,6 +223,7 @@ def chunk_text(
     if markdown is None:
         markdown = source.lower().endswith(MARKDOWN_SUFFIXES)
     lines = split_lines(text)
+    doc = parse(text, markdown)
     counts = tokenizer.count(lines)
     prefix_cache: dict[tuple[str, ...], int] = {}
 
@@ -265,7 +233,7 @@ def chunk_text(
         return max(16, max_tokens - prefix_cache[path])
 
     units: list[_Unit] = []
-    for path, start, end, heading_lines in _sections(lines, markdown):
+    for path, start, end, heading_lines in _sections(doc, markdown):
         size = sum(counts[start:end])
         if size == 0 and not any(lines[i].strip() for i in range(start, end)):
             continue
@@ -273,7 +241,7 @@ def chunk_text(
             body = [i for i in range(start, end) if lines[i].strip() and i not in heading_lines]
             units.append(_Unit(path, start, end, size, True, heading_only=not body))
         else:
-            units.extend(_split_section(lines, counts, path, start, end, budget_for(path), tokenizer))
+            units.extend(_split_section(lines, counts, path, start, end, budget_for(path), tokenizer, doc))
     units = _merge_small(units, budget_for, min_tokens)
 
     chunks: list[Chunk] = []

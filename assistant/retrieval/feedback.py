@@ -54,7 +54,7 @@ class KeyTerms:
             layout = None
             lines = self.lines.row_lines(position) if _EMPHASIS.search(outside_code(chunk.text)) else None
             if lines is not None:
-                units = {u.line: u for u in passage_units(chunk, 0)}
+                units = {u.line: u for u in passage_units(chunk, 0) if u.kind == "text"}
                 rows = np.flatnonzero(np.isin(lines, list(units)))
                 rows = rows[np.argsort(lines[rows], kind="stable")]  # grouped by line
                 if len(rows):

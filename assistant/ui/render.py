@@ -10,6 +10,7 @@ import re
 from collections.abc import Collection, Iterable
 
 from assistant.answer.citations import MARKER, marker_numbers
+from assistant.text.document import parse
 
 STARTERS = (
     "Explain concept drift vs data drift",
@@ -261,22 +262,15 @@ def answer_html(text: str, badges: bool = True, cited: Collection[int] | None = 
 
 
 def _line_kinds(lines: list[str]) -> list[str]:
-    """Each passage line's kind: "fence", "code" (inside a fenced block), "table" (a row) or "prose".
+    """Each passage line's kind from the document model: "fence", "code", "table", "html" or "prose".
 
-    Only the font depends on it: every line is escaped whatever its kind, so a fence this rule reads
+    Only the font depends on it: every line is escaped whatever its kind, so a fence read
     differently from a renderer can no longer turn a line into live HTML.
     """
-    kinds, fence = [], ""
-    for line in lines:
-        if fence:
-            kinds.append("fence" if _closes(line, fence) else "code")
-            fence = "" if kinds[-1] == "fence" else fence
-        elif opened := _FENCE.match(line):
-            fence = opened.group(1)
-            kinds.append("fence")
-        else:
-            kinds.append("table" if line.lstrip().startswith("|") else "prose")
-    return kinds
+    kinds = parse("\n".join(lines), passage=True).line_kinds()
+    # a passage cut from inside a long table starts without its header: its rows are still rows
+    return ["table" if kind == "prose" and line.lstrip().startswith("|") else kind
+            for line, kind in zip(lines, kinds, strict=True)]
 
 
 def _prose_line(line: str) -> tuple[str, str, str]:
@@ -397,10 +391,17 @@ def report_html(text: str) -> str:
 
 
 def cited_lines(quote: str, passage: str, start_line: int) -> list[int]:
-    """File line numbers of a citation's quoted lines inside its passage."""
-    lines = passage.split("\n")
+    """File line numbers of a citation's quoted lines inside its passage.
+
+    A quote line is a whole passage line, or a sentence of one (a long paragraph's sentences are
+    quoted one by one): the lines holding it are marked.
+    """
+    lines = [line.strip() for line in passage.split("\n")]
     wanted = [q.strip() for q in quote.split("\n") if q.strip()]
-    return [start_line + i for i, line in enumerate(lines) if line.strip() in wanted]
+    exact = set(wanted) & set(lines)
+    partial = [q for q in wanted if q not in exact]
+    return [start_line + i for i, line in enumerate(lines)
+            if line and (line in exact or any(q in line for q in partial))]
 
 
 def follow_up_question(topic: str) -> str:

@@ -27,7 +27,7 @@ from assistant.embedding.encoders import Embedder, content_vectors
 from assistant.embedding.lines import HEADING
 from assistant.schema import RetrievedChunk
 from assistant.text.question import comparison_sides
-from assistant.text.sentences import Unit, passage_units
+from assistant.text.sentences import Unit, code_intent, code_lines, passage_units
 
 NOTICE = ("Quoted from your notes (extractive mode: no language model; "
           "pick another backend for written prose).")
@@ -35,6 +35,10 @@ NOTICE = ("Quoted from your notes (extractive mode: no language model; "
 
 _TRADEOFF = re.compile(r"\b(?:trade-?offs?|pros|cons|limitations?|drawbacks?|downsides?|advantages?|"
                        r"disadvantages?|when to use|best for|considerations?)\b", re.I)
+
+
+_SHELL = frozenset({"bash", "sh", "shell", "console", "zsh", "fish", "powershell", "ps1", "cmd", "bat",
+                    "shell-session"})
 
 
 _CONTRAST = re.compile(r"\b(?:whereas|unlike|while|in contrast|instead|rather than|compared|differs?|"
@@ -103,14 +107,26 @@ class ExtractiveComposer:
         if self._line_vectors is not None:
             for i, chunk in enumerate(contexts):
                 stored[i] = self._line_vectors(chunk)
-        missing = [n for n, u in enumerate(units) if not (stored.get(u.chunk) or {}).get(u.line) is not None]
+        missing: list[int] = []
         for n, unit in enumerate(units):
-            rows = (stored.get(unit.chunk) or {}).get(unit.line)
-            if rows is None or not len(rows):
-                continue
-            # the line read in its context: "Trade-offs: slower" under "Random Forest"
             lines = stored.get(unit.chunk) or {}
-            context = [lines.get(key) for key in (HEADING, unit.parent_line) if key != unit.line]
+            first, last = unit.span if unit.part else (unit.line, unit.last_line)
+            own = [lines.get(k) for k in range(first, last + 1)]
+            if all(r is None for r in own):
+                missing.append(n)
+                continue
+            own = [r for r in own if r is not None and len(r)]
+            if not own:
+                continue
+            rows = np.concatenate(own) if len(own) > 1 else own[0]
+            if unit.part:
+                # a sentence of a longer line: its share of the line's token vectors (in order)
+                a, b = unit.share
+                rows = rows[int(a * len(rows)): max(int(a * len(rows)) + 1, round(b * len(rows)))]
+            # the line read in its context: "Trade-offs: slower" under "Random Forest", a row under
+            # its table's header, a line under its own heading in a passage that merged sections
+            keys = [HEADING] + [k for k in (unit.parent_line, unit.heading_line) if k and k != unit.line]
+            context = [lines.get(key) for key in dict.fromkeys(keys)]
             context = [c for c in context if c is not None and len(c)]
             if context:
                 rows = np.concatenate([rows, *context])
@@ -131,6 +147,12 @@ class ExtractiveComposer:
         dropped again when the notes never say it that way.
         """
         words = title.split()
+        if len(words) == 1 and (title.islower() or title[:1].isupper() and title[1:].islower()):
+            # one word as typed ("livenessprobe"): the notes' own spelling of it ("livenessProbe")
+            for unit in units:
+                for token in re.findall(r"[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9]", unit.text):
+                    if token.lower() == title.lower() and token != token.lower():
+                        return token
         if len(words) < 2 or _phrase(title) in _phrase(question):
             return title
         texts = [f"{t} . {u.parent} . {u.label} {u.text}" for u, t in zip(units, topics, strict=True)]
@@ -147,11 +169,20 @@ class ExtractiveComposer:
             max_words: Longest answer the prompt template asks for.
         """
         budget = min(self.word_budget_limit, max_words)
-        units = [u for i, c in enumerate(contexts) for u in passage_units(c, i)]
+        how_to = code_intent(question)
+        # code is quoted only for a question that asks how to do something (or for a command)
+        sides = list(comparison_sides(question) or ())
+        units = [u for i, c in enumerate(contexts) for u in passage_units(c, i) if how_to or sides or u.kind != "code"]
         if not units:
             return ""
-        headings = [contexts[u.chunk].heading for u in units]
-        sides = list(comparison_sides(question) or ())
+        headings = [u.heading or contexts[u.chunk].heading for u in units]
+        if sides:
+            # a side is said in words: a code block takes part line by line (a comment or a command
+            # naming the side), shown as inline code
+            units = [v for u in units for v in (code_lines(u) if u.kind == "code" else [u])]
+            if not units:
+                return ""
+            headings = [u.heading or contexts[u.chunk].heading for u in units]
         # each side is scored with what the question asks about it: "which metrics for X vs Y"
         # wants X's metrics, not everything about X
         asked = asked_about(question, sides)
@@ -162,11 +193,23 @@ class ExtractiveComposer:
         passage = np.array([contexts[u.chunk].score for u in units])
         # a long line costs more of the word budget: it must be worth it
         length = np.array([min(len(u.text.split()), tuning.LINE_WORDS) / tuning.LINE_WORDS for u in units])
+        # a how-to question asks for an action: a shell command more than a config or code example
+        code = np.array([(u.kind == "code") * (1.0 if u.lang.lower() in _SHELL or u.text.lstrip().startswith("$ ")
+                                               else 0.5) for u in units]) * tuning.CODE_BONUS
+        if code.any():
+            # one command block answers a how-to question: the best-matching one
+            blocks = [n for n, u in enumerate(units) if u.kind == "code"]
+            best = max(blocks, key=lambda n: float(similarity[0, n]) + code[n])
+            keep = [n for n in range(len(units)) if units[n].kind != "code" or n == best]
+            units = [units[n] for n in keep]
+            headings = [headings[n] for n in keep]
+            similarity = similarity[:, keep]
+            code, passage, length = code[keep], passage[keep], length[keep]
 
         def scores(q: int) -> np.ndarray:
             keywords = np.array([keyword_share(queries[q], u, h) for u, h in zip(units, headings, strict=True)])
             return (similarity[q] + tuning.KEYWORD_WEIGHT * keywords + tuning.PASSAGE_WEIGHT * passage
-                    - tuning.LENGTH_PENALTY * length)
+                    - tuning.LENGTH_PENALTY * length + code)
 
         if not sides:
             s = scores(0)
@@ -176,7 +219,9 @@ class ExtractiveComposer:
         # a comparison: each side's best sentences under the side's name, then the contrast
         parts: list[str] = []
         taken: list[int] = []
-        topics = [contexts[u.chunk].heading_path[-1] if contexts[u.chunk].heading_path else "" for u in units]
+        # each line's own topic: the heading of its section, also inside a passage that merged sections
+        topics = [u.topic or (contexts[u.chunk].heading_path[-1] if contexts[u.chunk].heading_path else "")
+                  for u in units]
         titles = [self._side_name(side_title(side), question, units, topics) for side in sides]
         mentions = side_lines(titles, units, topics)
         whole = scores(0)

@@ -7,15 +7,67 @@ from collections.abc import Sequence
 from assistant import tuning
 from assistant.answer.extractive.selection import shorten, topic_words
 from assistant.schema import RetrievedChunk
-from assistant.text.sentences import GENERIC_LABELS, Unit
+from assistant.text.document import plain_inline
+from assistant.text.sentences import GENERIC_LABELS, Unit, is_generic
+
+
+def _named(text: str) -> bool:
+    """Whether a lead-in says something: at least one letter or digit ("-" or "" is no lead-in)."""
+    return any(c.isalnum() for c in text)
 
 
 def _lead(unit: Unit, heading_path: Sequence[str]) -> str:
-    """A line's lead-in: its bold label, qualified by its topic when the label alone says little."""
-    topic = unit.parent or (heading_path[-1] if heading_path else "")
-    if unit.label and topic and unit.label.lower() in GENERIC_LABELS:
-        return f"{topic} — {unit.label}"
-    return unit.label or topic
+    """A line's lead-in: its label, qualified by its topic when the label alone says little.
+
+    The topic is the nearest heading that names one: a template's section name ("Concept",
+    "Key Commands") is passed over for the heading above it.
+    """
+    topic = unit.parent or unit.topic or next((h for h in reversed(heading_path) if not is_generic(h)), "")
+    topic = plain_inline(topic) if "<" in topic or "](" in topic else topic  # no HTML or image in a lead-in
+    topic = topic if _named(topic) else ""
+    label = unit.label if _named(unit.label) else ""
+    if label and topic and label.lower() in GENERIC_LABELS:
+        return f"{topic} — {label}"
+    if label and topic and is_generic(label):
+        return topic  # a template section name ("Concept:") says nothing the topic does not
+    return label or topic
+
+
+def _inline_code(text: str) -> str:
+    """A line of code as an inline code span (a longer fence when the line holds backticks)."""
+    fence = "``" if "`" in text else "`"
+    return f"{fence}{text}{fence}" if fence == "`" else f"{fence} {text} {fence}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _render_table(units: list[Unit], lead: str) -> str:
+    """Table rows quoted with their header and separator row, as a small table, each row cited."""
+    header = units[0].header
+    width = max(len(header), *(len(u.cells) for u in units))
+    head = list(header) + [""] * (width - len(header))
+    out = [f"- **{lead}:**", ""] if lead else []
+    out.append("| " + " | ".join(_cell(c) for c in head) + " |")
+    out.append("|" + "---|" * width)
+    for unit in units:
+        cells = [_cell(c) for c in unit.cells] + [""] * (width - len(unit.cells))
+        cells[-1] = f"{cells[-1]} [{unit.chunk + 1}]".strip()
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def _render_code(unit: Unit, lead: str) -> str:
+    """A code block quoted as a fenced block under its lead-in, cited after the block.
+
+    The block is indented under its bullet; its first line is the bullet (dropped when the block
+    follows text lines under the same lead-in).
+    """
+    fence = "~~~" if "```" in unit.text else "```"
+    body = "\n".join(f"  {line}" if line.strip() else "" for line in unit.text.split("\n"))
+    head = f"- **{lead}:**" if lead else "-"
+    return f"{head}\n  {fence}{unit.lang}\n{body}\n  {fence}\n  [{unit.chunk + 1}]"
 
 
 def _render_group(units: list[Unit], lead: str | None) -> str:
@@ -39,7 +91,10 @@ def _render_side(ordered: Sequence[Unit], lead: str) -> list[str]:
     head = ""
     entry = [u for u in ordered if topic_words(u.label) and topic_words(u.label) == topic_words(lead)][:1]
     for unit in entry + [u for u in ordered if u not in entry]:
-        cited = f"{shorten(unit.text)} [{unit.chunk + 1}]"
+        # a table row inside a side's bullet reads as its cells in order (no bare "| a | b |" row)
+        shown = (" — ".join(c for c in unit.cells if c) if unit.kind == "row"
+                 else _inline_code(unit.text) if unit.kind == "codeline" else shorten(unit.text))
+        cited = f"{shown} [{unit.chunk + 1}]"
         # a label names the side when it holds all the side's topic words ("The difference" has
         # none: no label names it)
         own = bool(unit.label) and bool(topic_words(lead)) and topic_words(lead) <= topic_words(unit.label)
@@ -70,14 +125,33 @@ def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[Retr
             Analysis)"), its other lines sub-bullets. None: every line under its own lead-in.
     """
     ordered = sorted((units[i] for i in picked),
-                     key=lambda u: (contexts[u.chunk].source, u.line, contexts[u.chunk].text.find(u.raw)))
+                     key=lambda u: (contexts[u.chunk].source, u.line, contexts[u.chunk].text.find(u.raw),
+                                  u.share))
     if lead is not None:
         return _render_side(ordered, lead)
     groups: list[tuple[str, list[Unit]]] = []
     for unit in ordered:
         unit_lead = _lead(unit, contexts[unit.chunk].heading_path)
-        if groups and unit_lead == groups[-1][0] and unit.line - groups[-1][1][-1].line <= tuning.GROUP_LINE_GAP:
+        last = groups[-1][1][-1] if groups else None
+        same_table = (last is not None and unit.kind == last.kind == "row" and unit.chunk == last.chunk
+                      and unit.parent_line == last.parent_line)
+        if groups and unit.kind == "code" and not (last.kind == "text" and unit_lead == groups[-1][0]):
+            groups.append((unit_lead, [unit]))
+        elif groups and unit.kind == "code":
+            groups[-1][1].append(unit)  # the command under the lines it belongs to
+        elif same_table or (groups and unit.kind == last.kind == "text" and unit_lead == groups[-1][0]
+                            and unit.line - last.last_line <= tuning.GROUP_LINE_GAP):
             groups[-1][1].append(unit)
         else:
             groups.append((unit_lead, [unit]))
-    return [_render_group(group, group_lead) for group_lead, group in groups]
+    return [_render_kind(group, group_lead) for group_lead, group in groups]
+
+
+def _render_kind(units: list[Unit], lead: str) -> str:
+    if units[0].kind == "code":
+        return _render_code(units[0], lead)
+    if units[0].kind == "row":
+        return _render_table(units, lead)
+    text = [u for u in units if u.kind == "text"]
+    code = [u for u in units if u.kind == "code"]
+    return "\n".join([_render_group(text, lead), *(_render_code(u, lead).split("\n", 1)[1] for u in code)])

@@ -28,7 +28,9 @@ def keyword_share(query: str, unit: Unit, heading: str) -> float:
 
 
 def shown_words(unit: Unit) -> int:
-    """Words a line costs in the answer (as shown, cut by `shorten`)."""
+    """Words a unit costs in the answer (a line as shown, cut by `shorten`; code and rows whole)."""
+    if unit.kind != "text":
+        return len(unit.text.split())
     return len(shorten(unit.text).split())
 
 

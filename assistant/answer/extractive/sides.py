@@ -11,15 +11,43 @@ from assistant.answer.extractive.selection import topic_words
 from assistant.text.sentences import GENERIC_LABELS, Unit
 from assistant.text.words import salient
 
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|[_]+|(?<=[A-Za-z])-(?=[A-Za-z])")
+
+
+def _words(text: str) -> str:
+    """Text with its identifiers split into words: "livenessProbe", "liveness_probe" -> "liveness Probe"."""
+    return _CAMEL.sub(" ", text)
+
 
 def _phrase(text: str) -> str:
-    return " " + " ".join(salient(text)) + " "
+    return " " + " ".join(salient(_words(text))) + " "
+
+
+def _joined(side: str, text: str) -> bool:
+    """Whether a run of the text's words spells the side written as one word ("livenessprobe")."""
+    target = "".join(re.findall(r"[a-z0-9]+", side.lower()))
+    words = re.findall(r"[a-z0-9]+", _words(text).lower())
+    if len(target) < 6:
+        return False
+    for i in range(len(words)):
+        spelled = ""
+        for word in words[i:i + 4]:
+            spelled += word
+            if spelled == target:
+                return True
+            if not target.startswith(spelled):
+                break
+    return False
 
 
 def _names(side: str, texts: Sequence[str]) -> np.ndarray:
-    """Which texts name a side: its words in a row, else (if none does) all its words anywhere."""
+    """Which texts name a side: its words in a row, else (if none does) all its words anywhere.
+
+    Spellings of one identifier match each other: "livenessProbe", "liveness_probe",
+    "liveness-probe", "liveness probe" and "livenessprobe".
+    """
     phrase = _phrase(side)
-    named = np.array([phrase.strip() != "" and phrase in _phrase(t) for t in texts])
+    named = np.array([phrase.strip() != "" and (phrase in _phrase(t) or _joined(side, t)) for t in texts])
     if named.any():
         return named
     words = topic_words(side)
