@@ -15,6 +15,7 @@ import pytest
 import streamlit as st
 from conftest import CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, page_over, serving
 
+from assistant.evaluation.defects import answer_defects
 from assistant.ui.render import answer_html, markdown_literal, markdown_text, passage_html, problem_line, report_html
 
 # Every payload tries something observable: a global set on the page, its title changed, a dialog, or a
@@ -161,6 +162,20 @@ def test_answer_tables_headings_paragraphs_and_numbered_lists():
     assert "Concept drift changes the target relation" in out
     assert '<ol start="3"' in out and out.count("<li") == 2
     assert "<th" in out and "<strong>inputs</strong>" in out and 'title="source 2"' in out
+
+
+def test_a_lead_ins_table_renders_inside_its_bullet_not_after_an_empty_one():
+    text = ("- **UDP vs TCP:**\n\n  | | UDP | TCP |\n  |---|---|---|\n  | header | 8 bytes | 20 bytes [1] |\n"
+            "- **UDP:** no handshake [1]")
+    out = answer_html(text)
+    assert_inert(out)
+    # the table is the first item's content: it opens after that item's label and before its </li>
+    first = out.index("UDP vs TCP:")
+    assert first < out.index("<table") < out.index("</li>") < out.index("no handshake")
+    assert out.count("<ul") == 1  # one list: the table did not close it
+    assert answer_defects(text) == {}
+    # the same table after a bullet left empty is what the defect scan reports
+    assert "empty_label" in answer_defects(text.replace("\n  |", "\n|"))
 
 
 def test_answer_builds_its_own_markup_only_from_our_tags_even_for_broken_markdown():

@@ -226,7 +226,8 @@ def answer_html(text: str, badges: bool = True, cited: Collection[int] | None = 
                 out.append(f'<p style="{_P}"><strong>{inline_html(title, badges, cited)}</strong></p>')
         elif "|" in stripped and i < len(lines) and "-" in lines[i] and _TABLE_RULE.match(lines[i]):
             end_paragraph()
-            close_lists()
+            if not line[:1].isspace():
+                close_lists()  # an indented table stays inside its list item (a lead-in's table)
             head, rows, i = _cells(line), [], i + 1
             while i < len(lines) and "|" in lines[i] and lines[i].strip():
                 rows.append(_cells(lines[i]))

@@ -48,13 +48,16 @@ def _render_table(units: list[Unit], lead: str) -> str:
     header = units[0].header
     width = max(len(header), *(len(u.cells) for u in units))
     head = list(header) + [""] * (width - len(header))
+    # under a lead-in the table is indented into its bullet: it is the bullet's content (as a code
+    # block is), not a bullet left empty with a table after the list
+    pad = "  " if lead else ""
     out = [f"- **{lead}:**", ""] if lead else []
-    out.append("| " + " | ".join(_cell(c) for c in head) + " |")
-    out.append("|" + "---|" * width)
+    out.append(f"{pad}| " + " | ".join(_cell(c) for c in head) + " |")
+    out.append(f"{pad}|" + "---|" * width)
     for unit in units:
         cells = [_cell(c) for c in unit.cells] + [""] * (width - len(unit.cells))
         cells[-1] = f"{cells[-1]} [{unit.chunk + 1}]".strip()
-        out.append("| " + " | ".join(cells) + " |")
+        out.append(f"{pad}| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
