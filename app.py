@@ -235,10 +235,10 @@ def show_region(citation: dict, marked: list[int]) -> bool:
         return False
     if found is None:
         return False
-    text, first = found
+    text, number = found  # the number of the text's first line, as the page or cell counts it
     lines = marked or range(citation["start_line"] or chunk["start_line"],
                             (citation["end_line"] or chunk["end_line"]) + 1)
-    st.html(passage_html(text, 1, [n - first + 1 for n in lines]))
+    st.html(passage_html(text, number, [n - chunk["region_start"] + 1 for n in lines]))
     return True
 
 

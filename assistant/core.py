@@ -235,22 +235,22 @@ class StudyAssistant:
         return list(self._ensure_retriever().chunks)
 
     def region_text(self, source: str, region: str) -> tuple[str, int] | None:
-        """One page of an indexed PDF or one cell of a notebook, as indexed, and the view line it starts at.
+        """One page of an indexed PDF or one cell of a notebook, as indexed, and its first line's number.
 
         Rebuilt from the index's chunks (they hold every line with text; blank lines come back
-        empty), so showing a cited page needs no re-reading of the file. None if the index has no
-        such page or cell.
+        empty), so showing a cited page needs no re-reading of the file. The number is the text's
+        first line as the page or cell counts it: 1, or 0 for a code cell, whose text opens with the
+        view's fence line. None if the index has no such page or cell.
         """
         chunks = [c for c in self._ensure_retriever().chunks if c.source == source and c.region == region]
         if not chunks:
             return None
-        first = chunks[0].region_start
         lines: dict[int, str] = {}
         for c in chunks:  # file order: pieces of one over-long line come in order and concatenate back
             for n, line in enumerate(c.text.split("\n"), start=c.start_line):
                 lines[n] = lines.get(n, "") + line if c.start_line == c.end_line else line
-        last = max(lines)
-        return "\n".join(lines.get(n, "") for n in range(first, last + 1)), first
+        first, last = min(lines), max(lines)
+        return "\n".join(lines.get(n, "") for n in range(first, last + 1)), first - chunks[0].region_start + 1
 
     def vectors(self) -> np.ndarray:
         """The stored vectors, row-aligned with `chunks()`."""

@@ -15,8 +15,10 @@ def place(source: str, start: int, end: int, region: str = "", region_start: int
     Lines ``start..end`` are lines of the note's view; within a region (a PDF page, a notebook cell)
     they are counted from the region's first line, which is where the student finds them.
     """
-    if region and region_start:
-        start, end = start - region_start + 1, end - region_start + 1
+    if region:  # region_start may be 0 or less: a cell whose blank first lines the view dropped
+        # a code cell's fences are the view's, not the cell's: a range over them is clamped to the cell
+        start = max(1, start - region_start + 1)
+        end = max(start, end - region_start + 1)
         return f"{source}, {region}, {_span(start, end)}"
     return f"{source}, {_span(start, end)}"
 
@@ -39,7 +41,7 @@ class Chunk:
             over-long single line split into pieces, the piece of that line).
         region: The page or cell the lines belong to (``page 3``, ``cell 5``) in a PDF or
             notebook, whose lines are those of its markdown view; empty for other notes.
-        region_start: The view line the region starts at: line ``n`` is line
+        region_start: The view line counted as line 1 of the region: line ``n`` is line
             ``n - region_start + 1`` of its page or cell (0 when there is no region).
     """
 
@@ -82,7 +84,7 @@ class RetrievedChunk:
         similarity: Cosine similarity of the chunk to the question (dense evidence; used
             to judge whether the notes cover a question at all).
         region: The page or cell of a PDF or notebook (see `Chunk.region`); empty otherwise.
-        region_start: The view line the region starts at (see `Chunk.region_start`).
+        region_start: The view line counted as line 1 of the region (see `Chunk.region_start`).
     """
 
     id: str

@@ -182,6 +182,26 @@ def test_notebook_cells_are_regions_code_is_fenced_outputs_dropped():
     assert "quokkaoutput" not in view.text
 
 
+def test_notebook_lines_are_cited_as_jupyter_numbers_them():
+    nb = {"cells": [{"cell_type": "markdown", "source": "\n\n## Setup\ninstall first"},
+                    {"cell_type": "code", "source": "import pandas as pd\ndf = pd.read_csv('a.csv')"}]}
+    view = read_notebook(json.dumps(nb))
+    chunks = [Chunk("x", "nb.ipynb", (), n, n, line) for n, line in enumerate(view.text.split("\n"), start=1)
+              if line.strip()]
+    cited = {c.text: c for c in split_by_region(chunks, view.regions)}
+    # the code cell's line 2 (the view's fence line is not the cell's); the markdown cell's blank
+    # first lines count, as in Jupyter
+    code = cited["df = pd.read_csv('a.csv')"]
+    assert place(code.source, code.start_line, code.end_line, code.region, code.region_start) == (
+        "nb.ipynb, cell 2, line 2")
+    heading = cited["## Setup"]
+    assert place(heading.source, heading.start_line, heading.end_line, heading.region, heading.region_start) == (
+        "nb.ipynb, cell 1, line 3")
+    fence_line = cited["```python"]  # a passage starting on the fence is cited from the cell's line 1
+    assert place("nb.ipynb", fence_line.start_line, code.end_line, "cell 2", code.region_start) == (
+        "nb.ipynb, cell 2, lines 1-2")
+
+
 def test_notebook_markdown_cell_with_an_open_fence_is_closed():
     nb = {"cells": [{"cell_type": "markdown", "source": "## Setup\n```bash\npip install x"},
                     {"cell_type": "markdown", "source": "## Next\ntext"}]}
@@ -397,8 +417,10 @@ def test_chunks_never_cross_a_page_and_the_page_text_comes_back(mixed):
     assert {c.region for c in pdf} == {"page 1", "page 2", "page 3"}
     page_two = next(c for c in pdf if c.region == "page 2")
     assert page_two.heading_path == ("Cell biology", "Mitochondria")  # the h1 of page 1 carries over
-    text, first = sa.region_text("biology.pdf", "page 2")
-    assert first == page_two.region_start
+    text, number = sa.region_text("biology.pdf", "page 2")
+    assert number == 1  # the page's text from its line 1
+    code, number = sa.region_text("pandas.ipynb", "cell 3")
+    assert number == 0 and code.startswith("```python\n")  # the view's fence before the cell's line 1
     assert text.split("\n")[0] == "## Mitochondria" and "circular DNA" in text
     html_chunks = [c for c in sa.chunks() if c.source == "rome.html"]
     assert all(c.region == "" for c in html_chunks)

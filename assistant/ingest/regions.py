@@ -54,7 +54,7 @@ def split_by_region(chunks: Sequence[Chunk], regions: Sequence[Region]) -> list[
                     body, first = body[1:], first + 1
                 while body and not body[-1].strip():
                     body = body[:-1]
-                out.append((chunk, region.label, region.start, first, "\n".join(body)))
+                out.append((chunk, region.label, region.first_counted, first, "\n".join(body)))
             line = last + 1
             n += 1
     chunks_out: list[Chunk] = []

@@ -76,11 +76,14 @@ def read_notebook(text: str) -> View:
         kind = cell.get("cell_type")
         if kind == "markdown":
             lines = _closed(source.replace("\r\n", "\n").split("\n"))
+            # lines are numbered as Jupyter numbers the cell's: its blank first lines count
+            shift = -next(n for n, line in enumerate(lines) if line.strip())
         elif kind == "code":
-            lines = fence(source.replace("\r\n", "\n"), language)
+            # the fence is ours: the cell's line 1 is the line after it
+            lines, shift = fence(source.replace("\r\n", "\n"), language), 1
         else:  # raw cells are for conversion tools (LaTeX, reST), not reading
             continue
-        builder.add(f"cell {number}", lines)
+        builder.add(f"cell {number}", lines, shift)
     view = builder.view()
     if not view.regions:
         raise UnreadableError("its cells hold no text")

@@ -16,7 +16,7 @@ HTML_SUFFIXES = (".html", ".htm")
 NOTEBOOK_SUFFIXES = (".ipynb",)
 CONVERTED_SUFFIXES = PDF_SUFFIXES + HTML_SUFFIXES + NOTEBOOK_SUFFIXES
 # Bump when a reader makes a different view of the same file, so stored indexes read their files again.
-READERS_VERSION = 1
+READERS_VERSION = 2  # 2: notebook cells numbered as Jupyter numbers them (no fence line)
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,21 @@ class Region:
         label: How a reader names it: ``page 3``, ``cell 5``.
         start: 1-based first view line.
         end: 1-based last view line (inclusive).
+        origin: The view line the student counts as the region's line 1 (None: ``start``). A code
+            cell's view opens with a fence line the notebook does not have, so its origin is one line
+            later; a markdown cell whose blank first lines were dropped starts counting earlier (the
+            origin may then lie before the view's first line: 0 or negative).
     """
 
     label: str
     start: int
     end: int
+    origin: int | None = None
+
+    @property
+    def first_counted(self) -> int:
+        """The view line that is line 1 of the page or cell as the student counts it."""
+        return self.start if self.origin is None else self.origin
 
 
 @dataclass(frozen=True)
@@ -54,8 +64,15 @@ class ViewBuilder:
         self.lines: list[str] = []
         self.regions: list[Region] = []
 
-    def add(self, label: str, lines: list[str]) -> None:
-        """Append one region's lines (skipped when they hold no text, as an empty cell or a blank page)."""
+    def add(self, label: str, lines: list[str], shift: int = 0) -> None:
+        """Append one region's lines (skipped when they hold no text, as an empty cell or a blank page).
+
+        Args:
+            label: The region's name (``page 3``, ``cell 5``).
+            lines: Its view lines; blank lines at either end are dropped.
+            shift: Where the file's line 1 lies from the first kept line: 1 when that line is the
+                view's own (a code cell's opening fence), -n when the file has n blank lines first.
+        """
         while lines and not lines[-1].strip():
             lines = lines[:-1]
         while lines and not lines[0].strip():
@@ -65,7 +82,7 @@ class ViewBuilder:
         start = len(self.lines) + 1
         # the blank line ends a paragraph or list at the region's end and belongs to the region
         self.lines += [*lines, ""]
-        self.regions.append(Region(label, start, len(self.lines)))
+        self.regions.append(Region(label, start, len(self.lines), start + shift if shift else None))
 
     def view(self) -> View:
         """The text and the region map."""
