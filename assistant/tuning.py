@@ -97,3 +97,14 @@ CONDENSE_GROWTH: Final = 3
 CONDENSE_SLACK: Final = 80
 # A question with at most this many topic words of its own and a pronoun or connector is a follow-up.
 FOLLOW_UP_OWN_WORDS: Final = 2
+
+# -- coverage gate ------------------------------------------------------------------------------------
+# A question word the notes never contain counts as the thing asked about by its general-English rarity
+# (wordfreq's Zipf scale): fully at SPECIFIC_ZIPF and rarer ("guardrails" 2.1, "trainium" 0), not at all
+# at COMMON_ZIPF and commoner ("use" 5.8, "our" 6.1), linearly between ("canvas" 4.0: 0.5).
+SPECIFIC_ZIPF: Final = 2.0
+COMMON_ZIPF: Final = 6.0
+# An unknown word the notes hold in another spelling ("hyperparams", "pretrained", "bpe") counts this much.
+EXPLAINED_TERM: Final = 0.5
+# Initials are read as an acronym of the notes' words only for a word rarer than this ("bpe" 1.6, not "cup" 5.1).
+ACRONYM_ZIPF: Final = 3.5

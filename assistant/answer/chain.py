@@ -122,6 +122,8 @@ def run(
     probability = parts.gate.probability(features)
     facts = {**{n: round(v, 4) for n, v in features.items()}, "p_covered": round(probability, 4),
              "threshold": parts.gate.threshold}
+    if parts.gate.source != "shipped":  # the student's own calibration decided (say so in the output)
+        facts["gate"] = parts.gate.source
     notices = [notice] if notice else []
 
     def abstain(contexts: list[RetrievedChunk], tokens_in: int = 0, tokens_out: int = 0) -> Answer:
