@@ -108,3 +108,9 @@ COMMON_ZIPF: Final = 6.0
 EXPLAINED_TERM: Final = 0.5
 # Initials are read as an acronym of the notes' words only for a word rarer than this ("bpe" 1.6, not "cup" 5.1).
 ACRONYM_ZIPF: Final = 3.5
+# An unknown word counts by how central it is to the question: its embedding's cosine with the question's,
+# 0 at PERIPHERAL_COSINE and below ("hammered" 0.05), 1 at CENTRAL_COSINE and above ("podman" in "podman vs
+# docker" 0.75). Leave-one-out on gold (eval/calibrate_abstention.py) with the gate refitted: 0.15/0.50
+# 106/110 answered, 10/13 abstained; 0.20/0.50 105, 10; 0.25/0.50 105, 9; 0.10/0.50 106, 9; without it 107, 7.
+PERIPHERAL_COSINE: Final = 0.15
+CENTRAL_COSINE: Final = 0.50

@@ -190,13 +190,16 @@ def test_evidence_features_are_bounded_and_separate_covered_from_not():
     (["Lecture 7\nThe MMU translates virtual to physical addresses; the TLB caches translations."],
      "What does the MMU do, and what is a TLB Shootdown?"),
 ])
-def test_gate_features_do_not_depend_on_letter_case(notes, question):
+def test_gate_features_do_not_depend_on_letter_case(notes, question, embedder):
     vocab = Vocabulary(notes)
     hits = [chunk(text, cid=str(n)) for n, text in enumerate(notes)]
     gate = load_gate()
+    asked = evidence(question, hits, vocab, embedder.embed)
     for form in (question.lower(), question.upper(), question.title()):
         assert evidence(form, hits, vocab) == evidence(question, hits, vocab)
-        assert gate.covered(evidence(form, hits, vocab)) == gate.covered(evidence(question, hits, vocab))
+        features = evidence(form, hits, vocab, embedder.embed)
+        assert features == pytest.approx(asked, abs=1e-6)
+        assert gate.covered(features) == gate.covered(asked)
 
 
 def test_fit_gate_separates_a_simple_pattern_and_shipped_gate_loads():
@@ -420,3 +423,17 @@ def test_a_labels_words_not_its_letters_decide_whether_it_is_shown():
     # a contrast bullet keeps its own title: no line label names "The difference"
     contrast = render(units, [1], [chunk(text)], lead="The difference")
     assert contrast == ["- **The difference:** *Cons:* Slow on big data. [1]"]
+
+
+def test_unknown_words_count_by_how_central_they_are_to_the_question(embedder):
+    from assistant.answer.gate import centrality, unknown_term
+
+    vocab = Vocabulary(["# Docker\nDocker runs containers from images; docker compose starts several.",
+                        "# Scaling\nMore replicas serve more traffic when an app is ready."])
+    rush = "we launch on friday and the api will get hammered by traffic, how should we get the containers ready?"
+    # the thing asked about is central; a word about how it is asked is not
+    assert centrality(["podman", "rootless"], "podman vs docker: can it run rootless?", embedder.embed)[0] == 1.0
+    assert centrality(["hammered"], rush, embedder.embed) == [0.0]
+    asked = unknown_term("podman vs docker", vocab, embedder.embed)
+    assert asked == 1.0 and unknown_term(rush, vocab, embedder.embed) < 0.3
+    assert unknown_term("PODMAN vs Docker", vocab, embedder.embed) == asked

@@ -30,12 +30,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant import tuning
 from assistant.schema import RetrievedChunk
 from assistant.text.question import comparison_sides
 from assistant.text.specificity import specificity, zipf
 from assistant.text.words import FILLER, STOPWORDS, salient, salient_word, tokens
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FEATURES = ("similarity", "coverage", "unseen", "unknown_term")
 
@@ -131,6 +135,13 @@ class Vocabulary:
                         out.add("".join(w[0] for w in words[i : i + n]))
         return frozenset(out)
 
+    def _has_prefix(self, prefix: str) -> bool:
+        """Whether some word of the notes starts with ``prefix``."""
+        import bisect
+
+        i = bisect.bisect_left(self._sorted_words, prefix)
+        return i < len(self._sorted_words) and self._sorted_words[i].startswith(prefix)
+
     def knows(self, word: str) -> bool:
         """Whether the notes contain ``word`` in some inflection ("drifted" is known from "drift")."""
         return not inflection_bases(word.lower()).isdisjoint(self.words)
@@ -141,14 +152,15 @@ class Vocabulary:
         A clipped word ("hyperparams", "async"), two known words run together ("pretrained",
         "timestamp"), or initials of notes' words ("bpe").
         """
-        import bisect
-
         word = word.lower()
-        for base in inflection_bases(word):
-            if len(base) >= 4:
-                i = bisect.bisect_left(self._sorted_words, base)
-                if i < len(self._sorted_words) and self._sorted_words[i].startswith(base):
-                    return True
+        if any(self._has_prefix(base) for base in inflection_bases(word) if len(base) >= 4):
+            return True
+        # a derivation sharing most of its letters ("denormalize": "denormalization"), never a short
+        # stem ("formation" shares only "format")
+        if len(word) >= 7 and self._has_prefix(word[: max(7, math.ceil(0.7 * len(word)))]):
+            return True
+        if any(word.startswith(p) and len(word) - len(p) >= 4 and self.knows(word[len(p):]) for p in _PREFIXES):
+            return True  # "unlabeled", "retrain", "multiclass"
         if any(self.knows(word[:i]) and self.knows(word[i:]) for i in range(2, len(word) - 2)):
             return True
         # initials only for an unusual word: "bpe" is byte pair encoding, "cup" or "our" is just a word
@@ -170,6 +182,7 @@ class Vocabulary:
         return list(dict.fromkeys(found))
 
 
+_PREFIXES = ("un", "re", "pre", "non", "de", "dis", "mis", "over", "under", "multi", "sub", "co", "auto", "self")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?[kmb%]?|\d+(?:st|nd|rd|th|s|x)?")
 _WORD = re.compile(r"[a-z0-9]+")
 _INFLECTIONS = (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
@@ -178,7 +191,8 @@ _INFLECTIONS = (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), 
 
 def question_words(text: str) -> list[str]:
     """The words of a text, lower-cased; hyphenated and slashed words in their parts ("k-fold": k, fold)."""
-    return _WORD.findall(text.lower())
+    # apostrophes go first: "won't" is "wont" (filler), not "won"; "sagemaker's" is a plural-like "sagemakers"
+    return _WORD.findall(re.sub(r"['’]", "", text.lower()))
 
 
 def inflection_bases(word: str) -> set[str]:
@@ -216,17 +230,55 @@ def _share(words: Sequence[str], present: Callable[[str], bool], vocab: Vocabula
     return sum(w for word, w in zip(unique, weights, strict=True) if present(word)) / total if total else 1.0
 
 
-def evidence(question: str, hits: Sequence[RetrievedChunk], vocab: Vocabulary) -> dict[str, float]:
+#: Embeds texts: ``embed(texts) -> array`` with one vector per text (the assistant's embedding model).
+Embed = Callable[[Sequence[str]], "np.ndarray"]
+
+
+def centrality(words: Sequence[str], question: str, embed: Embed) -> list[float]:
+    """How central each word is to the question's meaning, in [0, 1], by the embedding model.
+
+    The cosine between the word alone and the (lower-cased) question, mapped linearly from
+    `tuning.PERIPHERAL_COSINE` (0) to `tuning.CENTRAL_COSINE` (1). The thing a question asks about
+    is close to the question ("podman" in "podman vs docker": 0.75); a word about how it is asked
+    is not ("hammered" in "...the endpoint will get hammered": 0.05).
+    """
+    import numpy as np
+
+    vectors = np.asarray(embed([*words, question.lower()]), dtype=np.float64)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    cosines = vectors[:-1] @ vectors[-1]
+    span = tuning.CENTRAL_COSINE - tuning.PERIPHERAL_COSINE
+    return [min(1.0, max(0.0, (float(c) - tuning.PERIPHERAL_COSINE) / span)) for c in cosines]
+
+
+def unknown_term(question: str, vocab: Vocabulary, embed: Embed | None = None) -> float:
+    """The strongest sign that the question asks about something the notes lack, in [0, 1].
+
+    Over the question's words the notes never contain: the word's `term_weight` (how specific it
+    is in general English) times its `centrality` to the question (1 for every word when no
+    ``embed`` is given). Lower-cased throughout: capitals change nothing.
+    """
+    weights = {w: term_weight(w, vocab) for w in vocab.unknown_terms(question)}
+    weights = {w: x for w, x in weights.items() if x > 0}
+    if not weights:
+        return 0.0
+    central = centrality(list(weights), question, embed) if embed is not None else [1.0] * len(weights)
+    return max(x * c for x, c in zip(weights.values(), central, strict=True))
+
+
+def evidence(question: str, hits: Sequence[RetrievedChunk], vocab: Vocabulary,
+             embed: Embed | None = None) -> dict[str, float]:
     """The gate's features for one question and its retrieved passages.
 
     Args:
         question: The (standalone) question.
         hits: The retrieved passages.
         vocab: What the notes contain.
+        embed: The embedding model (for `centrality`); the answer chain always passes it.
 
     Returns:
-        ``similarity``, ``coverage``, ``unseen`` and ``unknown_term`` (the most specific question word the
-        notes never contain, see `Vocabulary.unknown_terms`), each in [0, 1]. None depends on letter case.
+        ``similarity``, ``coverage``, ``unseen`` and ``unknown_term`` (see `unknown_term`), each in
+        [0, 1]. None depends on letter case.
     """
     words = salient(question)
     found: set[str] = set()
@@ -240,7 +292,7 @@ def evidence(question: str, hits: Sequence[RetrievedChunk], vocab: Vocabulary) -
         "similarity": max((h.similarity for h in hits), default=0.0),
         "coverage": coverage,
         "unseen": unseen,
-        "unknown_term": max((term_weight(w, vocab) for w in vocab.unknown_terms(question)), default=0.0),
+        "unknown_term": unknown_term(question, vocab, embed),
     }
 
 
