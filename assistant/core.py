@@ -285,7 +285,7 @@ class StudyAssistant:
         """The coverage gate's features for a question and its passages (see `abstention`)."""
         from assistant.answer.gate import evidence
 
-        return evidence(question, hits, self.vocabulary, self.question_embedder.embed)
+        return evidence(question, hits, self.vocabulary, self.question_embedder)
 
     def _counters(self):
         from assistant.answer.tokens import count_messages, count_tokens
@@ -350,7 +350,7 @@ class StudyAssistant:
         from assistant.answer.chain import ChainParts
 
         return ChainParts(retrieve=lambda q, k, hybrid: self.retrieve(q, k=k, hybrid=hybrid),
-                          vocabulary=self.vocabulary, gate=self.gate, embed=self.question_embedder.embed)
+                          vocabulary=self.vocabulary, gate=self.gate, embedder=self.question_embedder)
 
     def stream(
         self, question: str, history: Sequence[Mapping[str, str]] | None = None, backend: str | None = None,

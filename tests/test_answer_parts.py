@@ -194,10 +194,10 @@ def test_gate_features_do_not_depend_on_letter_case(notes, question, embedder):
     vocab = Vocabulary(notes)
     hits = [chunk(text, cid=str(n)) for n, text in enumerate(notes)]
     gate = load_gate()
-    asked = evidence(question, hits, vocab, embedder.embed)
+    asked = evidence(question, hits, vocab, embedder)
     for form in (question.lower(), question.upper(), question.title()):
         assert evidence(form, hits, vocab) == evidence(question, hits, vocab)
-        features = evidence(form, hits, vocab, embedder.embed)
+        features = evidence(form, hits, vocab, embedder)
         assert features == pytest.approx(asked, abs=1e-6)
         assert gate.covered(features) == gate.covered(asked)
 
@@ -432,8 +432,8 @@ def test_unknown_words_count_by_how_central_they_are_to_the_question(embedder):
                         "# Scaling\nMore replicas serve more traffic when an app is ready."])
     rush = "we launch on friday and the api will get hammered by traffic, how should we get the containers ready?"
     # the thing asked about is central; a word about how it is asked is not
-    assert centrality(["podman", "rootless"], "podman vs docker: can it run rootless?", embedder.embed)[0] == 1.0
-    assert centrality(["hammered"], rush, embedder.embed) == [0.0]
-    asked = unknown_term("podman vs docker", vocab, embedder.embed)
-    assert asked == 1.0 and unknown_term(rush, vocab, embedder.embed) < 0.3
-    assert unknown_term("PODMAN vs Docker", vocab, embedder.embed) == asked
+    assert centrality(["podman", "rootless"], "podman vs docker: can it run rootless?", embedder)[0] == 1.0
+    assert centrality(["hammered"], rush, embedder) == [0.0]
+    asked = unknown_term("podman vs docker", vocab, embedder)
+    assert asked == 1.0 and unknown_term(rush, vocab, embedder) < 0.3
+    assert unknown_term("PODMAN vs Docker", vocab, embedder) == asked

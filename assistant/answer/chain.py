@@ -14,15 +14,19 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from assistant.answer import followup
 from assistant.answer.citations import parse_citations
 from assistant.answer.compose import Composer
-from assistant.answer.gate import Embed, Gate, Vocabulary, evidence
+from assistant.answer.gate import Gate, Vocabulary, evidence
 from assistant.answer.prompting import load_prompt
 from assistant.errors import BackendError, QuestionError
 from assistant.schema import Answer, RetrievedChunk
 from assistant.text.markdown import line_span
+
+if TYPE_CHECKING:
+    from assistant.embedding.encoders import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +43,13 @@ class ChainParts:
         retrieve: ``(question, k, hybrid) -> passages``.
         vocabulary: What the notes contain (for the coverage gate).
         gate: The calibrated coverage gate.
-        embed: The embedding model's ``embed(texts)`` (the gate weighs unknown words by it).
+        embedder: The question embedder (the gate weighs unknown words by it).
     """
 
     retrieve: Callable[[str, int | None, bool | None], list[RetrievedChunk]]
     vocabulary: Vocabulary
     gate: Gate
-    embed: Embed | None = None
+    embedder: Embedder | None = None
 
 
 def clean_question(question: str) -> tuple[str, str]:
@@ -120,7 +124,7 @@ def run(
     template = load_prompt(prompt_name)
     standalone = standalone_question(text, history, composer)
     hits = parts.retrieve(standalone, k, hybrid)
-    features = evidence(standalone, hits, parts.vocabulary, parts.embed)
+    features = evidence(standalone, hits, parts.vocabulary, parts.embedder)
     probability = parts.gate.probability(features)
     facts = {**{n: round(v, 4) for n, v in features.items()}, "p_covered": round(probability, 4),
              "threshold": parts.gate.threshold}

@@ -39,7 +39,7 @@ from assistant.text.specificity import specificity, zipf
 from assistant.text.words import FILLER, STOPWORDS, salient, salient_word, tokens
 
 if TYPE_CHECKING:
-    import numpy as np
+    from assistant.embedding.encoders import Embedder
 
 FEATURES = ("similarity", "coverage", "unseen", "unknown_term")
 
@@ -230,51 +230,50 @@ def _share(words: Sequence[str], present: Callable[[str], bool], vocab: Vocabula
     return sum(w for word, w in zip(unique, weights, strict=True) if present(word)) / total if total else 1.0
 
 
-#: Embeds texts: ``embed(texts) -> array`` with one vector per text (the assistant's embedding model).
-Embed = Callable[[Sequence[str]], "np.ndarray"]
-
-
-def centrality(words: Sequence[str], question: str, embed: Embed) -> list[float]:
+def centrality(words: Sequence[str], question: str, embedder: Embedder) -> list[float]:
     """How central each word is to the question's meaning, in [0, 1], by the embedding model.
 
     The cosine between the word alone and the (lower-cased) question, mapped linearly from
     `tuning.PERIPHERAL_COSINE` (0) to `tuning.CENTRAL_COSINE` (1). The thing a question asks about
     is close to the question ("podman" in "podman vs docker": 0.75); a word about how it is asked
-    is not ("hammered" in "...the endpoint will get hammered": 0.05).
+    is not ("hammered" in "...the endpoint will get hammered": 0.05). The words are embedded
+    apart from the question (short inputs: ~3 ms); the question's vector comes from
+    ``embed_tokens``, which the assistant's question embedder remembers from retrieval.
     """
     import numpy as np
 
-    vectors = np.asarray(embed([*words, question.lower()]), dtype=np.float64)
+    vectors = np.asarray(embedder.embed(list(words)), dtype=np.float64)
+    asked = np.asarray(embedder.embed_tokens([question.lower()])[0][0], dtype=np.float64)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    cosines = vectors[:-1] @ vectors[-1]
+    cosines = vectors @ (asked / max(float(np.linalg.norm(asked)), 1e-12))
     span = tuning.CENTRAL_COSINE - tuning.PERIPHERAL_COSINE
     return [min(1.0, max(0.0, (float(c) - tuning.PERIPHERAL_COSINE) / span)) for c in cosines]
 
 
-def unknown_term(question: str, vocab: Vocabulary, embed: Embed | None = None) -> float:
+def unknown_term(question: str, vocab: Vocabulary, embedder: Embedder | None = None) -> float:
     """The strongest sign that the question asks about something the notes lack, in [0, 1].
 
     Over the question's words the notes never contain: the word's `term_weight` (how specific it
     is in general English) times its `centrality` to the question (1 for every word when no
-    ``embed`` is given). Lower-cased throughout: capitals change nothing.
+    ``embedder`` is given). Lower-cased throughout: capitals change nothing.
     """
     weights = {w: term_weight(w, vocab) for w in vocab.unknown_terms(question)}
     weights = {w: x for w, x in weights.items() if x > 0}
     if not weights:
         return 0.0
-    central = centrality(list(weights), question, embed) if embed is not None else [1.0] * len(weights)
+    central = centrality(list(weights), question, embedder) if embedder is not None else [1.0] * len(weights)
     return max(x * c for x, c in zip(weights.values(), central, strict=True))
 
 
 def evidence(question: str, hits: Sequence[RetrievedChunk], vocab: Vocabulary,
-             embed: Embed | None = None) -> dict[str, float]:
+             embedder: Embedder | None = None) -> dict[str, float]:
     """The gate's features for one question and its retrieved passages.
 
     Args:
         question: The (standalone) question.
         hits: The retrieved passages.
         vocab: What the notes contain.
-        embed: The embedding model (for `centrality`); the answer chain always passes it.
+        embedder: The embedding model (for `centrality`); the answer chain always passes it.
 
     Returns:
         ``similarity``, ``coverage``, ``unseen`` and ``unknown_term`` (see `unknown_term`), each in
@@ -292,7 +291,7 @@ def evidence(question: str, hits: Sequence[RetrievedChunk], vocab: Vocabulary,
         "similarity": max((h.similarity for h in hits), default=0.0),
         "coverage": coverage,
         "unseen": unseen,
-        "unknown_term": unknown_term(question, vocab, embed),
+        "unknown_term": unknown_term(question, vocab, embedder),
     }
 
 
