@@ -429,11 +429,12 @@ def test_unknown_words_count_by_how_central_they_are_to_the_question(embedder):
     from assistant.answer.gate import centrality, unknown_term
 
     vocab = Vocabulary(["# Docker\nDocker runs containers from images; docker compose starts several.",
-                        "# Scaling\nMore replicas serve more traffic when an app is ready."])
-    rush = "we launch on friday and the api will get hammered by traffic, how should we get the containers ready?"
+                        "# Scaling\nMore replicas serve more traffic when an API is ready for its launch day."])
+    rush = "on launch day the api will get hammered by traffic, how should we get the containers ready?"
     # the thing asked about is central; a word about how it is asked is not
     assert centrality(["podman", "rootless"], "podman vs docker: can it run rootless?", embedder)[0] == 1.0
     assert centrality(["hammered"], rush, embedder) == [0.0]
     asked = unknown_term("podman vs docker", vocab, embedder)
-    assert asked == 1.0 and unknown_term(rush, vocab, embedder) < 0.3
+    assert vocab.unknown_terms(rush) == ["hammered"]
+    assert asked == 1.0 and unknown_term(rush, vocab, embedder) == 0.0
     assert unknown_term("PODMAN vs Docker", vocab, embedder) == asked

@@ -255,14 +255,17 @@ def unknown_term(question: str, vocab: Vocabulary, embedder: Embedder | None = N
 
     Over the question's words the notes never contain: the word's `term_weight` (how specific it
     is in general English) times its `centrality` to the question (1 for every word when no
-    ``embedder`` is given). Lower-cased throughout: capitals change nothing.
+    ``embedder`` is given); the two strongest add up, capped at 1. Lower-cased throughout:
+    capitals change nothing.
     """
     weights = {w: term_weight(w, vocab) for w in vocab.unknown_terms(question)}
     weights = {w: x for w, x in weights.items() if x > 0}
     if not weights:
         return 0.0
     central = centrality(list(weights), question, embedder) if embedder is not None else [1.0] * len(weights)
-    return max(x * c for x, c in zip(weights.values(), central, strict=True))
+    # the two strongest words add up: two things the notes lack ("opensearch serverless") are surer than one
+    strongest = sorted((x * c for x, c in zip(weights.values(), central, strict=True)), reverse=True)
+    return min(1.0, sum(strongest[: tuning.UNKNOWN_TERMS_ADDED]))
 
 
 def evidence(question: str, hits: Sequence[RetrievedChunk], vocab: Vocabulary,
