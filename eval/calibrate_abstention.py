@@ -11,6 +11,11 @@ threshold that abstains on the most unanswerable questions while answering at le
 question lower-cased and the --check set's results. --write saves the gate, with what it was
 fitted on (model fingerprint, notes digest, gold file, date, counts), to
 assistant/answer/abstention.json, which the assistant ships with.
+
+--shipped fits nothing and shows how the shipped gate decides --gold and --check, as written and
+lower-cased; with --corpus DIR on other notes (indexed in a temporary folder), e.g.
+    eval/calibrate_abstention.py --shipped --corpus eval/corpora/docker-commands/notes \
+        --gold eval/corpora/docker-commands/gold.jsonl --check ""
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from assistant import StudyAssistant  # noqa: E402
+from assistant.answer.gate import load_gate  # noqa: E402
 from assistant.evaluation import calibration  # noqa: E402
 
 GATE_FILE = Path(__file__).resolve().parents[1] / "assistant" / "answer" / "abstention.json"
@@ -33,10 +39,31 @@ def main() -> int:
     parser.add_argument("--check", type=Path, default=Path("eval/holdout.jsonl"))
     parser.add_argument("--min-answered", type=float, default=0.96)
     parser.add_argument("--write", action="store_true", help=f"save the gate to {GATE_FILE}")
+    parser.add_argument("--corpus", type=Path, default=None,
+                        help="other notes to index (in a temporary folder) instead of ASSISTANT_CORPUS_DIR")
+    parser.add_argument("--shipped", action="store_true",
+                        help="fit nothing: judge the shipped gate on --gold (and --check), as written and lower-cased")
     args = parser.parse_args()
 
-    sa = StudyAssistant.from_env()
+    if args.corpus is not None:
+        import atexit
+        import shutil
+        import tempfile
+
+        from assistant.config import Settings
+
+        work = Path(tempfile.mkdtemp(prefix="calibrate-"))
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
+        sa = StudyAssistant(Settings(corpus_dir=args.corpus, index_dir=work / "index", cache_dir=Path(".cache")))
+    else:
+        sa = StudyAssistant.from_env()
     sa.ingest(progress=False)
+    if args.shipped:
+        gate = load_gate()
+        for path in (args.gold, args.check):
+            if path and path.is_file():
+                print("\n".join(calibration.judge(gate, calibration.score_file(path, sa.gate_features))))
+        return 0
     check = args.check if args.check and args.check.is_file() else None
     result = calibration.calibrate(args.gold, sa.gate_features, check=check, min_answered=args.min_answered)
     print("\n".join(calibration.report(result)))

@@ -168,11 +168,22 @@ def report(result: Calibration) -> list[str]:
     lines.append(_line("  lower-cased", gate, gold.lower_rows, labels))
     lines += _wrong(gate, gold.items, gold.lower_rows, lower=True)
     if result.check is not None:
-        check = result.check
-        lines.append(_line(f"Check set {check.path}", gate, check.rows, check.labels))
-        lines += _wrong(gate, check.items, check.rows)
-        lines.append(_line("  lower-cased", gate, check.lower_rows, check.labels))
-        lines += _wrong(gate, check.items, check.lower_rows, lower=True)
+        lines += judge(gate, result.check, f"Check set {result.check.path}")
+    return lines
+
+
+def judge(gate: Gate, scored: Scored, label: str | None = None) -> list[str]:
+    """How a gate decides one gold file's questions, as written and lower-cased (no fitting).
+
+    Args:
+        gate: The gate to judge (e.g. the shipped one on other notes).
+        scored: The file's questions with their features.
+        label: What to call the file in the first line (default: its path).
+    """
+    lines = [_line(label or str(scored.path), gate, scored.rows, scored.labels)]
+    lines += _wrong(gate, scored.items, scored.rows)
+    lines.append(_line("  lower-cased", gate, scored.lower_rows, scored.labels))
+    lines += _wrong(gate, scored.items, scored.lower_rows, lower=True)
     return lines
 
 
