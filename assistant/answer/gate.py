@@ -63,6 +63,7 @@ class Vocabulary:
         self.n_docs = len(texts)
         self._texts = texts
         self._words = set(words) if words is not None else None
+        self._initials: dict[str, bool] = {}
         if doc_freq is None:
             doc_freq = {}
             for text in texts:
@@ -123,17 +124,12 @@ class Vocabulary:
     def _sorted_words(self) -> list[str]:
         return sorted(self.words)
 
-    @cached_property
-    def _acronyms(self) -> frozenset[str]:
-        """Initials of every run of 2-4 words in the notes ("byte pair encoding": bpe, bp, pe)."""
-        out: set[str] = set()
-        for text in self._texts:
-            words = question_words(text)
-            for i in range(len(words)):
-                for n in (2, 3, 4):
-                    if i + n <= len(words):
-                        out.add("".join(w[0] for w in words[i : i + n]))
-        return frozenset(out)
+    def _has_initials(self, word: str) -> bool:
+        """Whether the notes have a run of words with these initials ("bpe": "byte pair encoding")."""
+        if word not in self._initials:
+            pattern = " " + " ".join(f"{ch}[a-z0-9]*" for ch in word) + " "
+            self._initials[word] = re.search(pattern, self.text) is not None
+        return self._initials[word]
 
     def _has_prefix(self, prefix: str) -> bool:
         """Whether some word of the notes starts with ``prefix``."""
@@ -164,7 +160,7 @@ class Vocabulary:
         if any(self.knows(word[:i]) and self.knows(word[i:]) for i in range(2, len(word) - 2)):
             return True
         # initials only for an unusual word: "bpe" is byte pair encoding, "cup" or "our" is just a word
-        return 2 <= len(word) <= 4 and word.isalpha() and zipf(word) < tuning.ACRONYM_ZIPF and word in self._acronyms
+        return 2 <= len(word) <= 4 and word.isalpha() and zipf(word) < tuning.ACRONYM_ZIPF and self._has_initials(word)
 
     def unknown_terms(self, question: str) -> list[str]:
         """The question's topic words that the notes never contain, lower-cased, in order.
