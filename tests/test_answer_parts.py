@@ -153,6 +153,7 @@ def test_unknown_terms_are_words_the_notes_lack_in_any_case_or_inflection():
     assert vocab.unknown_terms("Should I train on trn1 instances?") == ["trn1"]  # "train": from "training"
     # inflections of known words, numbers, stopwords and filler are not unknown
     assert vocab.unknown_terms("does model monitor catch drifting data lol. it detected 70% in 2018") == ["catch"]
+    assert vocab.unknown_terms("caf\ufffd data drift") == []  # a word that lost bytes is no word
     assert "drift" in inflection_bases("drifted") and "stop" in inflection_bases("stopped")
     assert "form" not in inflection_bases("formation")  # a derivation is another word
 

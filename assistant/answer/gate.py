@@ -170,7 +170,8 @@ class Vocabulary:
         lack is its `specificity.specificity`. Letter case plays no part.
         """
         found = []
-        for word in question_words(question):
+        # a word with a replacement character lost bytes on the way in ("caf\ufffd" from Latin-1): not a word
+        for word in question_words(re.sub(r"\w*\ufffd\w*", " ", question)):
             if word in STOPWORDS or word in FILLER or len(word) < 2 or _NUMBER.fullmatch(word):
                 continue
             if not self.knows(word):
