@@ -20,8 +20,7 @@ from assistant import AssistantError, StudyAssistant
 from assistant.answer.composers import NAMES, availability
 from assistant.answer.prompting import available_prompts
 from assistant.errors import BackendError, IndexBusyError, IndexCorruptError, IndexNotWritableError
-from assistant.schema import Answer, IndexStatus, IngestReport
-from assistant.text.markdown import line_span
+from assistant.schema import Answer, IndexStatus, IngestReport, place
 from assistant.ui.feedback import append_feedback, feedback_record, gold_candidates, read_feedback
 from assistant.ui.render import (
     STARTERS,
@@ -223,6 +222,26 @@ def show_error(exc: Exception) -> None:
         st.caption("**Repair index** in the sidebar rebuilds what is damaged from your notes.")
 
 
+def show_region(citation: dict, marked: list[int]) -> bool:
+    """A PDF page's or notebook cell's whole text, as indexed, with the cited lines marked.
+
+    Lines are numbered as on the page (or in the cell), as the citation counts them; without a quote
+    the cited passage's lines are marked. False when the index no longer holds that page.
+    """
+    chunk = citation["chunk"]
+    try:
+        found = get_assistant().region_text(chunk["source"], chunk["region"])
+    except AssistantError:
+        return False
+    if found is None:
+        return False
+    text, first = found
+    lines = marked or range(citation["start_line"] or chunk["start_line"],
+                            (citation["end_line"] or chunk["end_line"]) + 1)
+    st.html(passage_html(text, 1, [n - first + 1 for n in lines]))
+    return True
+
+
 def render_answer(answer: dict, key: str) -> None:
     """An answer: its text with citation badges, then a source entry per citation (or the abstention).
 
@@ -245,12 +264,14 @@ def render_answer(answer: dict, key: str) -> None:
     for citation in sorted(answer["citations"], key=lambda c: c["n"]):
         chunk = citation["chunk"]
         heading = markdown_literal(" › ".join(chunk["heading_path"]) or chunk["source"])
-        source = markdown_literal(chunk["source"])
-        lines = line_span(citation["start_line"], citation["end_line"])
-        with st.expander(f"[{citation['n']}] {heading} — {source}, {lines}"):
+        where = markdown_literal(place(chunk["source"], citation["start_line"], citation["end_line"],
+                                       chunk.get("region", ""), chunk.get("region_start", 0)))
+        with st.expander(f"[{citation['n']}] {heading} — {where}"):
             marked = cited_lines(citation["quote"], chunk["text"], chunk["start_line"])
-            st.html(passage_html(chunk["text"], chunk["start_line"], marked))
-            st.caption(f"{source}, {line_span(chunk['start_line'], chunk['end_line'])}")
+            if not (chunk.get("region") and show_region(citation, marked)):
+                st.html(passage_html(chunk["text"], chunk["start_line"], marked))
+            st.caption(markdown_literal(place(chunk["source"], chunk["start_line"], chunk["end_line"],
+                                              chunk.get("region", ""), chunk.get("region_start", 0))))
     facts = [answer["backend"], f"prompt {answer['prompt']}", f"{answer['seconds']:.2f} s"]
     if answer.get("tokens_in") or answer.get("tokens_out"):
         facts.append(f"{answer['tokens_in']} tokens in / {answer['tokens_out']} out")
@@ -321,6 +342,13 @@ def index_action(name: str | None) -> None:
     st.session_state.confirm_rebuild = False
 
 
+def skipped_files(status: IndexStatus) -> None:
+    """Files in the notes folder the index could not read (a scanned PDF, a broken notebook) and why."""
+    if status.skipped:
+        st.caption(f"{len(status.skipped)} file(s) not indexed:  \n" + "  \n".join(
+            "• " + markdown_text(line) for line in status.skipped))
+
+
 def notes_panel(status: IndexStatus | None) -> None:
     """The notes' status, what is wrong with the index (with a repair), re-index and rebuild (confirmed first).
 
@@ -335,6 +363,7 @@ def notes_panel(status: IndexStatus | None) -> None:
     st.markdown(f"{status.files} file(s), {status.chunks} sections  \nlast indexed {when}")
     st.caption("Notes folder")
     st.code(status.corpus_dir, language=None, wrap_lines=True)  # a code block reads no markdown
+    skipped_files(status)
     if status.problems:
         st.error("The index needs a repair:  \n" + "  \n".join(
             "• " + markdown_text(problem_line(p)) for p in status.problems), icon=":material/healing:")

@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from assistant.errors import AssistantError, ConfigError, QuestionError
-from assistant.text.markdown import line_span, plain_text
+from assistant.text.markdown import plain_text
 
 STALE = "Your notes (or how they are indexed) changed since the last ingest: updating the index first."
 BUSY = ("Another process is updating the index: answering from the index as it is (ask again once it is done "
@@ -162,7 +163,8 @@ def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dens
     width = min(100, max(60, shutil.get_terminal_size((100, 24)).columns))
     for rank, hit in enumerate(hits, 1):
         click.secho(f"[{rank}] {hit.heading or hit.source}", bold=True)
-        click.secho(f"    {hit.source}:{hit.start_line}-{hit.end_line}  score {hit.score:.4f}  "
+        where = hit.place() if hit.region else f"{hit.source}:{hit.start_line}-{hit.end_line}"
+        click.secho(f"    {where}  score {hit.score:.4f}  "
                     f"similarity {hit.similarity:.2f}", dim=True)
         body = " ".join(line.strip() for line in plain_text(hit.text).splitlines() if line.strip())
         click.echo(textwrap.fill(textwrap.shorten(body, 400, placeholder=" …"), width,
@@ -211,7 +213,7 @@ def _print_sources(answer) -> None:
     click.secho("Sources", bold=True)
     for c in sorted(answer.citations, key=lambda c: c.n):
         click.echo(f"  [{c.n}] {c.chunk.heading or c.chunk.source}")
-        click.secho(f"      {c.chunk.source}, {line_span(c.start_line, c.end_line)}", dim=True)
+        click.secho(f"      {c.chunk.place(c.start_line, c.end_line)}", dim=True)
 
 
 def _print_footer(answer) -> None:
@@ -356,10 +358,13 @@ def _model_of(settings, backend: str) -> str:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N gold questions.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("eval/reports"),
               show_default=True, help="Where run folders are written.")
+@click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Evaluate on this notes folder instead of ASSISTANT_CORPUS_DIR (needs --gold with its "
+                   "questions); it gets its own index under ASSISTANT_CACHE_DIR, so yours is left alone.")
 @click.pass_context
 def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, repeat: int, dry_run: bool,
                  no_ragas: bool, judge: str | None, judge_metrics: str | None, limit: int | None,
-                 out: Path) -> None:
+                 out: Path, corpus: Path | None) -> None:
     """Score answers against the gold set for one or more variants, and write a report.
 
     A variant is a backend x prompt x retrieval setting. Reports go to eval/reports/<time>-<name>/:
@@ -386,10 +391,14 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
         from assistant.extras import require_eval
 
         require_eval(llm_free=not no_ragas, judge=judge)
+    if corpus is not None and ctx.get_parameter_source("gold") is ParameterSource.DEFAULT:
+        raise ConfigError(f"--corpus {corpus} needs the questions for those notes: add --gold FILE.")
     items = load_gold(gold)  # a malformed row stops the run here, before anything is spent
     if limit:
         items = items[:limit]
     variants = load_variants(spec, prompts=available_prompts(), backends=list(NAMES))
+    if corpus is not None:
+        _use_corpus(ctx, corpus)
     sa = _assistant(ctx)
     prices = load_prices()
     calls = {v.name: len(items) * (repeat if v.backend in LLM_BACKENDS else 1) for v in variants}
@@ -432,6 +441,33 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
     report = write_report(folder, rows, summaries, variants, gold, seconds)
     click.echo("\n".join(summary_table(summaries)))
     click.echo(f"\n{len(rows)} answers in {seconds:.1f} s. Report: {report}")
+
+
+def corpus_index_dir(settings, corpus: Path) -> Path:
+    """The index folder for evaluating on ``corpus``: the configured one for the configured notes, else its own.
+
+    Another notes folder gets a folder of its own under the cache, named after the folder and keyed by its
+    full path, so evaluating on it never overwrites the student's index and a second run reuses the first's.
+    """
+    import hashlib
+
+    folder = corpus.expanduser().resolve()
+    if folder == settings.corpus_dir.expanduser().resolve():
+        return settings.index_dir
+    key = hashlib.sha256(str(folder).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in folder.name)[:40] or "notes"
+    return settings.cache_dir / "corpus-indexes" / f"{slug}-{key}"
+
+
+def _use_corpus(ctx: click.Context, corpus: Path) -> None:
+    """Point this command's assistant at ``corpus`` and that folder's own index (built when first used)."""
+    from assistant.config import load_settings
+    from assistant.core import StudyAssistant
+
+    settings = load_settings(env_file=ctx.obj["env_file"])
+    index_dir = corpus_index_dir(settings, corpus)
+    ctx.obj["assistant"] = StudyAssistant(settings.with_overrides(corpus_dir=corpus, index_dir=index_dir))
+    click.secho(f"Notes {corpus}, index {index_dir}", dim=True, err=True)
 
 
 def _dry_run(sa, items, variants, calls, prices) -> None:
@@ -481,6 +517,8 @@ def status(ctx: click.Context) -> None:
     click.echo(f"index          {info.store}")
     click.echo(f"indexed        {info.files} file(s), {info.chunks} chunks; last ingest {when}")
     click.echo(f"notes changed  {changed[info.stale]}")
+    for n, line in enumerate(info.skipped):
+        click.echo(f"{'not indexed' if n == 0 else '':15}{line}")
     if info.problems:
         for n, problem in enumerate(info.problems):
             click.echo(f"{'health' if n == 0 else '':15}{problem}")

@@ -17,8 +17,10 @@ from assistant.embedding.tokenizer import WordPieceTokenizer
 from assistant.errors import CorpusError, IndexCorruptError, QuestionError
 from assistant.ingest.chunking import CHUNKER_VERSION, chunk_text
 from assistant.ingest.plan import plan
+from assistant.ingest.regions import split_by_region
 from assistant.schema import Answer, Chunk, IndexStatus, IngestReport, ProgressArg, RetrievedChunk
-from assistant.sources.notes import load_corpus
+from assistant.sources.notes import NoteFile, load_corpus
+from assistant.sources.views import READERS_VERSION
 from assistant.store import IndexStore
 from assistant.store.segments import SEGMENT_FORMAT
 
@@ -98,6 +100,7 @@ class StudyAssistant:
             "max_tokens": min(self.settings.chunk_tokens, self.model_info.window),
             "min_tokens": tuning.MIN_CHUNK_TOKENS,
             "piece_tokens": tuning.PIECE_TOKENS,
+            "readers": READERS_VERSION,
         }
 
     @property
@@ -108,9 +111,17 @@ class StudyAssistant:
         """
         return {"model": self.model_info.fingerprint, "chunker": self.chunker_settings, "segments": SEGMENT_FORMAT}
 
-    def _chunk_note(self, note) -> list[Chunk]:
+    def _chunk_note(self, note: NoteFile) -> list[Chunk]:
+        """A note's chunks; a PDF, HTML page or notebook through its markdown view, cut at its pages or cells.
+
+        Raises:
+            UnreadableError: The file cannot be read (the pipeline skips it with the reason).
+        """
         params = self.chunker_settings
-        return chunk_text(note.text, note.source, self.tokenizer, params["max_tokens"], params["min_tokens"])
+        view = note.view()
+        chunks = chunk_text(view.text, note.source, self.tokenizer, params["max_tokens"], params["min_tokens"],
+                            markdown=True if note.converted else None)
+        return split_by_region(chunks, view.regions)
 
     # -- ingest ----------------------------------------------------------------------------
     def ingest(self, rebuild: bool = False, progress: ProgressArg = True, wait: bool | float = True,
@@ -152,7 +163,8 @@ class StudyAssistant:
             if todo.noop:
                 self.store.clean(todo.old)  # nothing to build; what a dead writer left still goes
                 n = todo.old.chunk_count
-                return IngestReport(len(notes), n, 0, 0, n, time.perf_counter() - started, warnings)
+                return IngestReport(len(todo.old.files), n, 0, 0, n, time.perf_counter() - started,
+                                    warnings + todo.old.skip_reasons())
             from assistant.ingest.pipeline import Pipeline
 
             pipeline = Pipeline(self.store, build, self._chunk_note, lambda: self.tokenizer,
@@ -222,6 +234,24 @@ class StudyAssistant:
         """Every indexed chunk (for status pages and evaluation)."""
         return list(self._ensure_retriever().chunks)
 
+    def region_text(self, source: str, region: str) -> tuple[str, int] | None:
+        """One page of an indexed PDF or one cell of a notebook, as indexed, and the view line it starts at.
+
+        Rebuilt from the index's chunks (they hold every line with text; blank lines come back
+        empty), so showing a cited page needs no re-reading of the file. None if the index has no
+        such page or cell.
+        """
+        chunks = [c for c in self._ensure_retriever().chunks if c.source == source and c.region == region]
+        if not chunks:
+            return None
+        first = chunks[0].region_start
+        lines: dict[int, str] = {}
+        for c in chunks:  # file order: pieces of one over-long line come in order and concatenate back
+            for n, line in enumerate(c.text.split("\n"), start=c.start_line):
+                lines[n] = lines.get(n, "") + line if c.start_line == c.end_line else line
+        last = max(lines)
+        return "\n".join(lines.get(n, "") for n in range(first, last + 1)), first
+
     def vectors(self) -> np.ndarray:
         """The stored vectors, row-aligned with `chunks()`."""
         return self._ensure_retriever().vectors
@@ -255,6 +285,7 @@ class StudyAssistant:
             files=len(manifest.files) if manifest else 0, chunks=manifest.chunk_count if manifest else 0,
             updated=manifest.updated if manifest else None, stale=stale, model=str(self.model_info.path),
             problems=tuple(problems), busy=self.store.lock.busy(),
+            skipped=tuple(manifest.skip_reasons()) if manifest else (),
         )
 
     # -- answer ----------------------------------------------------------------------------

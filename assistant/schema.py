@@ -9,6 +9,22 @@ from dataclasses import dataclass, field
 ProgressArg = bool | Callable[[int, int], None]
 
 
+def place(source: str, start: int, end: int, region: str = "", region_start: int = 0) -> str:
+    """A file and line range as a reader says it: ``a.md, lines 3-5``, ``a.pdf, page 3, line 4``.
+
+    Lines ``start..end`` are lines of the note's view; within a region (a PDF page, a notebook cell)
+    they are counted from the region's first line, which is where the student finds them.
+    """
+    if region and region_start:
+        start, end = start - region_start + 1, end - region_start + 1
+        return f"{source}, {region}, {_span(start, end)}"
+    return f"{source}, {_span(start, end)}"
+
+
+def _span(start: int, end: int) -> str:
+    return f"line {start}" if end <= start else f"lines {start}-{end}"
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A contiguous run of lines of one note file, under one heading path.
@@ -21,6 +37,10 @@ class Chunk:
         end_line: 1-based last line (inclusive).
         text: The exact lines ``start_line..end_line`` joined with newlines (for an
             over-long single line split into pieces, the piece of that line).
+        region: The page or cell the lines belong to (``page 3``, ``cell 5``) in a PDF or
+            notebook, whose lines are those of its markdown view; empty for other notes.
+        region_start: The view line the region starts at: line ``n`` is line
+            ``n - region_start + 1`` of its page or cell (0 when there is no region).
     """
 
     id: str
@@ -29,6 +49,8 @@ class Chunk:
     start_line: int
     end_line: int
     text: str
+    region: str = ""
+    region_start: int = 0
 
     @property
     def heading(self) -> str:
@@ -59,6 +81,8 @@ class RetrievedChunk:
         score: Fused retrieval score in [0, 1] (normalized dense + BM25; comparable within one query).
         similarity: Cosine similarity of the chunk to the question (dense evidence; used
             to judge whether the notes cover a question at all).
+        region: The page or cell of a PDF or notebook (see `Chunk.region`); empty otherwise.
+        region_start: The view line the region starts at (see `Chunk.region_start`).
     """
 
     id: str
@@ -69,6 +93,20 @@ class RetrievedChunk:
     end_line: int
     score: float
     similarity: float = 0.0
+    region: str = ""
+    region_start: int = 0
+
+    def place(self, start: int | None = None, end: int | None = None) -> str:
+        """Where lines of this passage are, as a reader finds them.
+
+        ``notes.md, lines 3-5``, or ``slides.pdf, page 3, lines 4-9`` (counted on the page or in the cell).
+
+        Args:
+            start: First line (view line number; default: the passage's first).
+            end: Last line (default: the passage's last).
+        """
+        return place(self.source, self.start_line if start is None else start,
+                     self.end_line if end is None else end, self.region, self.region_start)
 
     @property
     def heading(self) -> str:
@@ -86,6 +124,8 @@ class RetrievedChunk:
             "end_line": self.end_line,
             "score": self.score,
             "similarity": self.similarity,
+            "region": self.region,
+            "region_start": self.region_start,
         }
 
 
@@ -139,6 +179,8 @@ class IndexStatus:
         problems: What is wrong with the index (damaged or missing parts, an older format), each
             repaired by a plain `assistant ingest`; empty when it is healthy.
         busy: Another process is updating the index right now.
+        skipped: Files the last ingest found but could not read (a scanned PDF...), one line each
+            saying why.
     """
 
     corpus_dir: str
@@ -151,6 +193,7 @@ class IndexStatus:
     model: str
     problems: tuple[str, ...] = ()
     busy: bool = False
+    skipped: tuple[str, ...] = ()
 
     @property
     def needs_ingest(self) -> bool:

@@ -27,6 +27,31 @@ MIN_CHUNK_TOKENS: Final = 48
 # Dense search embeds pieces of at most this many tokens of a chunk ("small-to-big"): dense MRR@5 0.69 -> 0.80.
 PIECE_TOKENS: Final = 52
 
+# -- reading PDFs (assistant/sources/pdf_reader.py; a change re-reads PDFs at the next ingest) ----------
+# A line in a font at least this much larger than the body text (the most used size) is a heading, when
+# the PDF has no outline. Chromium's h3 is 1.17x its body text, LibreOffice's "Heading 3" 1.17x, while
+# bold or small-caps body text stays at 1.0x; 1.15 takes both heading styles and no body line.
+PDF_HEADING_SIZE: Final = 1.15
+# A line longer than this many characters is body text set large (a slide's lead paragraph), not a heading.
+PDF_HEADING_CHARS: Final = 120
+# A vertical gap over this many times the document's usual line spacing (the median) starts a paragraph:
+# Chromium and LibreOffice put 1.6-1.9x between paragraphs, lines of one paragraph sit at 1.0x (+-0.05).
+PDF_PARAGRAPH_GAP: Final = 1.35
+# A line shorter than this share of a full line (the 90th percentile of line lengths) ends its paragraph:
+# list items, table rows and slide bullets sit at the usual spacing, and only their length shows they end.
+PDF_SHORT_LINE: Final = 0.7
+# A paragraph starting this many font sizes (em) right of the body margin is a list item (Chromium and
+# LibreOffice indent items 2.5-3 em and draw the bullet as a shape); a first-line indent is 1-1.5 em.
+PDF_LIST_INDENT: Final = 2.0
+# Lines whose text starts at the same 2 to this many x positions are a table (more is a word-by-word layout).
+PDF_TABLE_COLUMNS: Final = 8
+# Within a table, text more than this many line spacings below the text above starts a new row: a cell's
+# wrapped lines sit at 1.0x; Chromium's default cell padding puts rows at 1.4x (1.9x with 3px padding).
+PDF_ROW_GAP: Final = 1.2
+# PDFs and notebooks may be this many times ASSISTANT_MAX_FILE_MB: their bytes are mostly fonts, images
+# and outputs (a 40-slide deck with figures: ~6 MB for ~60 KB of text), not text to embed.
+CONTAINER_SIZE_FACTOR: Final = 10
+
 # -- retrieval ----------------------------------------------------------------------------------------
 # Fusion of dense (best piece), BM25 and late interaction (token MaxSim), each min-max normalized.
 # recall@5 / MRR@5 gold: 0.4/0.4/0.2 0.912/0.892 against RRF 0.900/0.860 and 0.6/0.4/0 0.892/0.878.

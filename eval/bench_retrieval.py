@@ -26,13 +26,23 @@ from assistant.retrieval.retriever import Retriever  # noqa: E402
 from assistant.sources.notes import load_corpus  # noqa: E402
 
 
+def _view_text(note) -> str:
+    """A note's text as indexed (a PDF, HTML page or notebook through its markdown view; "" if unreadable)."""
+    from assistant.sources.views import UnreadableError
+
+    try:
+        return note.view().text
+    except UnreadableError:
+        return ""
+
+
 def tutorial_pipeline(sa: StudyAssistant):
     """RecursiveCharacterTextSplitter(1000, 200) + all-MiniLM-L6-v2 + top-k cosine."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
     notes, _ = load_corpus(sa.settings.corpus_dir, int(sa.settings.max_file_mb * 1e6))
-    texts = [t for note in notes for t in splitter.split_text(note.text)]
+    texts = [t for note in notes for t in splitter.split_text(_view_text(note))]
     vectors = sa.embedder.embed(texts)
 
     def search(question: str, k: int) -> list[str]:

@@ -272,3 +272,66 @@ def test_compare_labels_runs_a_and_b_and_uses_shared_questions(two_runs, tmp_pat
                         {"question_id": "q|1", "question": "a | b\nc", "variant": "y", "answerable": True,
                          "scores": {"correct_abstention": 0.0}}], ["x", "y"])[-1]
     assert line.startswith("| q\\|1: a \\| b c |")
+
+
+DOCKER_NOTES = {
+    "volumes.md": "# Volumes\n\n## Concept:\nA named volume is managed by docker and outlives the container.\n\n"
+                  "## Key Commands:\n```bash\ndocker volume create pgdata\n"
+                  "docker run -d -v pgdata:/var/lib/postgresql/data postgres:16\n```\n",
+    "cleanup.md": "# Cleanup\n\n## Key Commands:\n```bash\ndocker system df\ndocker image prune -a\n```\n\n"
+                  "A dangling image is an untagged one, left behind when a rebuild moved its tag.\n",
+}
+DOCKER_GOLD = [
+    {"id": "dangling", "question": "what is a dangling image", "reference": "An untagged image.",
+     "evidence": ["A dangling image is an untagged one, left behind when a rebuild moved its tag."],
+     "answerable": True},
+    {"id": "sourdough", "question": "what hydration should my sourdough loaf have?", "reference": "",
+     "evidence": [], "answerable": False},
+]
+
+
+def test_eval_on_another_notes_folder_uses_its_own_index_and_leaves_the_students_alone(tmp_path):
+    """`assistant eval --corpus DIR --gold FILE`: answers come from DIR; ASSISTANT_INDEX_DIR is never built."""
+    import shutil
+
+    from assistant.cli import corpus_index_dir
+    from assistant.config import load_settings
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / NOTES_FILE.name).write_text(NOTES_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    other = tmp_path / "docker notes"
+    other.mkdir()
+    for name, text in DOCKER_NOTES.items():
+        (other / name).write_text(text, encoding="utf-8")
+    gold = tmp_path / "docker.jsonl"
+    gold.write_text("\n".join(json.dumps(r) for r in DOCKER_GOLD) + "\n", encoding="utf-8")
+    settings = load_settings({k: v for k, v in env_for(tmp_path).items() if v is not None}, env_file=None)
+    own = corpus_index_dir(settings, other)
+    assert own.parent == settings.cache_dir / "corpus-indexes" and own.name.startswith("docker-notes-")
+    assert corpus_index_dir(settings, tmp_path / "corpus") == settings.index_dir  # the configured notes: its index
+    try:
+        args = ("eval", "--corpus", str(other), "--gold", str(gold), "--no-ragas", "--out", str(tmp_path / "out"))
+        result = run_cli(tmp_path, *args)
+        assert result.exit_code == 0, result.output
+        rows = [json.loads(line) for line in next((tmp_path / "out").glob("*/results.jsonl")).read_text().splitlines()]
+        answered = next(r for r in rows if r["question_id"] == "dangling")
+        assert not answered["abstained"] and "untagged" in answered["answer"]
+        assert {c["source"] for c in answered["contexts"]} <= set(DOCKER_NOTES)
+        assert next(r for r in rows if r["question_id"] == "sourdough")["abstained"]
+        assert (own / "manifest.json").exists() or any(own.iterdir())
+        assert not (tmp_path / "index").exists()  # the student's own index was not built or touched
+        again = run_cli(tmp_path, *args)  # the second run reuses the first's index
+        assert again.exit_code == 0, again.output
+        assert "Indexed" not in again.stderr
+    finally:
+        shutil.rmtree(own, ignore_errors=True)
+        if own.parent.is_dir() and not any(own.parent.iterdir()):
+            own.parent.rmdir()  # the shared test cache keeps only the model
+
+
+def test_eval_on_another_notes_folder_needs_its_questions(tmp_path):
+    (tmp_path / "other").mkdir()
+    result = run_cli(tmp_path, "eval", "--corpus", str(tmp_path / "other"), "--no-ragas")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"Error: --corpus {tmp_path / 'other'} needs the questions for those notes: " \
+                                    "add --gold FILE."

@@ -23,7 +23,6 @@ from assistant.answer.gate import Gate, Vocabulary, evidence
 from assistant.answer.prompting import load_prompt
 from assistant.errors import BackendError, QuestionError
 from assistant.schema import Answer, RetrievedChunk
-from assistant.text.markdown import line_span
 
 if TYPE_CHECKING:
     from assistant.embedding.encoders import Embedder
@@ -75,7 +74,7 @@ def abstention_text(hits: Sequence[RetrievedChunk], limit: int = 3) -> tuple[str
         topic = hit.heading or hit.source
         if topic not in topics:
             topics.append(topic)
-            places.append(f"- **{topic}** ({hit.source}, {line_span(hit.start_line, hit.end_line)})")
+            places.append(f"- **{topic}** ({hit.place()})")
         if len(topics) == limit:
             break
     if not topics:

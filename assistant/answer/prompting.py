@@ -18,7 +18,6 @@ from importlib import resources
 
 from assistant.errors import ConfigError
 from assistant.schema import RetrievedChunk
-from assistant.text.markdown import line_span
 
 CONDENSE = "condense"
 _SECTION = re.compile(r"^=== (system|user) ===\s*$", re.M)
@@ -80,10 +79,13 @@ def load_prompt(name: str) -> PromptTemplate:
 
 
 def format_passage(n: int, chunk: RetrievedChunk, text: str | None = None) -> str:
-    """One numbered passage: ``[n] heading path (file, lines a-b)`` then its text, fenced as data."""
+    """One numbered passage: ``[n] heading path (file, lines a-b)`` then its text, fenced as data.
+
+    A PDF's or notebook's passage names its page or cell: ``(slides.pdf, page 3, lines 4-9)``.
+    """
     label = chunk.heading or chunk.source
     body = chunk.text if text is None else text
-    return f"[{n}] {label} ({chunk.source}, {line_span(chunk.start_line, chunk.end_line)})\n<<<\n{body.strip()}\n>>>"
+    return f"[{n}] {label} ({chunk.place()})\n<<<\n{body.strip()}\n>>>"
 
 
 def format_context(contexts: Sequence[RetrievedChunk]) -> str:

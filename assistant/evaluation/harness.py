@@ -211,7 +211,8 @@ def run(
                     continue
                 row.answer, row.abstained, row.seconds = result.text, result.abstained, result.seconds
                 row.contexts = [{"heading": c.heading, "source": c.source, "start_line": c.start_line,
-                                 "end_line": c.end_line, "text": c.text} for c in result.contexts]
+                                 "end_line": c.end_line, "place": c.place(), "text": c.text}
+                                for c in result.contexts]
                 row.citations = len(result.citations)
                 row.tokens_in, row.tokens_out = result.tokens_in, result.tokens_out
                 price = (prices or {}).get(model_of(variant.backend))

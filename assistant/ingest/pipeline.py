@@ -20,9 +20,11 @@ import numpy as np
 
 from assistant.embedding.encoders import Embedder, content_vectors
 from assistant.embedding.lines import token_line_numbers
+from assistant.errors import CorpusError
 from assistant.ingest.chunking import piece_texts
 from assistant.schema import Chunk, IngestReport, ProgressArg
-from assistant.sources.notes import NoteFile
+from assistant.sources.notes import NoteFile, skip_message
+from assistant.sources.views import UnreadableError
 from assistant.store import Health, IndexStore, Manifest, SegmentData, SegmentError
 from assistant.store.keyword import term_counts
 from assistant.text.words import tokens
@@ -72,18 +74,25 @@ class Pipeline:
     dim: int
 
     def plan(self, notes: list[NoteFile], old: Manifest | None, rebuild: bool,
-             health: Health) -> tuple[dict[str, dict], list]:
-        """Split the notes into files whose segment is kept as it is, and files to rebuild."""
+             health: Health) -> tuple[dict[str, dict], list, dict[str, dict]]:
+        """Split the notes into segments kept as they are, files to rebuild, and files still skipped.
+
+        A file found unreadable before (a scanned PDF) whose bytes are unchanged is not read again.
+        """
         same = old is not None and old.build == self.build and not rebuild
         keep: dict[str, dict] = {}
+        skipped: dict[str, dict] = {}
         todo = []
         for note in notes:
             entry = old.files.get(note.source) if same else None
+            unreadable = old.skipped.get(note.source) if same else None
             if entry and entry.get("digest") == note.digest and note.source not in health.damaged:
                 keep[note.source] = entry
+            elif unreadable and unreadable.get("digest") == note.digest:
+                skipped[note.source] = unreadable
             else:
                 todo.append(note)
-        return keep, todo
+        return keep, todo, skipped
 
     def run(self, notes: list[NoteFile], warnings: list[str], old: Manifest | None, rebuild: bool,
             progress: ProgressArg, step: Step | None, started: float, health: Health, repaired: list[str],
@@ -94,10 +103,19 @@ class Pipeline:
         copy synced); ``retire``: see `IndexStore.commit`.
         """
         report = step or (lambda name: None)
-        keep, todo = self.plan(notes, old, rebuild, health)
+        keep, todo, skipped = self.plan(notes, old, rebuild, health)
         old_files = old.files if old is not None else {}
         reuse_ok = old is not None and not rebuild and embedding_key(old.build) == embedding_key(self.build)
-        files = [self._prepare(note, old_files.get(note.source) if reuse_ok else None) for note in todo]
+        files = []
+        for note in todo:
+            try:
+                files.append(self._prepare(note, old_files.get(note.source) if reuse_ok else None))
+            except UnreadableError as exc:  # a PDF, HTML page or notebook found unreadable only now, when read
+                skipped[note.source] = {"digest": note.digest, "reason": skip_message(note.source, exc)}
+        warnings = [*warnings, *(entry["reason"] for entry in skipped.values())]
+        if len(skipped) == len(notes):
+            first = next(iter(skipped.values()))["reason"]
+            raise CorpusError(f"No notes to index: every file was skipped ({first}).")
         fresh = sum(1 for f in files for c in f.chunks if c.id not in f.reusable)
         entries: dict[str, dict] = {}
         written: list[str] = []
@@ -111,15 +129,16 @@ class Pipeline:
                 f.lines.clear()
                 f.extras = None
                 report(f"segment {f.note.source}")
-        manifest = Manifest(build=dict(self.build))
+        manifest = Manifest(build=dict(self.build), skipped=skipped)
         for note in notes:  # corpus order
-            manifest.files[note.source] = keep.get(note.source) or entries[note.source]
+            if note.source not in skipped:
+                manifest.files[note.source] = keep.get(note.source) or entries[note.source]
         self.store.commit(manifest, written, step, retire)
         kept = sum(e.get("chunks", 0) for e in keep.values())
         reused = sum(len(f.reusable) for f in files)
         chunks = manifest.chunk_count
         return IngestReport(
-            files=len(notes), chunks=chunks, added=fresh,
+            files=len(notes) - len(skipped), chunks=chunks, added=fresh,
             removed=max(0, (old.chunk_count if old is not None else 0) - kept - reused),
             unchanged=kept + reused, seconds=time.perf_counter() - started, warnings=warnings, repaired=repaired,
         )

@@ -34,9 +34,10 @@ class Passages:
         """Chunk links for stitching: next chunk in one section, and the chunk starting at a line.
 
         The first maps a chunk to the next chunk of its file when both lie in one section (same
-        heading path); the second maps (source, line) to the chunk starting there. Pieces of one
-        over-long line (chunks sharing that line) are left out of both: joined to a neighbour they
-        would claim the whole line while holding a part of it.
+        heading path) and on one page or in one cell (a passage is cited by one); the second maps
+        (source, line) to the chunk starting there. Pieces of one over-long line (chunks sharing that
+        line) are left out of both: joined to a neighbour they would claim the whole line while holding
+        a part of it.
         """
         order = sorted(range(len(self.chunks)),
                        key=lambda i: (self.chunks[i].source, self.chunks[i].start_line, self.chunks[i].end_line))
@@ -48,7 +49,7 @@ class Passages:
         for a, b in zip(order, order[1:], strict=False):
             first, second = self.chunks[a], self.chunks[b]
             if (a not in shared and b not in shared and first.source == second.source
-                    and first.heading_path == second.heading_path):
+                    and first.heading_path == second.heading_path and first.region == second.region):
                 follows[a] = b
         starts = {(c.source, c.start_line): i for i, c in enumerate(self.chunks) if i not in shared}
         return follows, starts
@@ -132,10 +133,11 @@ class Passages:
         if len(group) == 1:
             c = self.chunks[group[0]]
             return RetrievedChunk(c.id, c.text, c.source, list(c.heading_path), c.start_line, c.end_line,
-                                  round(score, 6), round(float(similarity[group[0]]), 4))
+                                  round(score, 6), round(float(similarity[group[0]]), 4), c.region, c.region_start)
         parts = [self.chunks[i] for i in group]
         text = self.joined_text(group)
         first = parts[0]
         return RetrievedChunk(chunk_id(first.source, first.heading_path, text), text, first.source,
                               list(first.heading_path), first.start_line, parts[-1].end_line,
-                              round(score, 6), round(float(similarity[list(group)].max()), 4))
+                              round(score, 6), round(float(similarity[list(group)].max()), 4),
+                              first.region, first.region_start)

@@ -6,13 +6,26 @@ import codecs
 import errno
 import hashlib
 import os
+import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant import tuning
 from assistant.errors import CorpusError
+from assistant.sources.views import (
+    CONVERTED_SUFFIXES,
+    HTML_SUFFIXES,
+    NOTEBOOK_SUFFIXES,
+    PDF_SUFFIXES,
+    UnreadableError,
+    View,
+)
 
-NOTE_SUFFIXES = (".md", ".markdown", ".txt")
+TEXT_SUFFIXES = (".md", ".markdown", ".txt")
+NOTE_SUFFIXES = TEXT_SUFFIXES + CONVERTED_SUFFIXES
+# How the formats are named to a user (messages, docs)
+FORMATS = ".md, .markdown, .txt, .pdf, .html, .htm or .ipynb"
 
 # UTF-32 first: its little-endian mark starts with UTF-16's (FF FE), and a note never starts with U+0000.
 _BOMS = (
@@ -41,6 +54,28 @@ class NoteFile:
     source: str
     text: str
     digest: str
+    data: bytes = field(default=b"", repr=False, compare=False)
+    _view: list = field(default_factory=list, repr=False, compare=False)  # the view, once read
+
+    @property
+    def converted(self) -> bool:
+        """A PDF, HTML page or notebook: indexed through its markdown view (see `view`)."""
+        return self.source.lower().endswith(CONVERTED_SUFFIXES)
+
+    def view(self) -> View:
+        """The text to chunk and its page/cell map, read on first call.
+
+        Markdown and text notes are their own view. A PDF, HTML page or notebook is converted
+        only here, when it is to be chunked: finding notes (every ``ask`` checks whether the index
+        is current) needs only the digest of the bytes, and a PDF takes ~10 ms a page to read.
+
+        Raises:
+            UnreadableError: The file cannot be indexed (a scanned or encrypted PDF, a broken notebook...);
+                the message says why.
+        """
+        if not self._view:
+            self._view.append(_convert(self))
+        return self._view[0]
 
 
 def display_name(rel: str) -> str:
@@ -79,7 +114,7 @@ def discover(corpus_dir: Path) -> tuple[list[Path], list[str]]:
     """
     if not corpus_dir.exists():
         raise CorpusError(
-            f"The notes folder {corpus_dir} does not exist. Put your notes (.md, .markdown, .txt) "
+            f"The notes folder {corpus_dir} does not exist. Put your notes ({FORMATS.replace(' or ', ', ')}) "
             "there, or set ASSISTANT_CORPUS_DIR to the folder that has them."
         )
     if not corpus_dir.is_dir():
@@ -218,6 +253,49 @@ def _decode(data: bytes, source: str) -> tuple[str | None, str | None]:
     return text, warning
 
 
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
+
+
+def _declared(data: bytes) -> tuple[str, None] | None:
+    """An HTML page that is not UTF-8, read in the encoding its ``<meta charset>`` declares (if it has one)."""
+    match = _META_CHARSET.search(data[:_SAMPLE])
+    if not match:
+        return None
+    try:
+        return data.decode(match.group(1).decode("ascii")), None
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+def _convert(note: NoteFile) -> View:
+    name = note.source.lower()
+    if name.endswith(PDF_SUFFIXES):
+        from assistant.sources.pdf_reader import read_pdf
+
+        return read_pdf(note.data)
+    if name.endswith(HTML_SUFFIXES):
+        from assistant.sources.html_reader import read_html
+
+        return read_html(note.text)
+    if name.endswith(NOTEBOOK_SUFFIXES):
+        from assistant.sources.notebook_reader import read_notebook
+
+        return read_notebook(note.text)
+    return View(note.text)
+
+
+def skip_message(source: str, exc: UnreadableError) -> str:
+    """The one line a user reads for a file that was found but could not be read."""
+    return f"{source}: skipped, {exc}."
+
+
+def size_limit(name: str, max_bytes: int) -> int:
+    """The byte limit for a file: PDFs and notebooks get more (their bytes are mostly not text)."""
+    if name.lower().endswith(PDF_SUFFIXES + NOTEBOOK_SUFFIXES):
+        return max_bytes * tuning.CONTAINER_SIZE_FACTOR
+    return max_bytes
+
+
 def read_note(path: Path, corpus_dir: Path, max_bytes: int) -> tuple[NoteFile | None, str | None]:
     """Read one note file.
 
@@ -230,10 +308,18 @@ def read_note(path: Path, corpus_dir: Path, max_bytes: int) -> tuple[NoteFile | 
         caveat such as replaced non-UTF-8 bytes.
     """
     source = display_name(_relative(path, corpus_dir))
-    data, warning = _read_regular(path, source, max_bytes)
+    data, warning = _read_regular(path, source, size_limit(path.name, max_bytes))
     if data is None:
         return None, warning
+    if path.name.lower().endswith(PDF_SUFFIXES):
+        if not data.strip():
+            return None, f"{source}: skipped, it is empty."
+        if b"%PDF-" not in data[:1024]:  # readers accept the header anywhere in the first KB
+            return None, f"{source}: skipped, it is not a PDF (no %PDF header); rename or re-export it."
+        return NoteFile(source, "", hashlib.sha256(data).hexdigest(), data), None
     text, warning = _decode(data, source)
+    if text is not None and warning and path.name.lower().endswith(HTML_SUFFIXES):
+        text, warning = _declared(data) or (text, warning)
     if text is None:
         return None, warning
     if not text.strip():
@@ -273,7 +359,7 @@ def load_corpus(corpus_dir: Path, max_bytes: int) -> tuple[list[NoteFile], list[
     if not notes:
         detail = f" ({len(warnings)} file(s) skipped: {warnings[0]})" if warnings else ""
         raise CorpusError(
-            f"No notes to index in {corpus_dir}{detail}. Add .md, .markdown or .txt files there, "
+            f"No notes to index in {corpus_dir}{detail}. Add {FORMATS} files there, "
             "or set ASSISTANT_CORPUS_DIR to the folder that has them."
         )
     return notes, warnings

@@ -32,6 +32,9 @@ class Manifest:
         updated: When the build went live (seconds since the epoch).
         mirror: Server mode: the suffix of this index's Chroma collections.
         format: Manifest layout version.
+        skipped: Files found but found unreadable when read to be chunked (a scanned PDF, a broken
+            notebook): ``digest`` and ``reason`` (the line shown to the user), so they are not read
+            again until their bytes change, and every ingest can still say why they are missing.
     """
 
     build: dict
@@ -39,6 +42,7 @@ class Manifest:
     updated: float = 0.0
     mirror: str | None = None
     format: int = FORMAT
+    skipped: dict[str, dict] = field(default_factory=dict)
 
     @property
     def chunk_count(self) -> int:
@@ -60,8 +64,12 @@ class Manifest:
         return [f["segment"] for f in self.files.values()]
 
     def digests(self) -> dict[str, str]:
-        """Per note file, the digest of the bytes indexed."""
-        return {s: f.get("digest", "") for s, f in self.files.items()}
+        """Per note file, the digest of the bytes indexed (or read and skipped)."""
+        return {s: f.get("digest", "") for s, f in {**self.skipped, **self.files}.items()}
+
+    def skip_reasons(self) -> list[str]:
+        """Why each skipped file was skipped, one line each."""
+        return [str(entry.get("reason", f"{source}: skipped.")) for source, entry in self.skipped.items()]
 
 
 class ManifestError(Exception):
@@ -90,8 +98,9 @@ def read(path: Path) -> Manifest | None:
         if data.get("format") != FORMAT:
             raise OutdatedManifestError(f"format {data.get('format')}, this version reads {FORMAT}")
         manifest = Manifest(**data)
-        if not isinstance(manifest.build, dict) or not isinstance(manifest.files, dict):
-            raise ValueError("build and files must be objects")
+        if (not isinstance(manifest.build, dict) or not isinstance(manifest.files, dict)
+                or not isinstance(manifest.skipped, dict)):
+            raise ValueError("build, files and skipped must be objects")
         for source, entry in manifest.files.items():
             if not isinstance(entry, dict) or not isinstance(entry.get("segment"), str):
                 raise ValueError(f"no segment for {source}")

@@ -8,7 +8,8 @@ manifest (`store.manifest`) lists which segments make up the live build.
 
 Layout of ``segments/<id>/``:
 
-- ``meta.json``: source, chunks ``[id, heading path, start line, end line, text]``, the keyword
+- ``meta.json``: source, chunks ``[id, heading path, start line, end line, text]`` (then region and
+  region start, for a chunk of a PDF page or notebook cell), the keyword
   vocabulary (words in order of first appearance);
 - ``pieces.json``: each chunk's piece texts (only server mode reads them: queries need vectors);
 - ``arrays.npz``: chunk vectors, piece vectors, pieces per chunk, token offsets and lines, keyword
@@ -271,7 +272,9 @@ def write_segment(folder: Path, data: SegmentData, dim: int) -> tuple[str, list[
     text_ids = [sorted(vocab[w] for w in words) for words in data.text_words]
     meta = {
         "format": SEGMENT_FORMAT, "source": data.source,
-        "chunks": [[c.id, list(c.heading_path), c.start_line, c.end_line, c.text] for c in data.chunks],
+        # a PDF page's or notebook cell's chunk also records its region (older segments have none)
+        "chunks": [[c.id, list(c.heading_path), c.start_line, c.end_line, c.text]
+                   + ([c.region, c.region_start] if c.region else []) for c in data.chunks],
         "vocabulary": list(vocab),
     }
     sizes = [len(t) for t in data.token_vectors]
@@ -338,8 +341,9 @@ def read_segment(folder: Path, seg_id: str, tokens: str = "memory") -> Segment:
         if meta.get("format") != SEGMENT_FORMAT:
             raise ValueError(f"format {meta.get('format')}, expected {SEGMENT_FORMAT}")
         source = meta["source"]
-        chunks = [Chunk(str(cid), source, tuple(path_), int(start), int(end), str(text))
-                  for cid, path_, start, end, text in meta["chunks"]]
+        chunks = [Chunk(str(cid), source, tuple(path_), int(start), int(end), str(text),
+                        str(region[0]) if region else "", int(region[1]) if region else 0)
+                  for cid, path_, start, end, text, *region in meta["chunks"]]
         n = len(chunks)
         offsets, counts = arrays["token_offsets"], arrays["piece_counts"]
         indptr, term_ids = arrays["term_indptr"], arrays["term_ids"]
