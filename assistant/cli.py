@@ -222,6 +222,8 @@ def _print_footer(answer) -> None:
         facts.append(f"tokens {answer.tokens_in} in / {answer.tokens_out} out")
     if answer.notice:
         click.secho(answer.notice, dim=True, err=True)
+    if answer.evidence.get("gate"):
+        click.secho(f"(\"covered?\" decided by your own gate: {answer.evidence['gate']})", dim=True, err=True)
     if answer.standalone_question and answer.standalone_question != answer.question:
         click.secho(f"(searched your notes for: {answer.standalone_question})", dim=True, err=True)
     click.secho(" · ".join(facts), dim=True, err=True)
@@ -526,6 +528,60 @@ def status(ctx: click.Context) -> None:
     if info.busy:
         click.echo("writer         another process is updating the index right now")
     click.echo(f"model          {info.model}")
+    click.echo(f"coverage gate  {_gate_line(_assistant(ctx))}")
+
+
+def _gate_line(sa) -> str:
+    """Which "do the notes cover it?" gate answers use, and what it was fitted on."""
+    try:
+        gate = sa.gate
+    except (ValueError, OSError, KeyError) as exc:
+        return f"your gate at {sa.user_gate_path} cannot be read ({exc}); run `assistant calibrate --write` again"
+    meta = gate.fitted_on
+    fitted = (f"fitted on {meta.get('corpus', '?')} with {meta.get('gold', '?')} "
+              f"({meta.get('answerable', '?')} answerable, {meta.get('unanswerable', '?')} unanswerable, "
+              f"{meta.get('date', '?')})") if meta else "fit unknown"
+    if gate.source == "shipped":
+        return f"shipped, {fitted}; `assistant calibrate --gold FILE --write` fits one on your notes"
+    return f"yours ({gate.source}), {fitted}"
+
+
+@main.command()
+@click.option("--gold", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Your questions (JSONL: id, question, reference, evidence, answerable); include some your "
+                   "notes do not cover (\"answerable\": false).")
+@click.option("--check", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Another gold file to judge the fitted gate on (not fitted on).")
+@click.option("--min-answered", type=click.FloatRange(0.5, 1.0), default=0.96, show_default=True,
+              help="Share of answerable questions the chosen threshold must answer.")
+@click.option("--write", is_flag=True, help="Save the gate next to your index; answers then use it.")
+@click.pass_context
+def calibrate(ctx: click.Context, gold: Path, check: Path | None, min_answered: float, write: bool) -> None:
+    """Refit the "do my notes cover this?" gate on your own questions against your index, and report it.
+
+    Prints the threshold sweep, leave-one-out, the same questions lower-cased and the --check file's
+    results. With --write the gate is saved in your index folder and used instead of the shipped one
+    (delete the file to go back).
+    """
+    from assistant.errors import ConfigError
+    from assistant.evaluation import calibration
+    from assistant.evaluation.gold import load_gold
+
+    kinds = {item.answerable for item in load_gold(gold)}  # a bad file fails before any indexing
+    if len(kinds) < 2:
+        raise ConfigError(f"{gold}: {calibration.NEED_BOTH}")
+    sa = _assistant(ctx)
+    _refresh_if_stale(sa)
+    try:
+        result = calibration.calibrate(gold, sa.gate_features, check=check, min_answered=min_answered)
+    except ValueError as exc:
+        raise ConfigError(f"{gold}: {exc}") from None
+    click.echo("\n".join(calibration.report(result)))
+    if write:
+        meta = calibration.fitted_on(result, sa.model_info.fingerprint, Path(sa.settings.corpus_dir).name,
+                                     sa.corpus_digest())
+        path = calibration.write_gate(sa.user_gate_path, result.gate, meta)
+        click.echo(f"\nwrote {path}: answers from this index now use it (`assistant status` says so)")
 
 
 if __name__ == "__main__":  # pragma: no cover

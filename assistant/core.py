@@ -316,7 +316,7 @@ class StudyAssistant:
         """The coverage gate's features for a question and its passages (see `abstention`)."""
         from assistant.answer.gate import evidence
 
-        return evidence(question, hits, self.vocabulary)
+        return evidence(question, hits, self.vocabulary, self.question_embedder)
 
     def _counters(self):
         from assistant.answer.tokens import count_messages, count_tokens
@@ -341,14 +341,47 @@ class StudyAssistant:
                                                    line_vectors=self.line_vectors, **self._backend_deps)
         return self._backends[key]
 
-    def _parts(self):
-        from assistant.answer.chain import ChainParts
+    @property
+    def user_gate_path(self) -> Path:
+        """Where `assistant calibrate --write` keeps a gate fitted on these notes (the index folder)."""
+        from assistant.answer.gate import USER_GATE
+
+        return Path(self.settings.index_dir) / USER_GATE
+
+    @property
+    def gate(self):
+        """The coverage gate: the student's own (`user_gate_path`) when there is one, else the shipped one.
+
+        Read again when the student's file changes (a calibration in another process).
+        """
         from assistant.answer.gate import load_gate
 
-        if self._gate is None:
-            self._gate = load_gate()
+        path = self.user_gate_path
+        try:
+            key = (path, path.stat().st_mtime_ns)
+        except OSError:
+            key = None
+        if self._gate is None or self._gate[0] != key:
+            self._gate = (key, load_gate(path if key else None))
+        return self._gate[1]
+
+    def gate_features(self, question: str) -> dict[str, float]:
+        """The gate's features for a question, retrieved as the answer chain does (for calibration)."""
+        return self.coverage_evidence(question, self.retrieve(question))
+
+    def corpus_digest(self) -> str:
+        """A digest of what is indexed (the manifest's file digests): which notes a gate was fitted on."""
+        import hashlib
+
+        manifest = self.store.read_manifest()
+        digests = sorted((manifest.digests() if manifest else {}).items())
+        return hashlib.sha256(repr(digests).encode("utf-8")).hexdigest()[:16]
+
+    def _parts(self):
+        from assistant.answer.chain import ChainParts
+
         return ChainParts(retrieve=lambda q, k, hybrid: self.retrieve(q, k=k, hybrid=hybrid),
-                          vocabulary=self.vocabulary, gate=self._gate)
+                          vocabulary=self.vocabulary, gate=self.gate, embedder=self.question_embedder)
 
     def stream(
         self, question: str, history: Sequence[Mapping[str, str]] | None = None, backend: str | None = None,

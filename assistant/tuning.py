@@ -130,3 +130,25 @@ CONDENSE_GROWTH: Final = 3
 CONDENSE_SLACK: Final = 80
 # A question with at most this many topic words of its own and a pronoun or connector is a follow-up.
 FOLLOW_UP_OWN_WORDS: Final = 2
+
+# -- coverage gate ------------------------------------------------------------------------------------
+# A question word the notes never contain counts as the thing asked about by its general-English rarity
+# (wordfreq's Zipf scale): fully at SPECIFIC_ZIPF and rarer ("guardrails" 2.1, "trainium" 0), not at all
+# at COMMON_ZIPF and commoner ("use" 5.8, "our" 6.1), linearly between ("canvas" 4.0: 0.67).
+# Gold leave-one-out (answered / abstained of 110 / 13), with UNKNOWN_TERMS_ADDED 2: 3.0/6.0 107/11;
+# 2.0/6.0 106/10; 2.5/6.5 106/10; 3.0/6.5 106/11; 3.5/6.5 106/10.
+SPECIFIC_ZIPF: Final = 3.0
+COMMON_ZIPF: Final = 6.0
+# How many unknown words' weights add up (the strongest first). Gold leave-one-out at 3.0/6.0: 1 (the
+# strongest only) 105/9, 2 107/11, all 107/11.
+UNKNOWN_TERMS_ADDED: Final = 2
+# An unknown word the notes hold in another spelling ("hyperparams", "pretrained", "bpe") counts this much.
+EXPLAINED_TERM: Final = 0.5
+# Initials are read as an acronym of the notes' words only for a word rarer than this ("bpe" 1.6, not "cup" 5.1).
+ACRONYM_ZIPF: Final = 3.5
+# An unknown word counts by how central it is to the question: its embedding's cosine with the question's,
+# 0 at PERIPHERAL_COSINE and below ("hammered" 0.05), 1 at CENTRAL_COSINE and above ("podman" in "podman vs
+# docker" 0.75). Leave-one-out on gold (eval/calibrate_abstention.py) with the gate refitted: 0.15/0.50
+# 106/110 answered, 10/13 abstained; 0.20/0.50 105, 10; 0.25/0.50 105, 9; 0.10/0.50 106, 9; without it 107, 7.
+PERIPHERAL_COSINE: Final = 0.15
+CENTRAL_COSINE: Final = 0.50

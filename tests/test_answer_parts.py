@@ -7,11 +7,12 @@ import pytest
 from assistant.answer.chain import MAX_QUESTION_CHARS, abstention_text, clean_question
 from assistant.answer.citations import marker_numbers, parse_citations, quote_occurs
 from assistant.answer.followup import is_follow_up, rewrite
-from assistant.answer.gate import Gate, Vocabulary, evidence, fit_gate, load_gate, name_weight
+from assistant.answer.gate import FEATURES, Gate, Vocabulary, evidence, fit_gate, inflection_bases, load_gate
 from assistant.answer.prompting import available_prompts, build_messages, fit_contexts, format_context, load_prompt
 from assistant.errors import ConfigError, QuestionError
 from assistant.schema import RetrievedChunk
 from assistant.text.sentences import passage_units
+from assistant.text.specificity import specificity
 
 DRIFT = (
     "- **Drift in ML Models:**\n"
@@ -148,14 +149,29 @@ NOTES = ["Monitoring › Drift\nData drift: the input distribution changes. Sage
          "Bedrock\nAmazon Bedrock serves foundation models. Titan Embeddings create vectors."]
 
 
-def test_unknown_names_catch_near_misses_not_student_words():
+def test_unknown_terms_are_words_the_notes_lack_in_any_case_or_inflection():
     vocab = Vocabulary(NOTES)
-    assert vocab.unknown_names("How do I use SageMaker Canvas to build models?") == ["Canvas"]
-    assert vocab.unknown_names("Should I train on trn1 instances?") == ["trn1"]
-    assert "Knowledge Bases" in vocab.unknown_names("how do I hook Knowledge Bases to Bedrock?")
-    # known names, lower-case slang, a capital after a full stop, and numbers are not unknown names
-    assert vocab.unknown_names("does Model Monitor catch drift lol. Really? it tanked 70%") == []
-    assert name_weight("Canvas") == 1.0 and name_weight("BPE") == 0.5
+    assert vocab.unknown_terms("How do I use SageMaker Canvas to build models?") == ["canvas", "build"]
+    assert vocab.unknown_terms("how do i use sagemaker canvas to build models?") == ["canvas", "build"]
+    assert vocab.unknown_terms("Should I train on trn1 instances?") == ["trn1"]  # "train": from "training"
+    # inflections of known words, numbers, stopwords and filler are not unknown
+    assert vocab.unknown_terms("does model monitor catch drifting data lol. it detected 70% in 2018") == ["catch"]
+    assert vocab.unknown_terms("caf\ufffd data drift") == []  # a word that lost bytes is no word
+    assert "drift" in inflection_bases("drifted") and "stop" in inflection_bases("stopped")
+    assert "form" not in inflection_bases("formation")  # a derivation is another word
+
+
+def test_known_words_in_another_spelling_are_explained():
+    vocab = Vocabulary(["Hyperparameters and pretraining", "Byte pair encoding splits words", "A time stamp"])
+    assert vocab.explains("hyperparams") and vocab.explains("timestamp") and vocab.explains("bpe")
+    assert not vocab.explains("guardrails") and not vocab.explains("cup")
+
+
+def test_specificity_orders_words_by_how_surely_they_name_a_thing():
+    assert specificity("trainium") == 1.0 and specificity("guardrails") > 0.9
+    assert specificity("guardrails") > specificity("canvas") > specificity("business") > specificity("use")
+    assert specificity("the") == 0.0
+    assert specificity("Guardrails") == specificity("guardrails")
 
 
 def test_evidence_features_are_bounded_and_separate_covered_from_not():
@@ -164,19 +180,42 @@ def test_evidence_features_are_bounded_and_separate_covered_from_not():
     covered = evidence("what is data drift?", hits, vocab)
     missing = evidence("what hydration for a sourdough loaf?", hits, vocab)
     for features in (covered, missing):
-        assert set(features) == {"similarity", "coverage", "unseen", "unknown_name"}
+        assert set(features) == set(FEATURES) == {"similarity", "coverage", "unseen", "unknown_term"}
         assert all(0.0 <= v <= 1.0 for v in features.values())
-    assert covered["coverage"] == 1.0 and covered["unseen"] == 0.0
-    assert missing["coverage"] == 0.0 and missing["unseen"] == 1.0
+    assert covered["coverage"] == 1.0 and covered["unseen"] == 0.0 and covered["unknown_term"] == 0.0
+    assert missing["coverage"] == 0.0 and missing["unseen"] == 1.0 and missing["unknown_term"] > 0.75  # sourdough
+
+
+@pytest.mark.parametrize("notes, question", [
+    (NOTES, "How do I use SageMaker Canvas with Amazon Bedrock Titan Embeddings?"),
+    (NOTES, "Model Monitor vs Clarify: which detects Data Drift on SageMaker?"),
+    (["# etcd\nETCDCTL_API=3 etcdctl snapshot save /opt/backup.db", "# Probes\nA livenessProbe restarts a pod."],
+     "Encryption at rest for Secrets in etcd? And a livenessProbe vs readinessProbe"),
+    (["Lecture 7\nThe MMU translates virtual to physical addresses; the TLB caches translations."],
+     "What does the MMU do, and what is a TLB Shootdown?"),
+])
+def test_gate_features_do_not_depend_on_letter_case(notes, question, embedder):
+    vocab = Vocabulary(notes)
+    hits = [chunk(text, cid=str(n)) for n, text in enumerate(notes)]
+    gate = load_gate()
+    asked = evidence(question, hits, vocab, embedder)
+    for form in (question.lower(), question.upper(), question.title()):
+        assert evidence(form, hits, vocab) == evidence(question, hits, vocab)
+        features = evidence(form, hits, vocab, embedder)
+        assert features == pytest.approx(asked, abs=1e-6)
+        assert gate.covered(features) == gate.covered(asked)
 
 
 def test_fit_gate_separates_a_simple_pattern_and_shipped_gate_loads():
-    rows = [{"similarity": s, "coverage": s, "unseen": 1 - s, "unknown_name": 0.0} for s in (0.1, 0.2, 0.8, 0.9)]
+    rows = [{"similarity": s, "coverage": s, "unseen": 1 - s, "unknown_term": 0.0} for s in (0.1, 0.2, 0.8, 0.9)]
     weights, bias = fit_gate(rows, [False, False, True, True], l2=0.001)
     gate = Gate(weights, bias, 0.5)
     assert [gate.covered(r) for r in rows] == [False, False, True, True]
     shipped = load_gate()
-    assert 0 < shipped.threshold < 1 and len(shipped.weights) == 4
+    assert 0 < shipped.threshold < 1 and len(shipped.weights) == 4 and shipped.source == "shipped"
+    # what the shipped weights were fitted on is stored with them
+    assert {"model", "corpus", "corpus_digest", "gold", "answerable", "unanswerable", "date"} <= set(shipped.fitted_on)
+    assert shipped.fitted_on["unanswerable"] > 0
 
 
 def test_abstention_text_names_distinct_closest_topics():
@@ -388,3 +427,18 @@ def test_a_labels_words_not_its_letters_decide_whether_it_is_shown():
     # a contrast bullet keeps its own title: no line label names "The difference"
     contrast = render(units, [1], [chunk(text)], lead="The difference")
     assert contrast == ["- **The difference:** *Cons:* Slow on big data. [1]"]
+
+
+def test_unknown_words_count_by_how_central_they_are_to_the_question(embedder):
+    from assistant.answer.gate import centrality, unknown_term
+
+    vocab = Vocabulary(["# Docker\nDocker runs containers from images; docker compose starts several.",
+                        "# Scaling\nMore replicas serve more traffic when an API is ready for its launch day."])
+    rush = "on launch day the api will get hammered by traffic, how should we get the containers ready?"
+    # the thing asked about is central; a word about how it is asked is not
+    assert centrality(["podman", "rootless"], "podman vs docker: can it run rootless?", embedder)[0] == 1.0
+    assert centrality(["hammered"], rush, embedder) == [0.0]
+    asked = unknown_term("podman vs docker", vocab, embedder)
+    assert vocab.unknown_terms(rush) == ["hammered"]
+    assert asked == 1.0 and unknown_term(rush, vocab, embedder) == 0.0
+    assert unknown_term("PODMAN vs Docker", vocab, embedder) == asked

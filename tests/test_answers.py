@@ -143,3 +143,4 @@ def test_the_gates_vocabulary_from_the_index_counts_equals_counting_the_texts(no
     vocabulary = notes_assistant.vocabulary
     assert vocabulary.doc_freq == counted.doc_freq and vocabulary.n_docs == counted.n_docs
     assert vocabulary.text == counted.text
+    assert vocabulary.words == counted.words  # the gate's known words, from the stored counts

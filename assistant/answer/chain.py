@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from assistant.answer import followup
 from assistant.answer.citations import parse_citations
@@ -22,6 +23,9 @@ from assistant.answer.gate import Gate, Vocabulary, evidence
 from assistant.answer.prompting import load_prompt
 from assistant.errors import BackendError, QuestionError
 from assistant.schema import Answer, RetrievedChunk
+
+if TYPE_CHECKING:
+    from assistant.embedding.encoders import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +42,13 @@ class ChainParts:
         retrieve: ``(question, k, hybrid) -> passages``.
         vocabulary: What the notes contain (for the coverage gate).
         gate: The calibrated coverage gate.
+        embedder: The question embedder (the gate weighs unknown words by it).
     """
 
     retrieve: Callable[[str, int | None, bool | None], list[RetrievedChunk]]
     vocabulary: Vocabulary
     gate: Gate
+    embedder: Embedder | None = None
 
 
 def clean_question(question: str) -> tuple[str, str]:
@@ -117,10 +123,12 @@ def run(
     template = load_prompt(prompt_name)
     standalone = standalone_question(text, history, composer)
     hits = parts.retrieve(standalone, k, hybrid)
-    features = evidence(standalone, hits, parts.vocabulary)
+    features = evidence(standalone, hits, parts.vocabulary, parts.embedder)
     probability = parts.gate.probability(features)
     facts = {**{n: round(v, 4) for n, v in features.items()}, "p_covered": round(probability, 4),
              "threshold": parts.gate.threshold}
+    if parts.gate.source != "shipped":  # the student's own calibration decided (say so in the output)
+        facts["gate"] = parts.gate.source
     notices = [notice] if notice else []
 
     def abstain(contexts: list[RetrievedChunk], tokens_in: int = 0, tokens_out: int = 0) -> Answer:

@@ -1,19 +1,23 @@
 """Do the notes cover a question? A calibrated gate on retrieval evidence, shared by every backend.
 
-Three numbers describe how well the retrieved passages match a question:
+Four numbers, none of which depends on letter case (students type in lower case):
 
 * ``similarity``: the best passage's cosine similarity to the question (dense evidence);
 * ``coverage``: the share of the question's words (weighted by rarity in the notes) that occur in
-  the retrieved passages; for a comparison, the worst-covered side's share, since "Canvas vs Data
-  Wrangler" is not answered by notes that only know Data Wrangler;
-* ``unseen``: the share of the question's words (same weights) that occur nowhere in the notes.
+  the retrieved passages; for a comparison, the worst-covered side's share, since "canvas vs data
+  wrangler" is not answered by notes that only know Data Wrangler;
+* ``unseen``: the share of the question's words (same weights) that occur nowhere in the notes;
+* ``unknown_term``: the most specific question word the notes never contain, by its rarity in
+  general English (`text.specificity`): "trainium" or "guardrails" is surely the thing asked about,
+  "tanked" less surely, "use" not at all; a word the notes hold in another spelling
+  ("hyperparams", "pretrained", "bpe") counts less.
 
 A logistic model turns them into the probability that the notes answer the question. Its weights
-and threshold are fitted by ``eval/calibrate_abstention.py`` on the gold set's answerable and
-unanswerable questions and shipped in ``gate.json`` next to this file; the script prints the
-calibration table. Near misses are the hard case: a service the notes never name, asked in words
-that match notes about a neighbouring one. The rare unknown word ("Trainium", "Canvas") carries
-the most weight there, which similarity alone cannot see.
+and threshold are fitted on a gold file's answerable and unanswerable questions
+(`evaluation.calibration`): the shipped ones by ``eval/calibrate_abstention.py`` on ``corpus/``,
+kept in ``abstention.json`` next to this file with what they were fitted on; a student's own by
+``assistant calibrate --gold FILE --write``, kept in their index folder (`USER_GATE`) and used
+instead of the shipped one.
 """
 
 from __future__ import annotations
@@ -21,16 +25,23 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from assistant import tuning
 from assistant.schema import RetrievedChunk
 from assistant.text.question import comparison_sides
-from assistant.text.words import FILLER, STOPWORDS, salient, salient_word
+from assistant.text.specificity import specificity, zipf
+from assistant.text.words import FILLER, STOPWORDS, salient, salient_word, tokens
 
-FEATURES = ("similarity", "coverage", "unseen", "unknown_name")
+if TYPE_CHECKING:
+    from assistant.embedding.encoders import Embedder
+
+FEATURES = ("similarity", "coverage", "unseen", "unknown_term")
 
 
 class Vocabulary:
@@ -40,15 +51,19 @@ class Vocabulary:
     counts, `from_keywords`, so that 100x the notes take 0.1 s instead of 3 s).
     """
 
-    def __init__(self, texts: Sequence[str], doc_freq: dict[str, int] | None = None) -> None:
+    def __init__(self, texts: Sequence[str], doc_freq: dict[str, int] | None = None,
+                 words: Iterable[str] | None = None) -> None:
         """Index the passages.
 
         Args:
             texts: Every passage, heading path included.
             doc_freq: Passages per stem, when already counted (else counted from ``texts``).
+            words: Every `words.tokens` word of the passages, when already known (else read from ``texts``).
         """
         self.n_docs = len(texts)
         self._texts = texts
+        self._words = set(words) if words is not None else None
+        self._initials: dict[str, bool] = {}
         if doc_freq is None:
             doc_freq = {}
             for text in texts:
@@ -76,7 +91,8 @@ class Vocabulary:
         kept = stems >= 0
         pairs = np.unique(docs[kept] * max(len(ids), 1) + stems[kept])  # each stem once per passage
         counts = np.bincount(pairs % max(len(ids), 1), minlength=len(ids))
-        return cls(texts, {s: int(counts[i]) for s, i in ids.items() if counts[i]})
+        return cls(texts, {s: int(counts[i]) for s, i in ids.items() if counts[i]},
+                   (w for w in keywords.words if w != EMPTY))
 
     @classmethod
     def of_index(cls, index) -> Vocabulary:
@@ -98,55 +114,107 @@ class Vocabulary:
         words = re.sub(r"[^a-z0-9]+", " ", phrase.lower()).split()
         return bool(words) and f" {' '.join(words)} " in self.text
 
-    def unknown_names(self, question: str) -> list[str]:
-        """Names in the question that the notes never mention.
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """Every word of the notes (`words.tokens`, lower-cased) with its inflection bases ("drifted": "drift")."""
+        surface = self._words if self._words is not None else {w for t in self._texts for w in tokens(t)}
+        return frozenset(b for w in surface for b in inflection_bases(w))
 
-        A name is a word written with capitals inside the question ("Canvas", "A2I", "FIFA") or
-        with digits ("trn1"), or a pair of capitalized words ("Lake Formation") whose words the
-        notes know but never together. Asked about by name and absent from the notes, it is the
-        strongest sign of a near miss: the rest of the question may match a neighbouring service.
-        Lower-case words are left to the other features: students write "prod", "hyperparams" and
-        "tanked" about things the notes do cover.
+    @cached_property
+    def _sorted_words(self) -> list[str]:
+        return sorted(self.words)
+
+    def _has_initials(self, word: str) -> bool:
+        """Whether the notes have a run of words with these initials ("bpe": "byte pair encoding")."""
+        if word not in self._initials:
+            pattern = " " + " ".join(f"{ch}[a-z0-9]*" for ch in word) + " "
+            self._initials[word] = re.search(pattern, self.text) is not None
+        return self._initials[word]
+
+    def _has_prefix(self, prefix: str) -> bool:
+        """Whether some word of the notes starts with ``prefix``."""
+        import bisect
+
+        i = bisect.bisect_left(self._sorted_words, prefix)
+        return i < len(self._sorted_words) and self._sorted_words[i].startswith(prefix)
+
+    def knows(self, word: str) -> bool:
+        """Whether the notes contain ``word`` in some inflection ("drifted" is known from "drift")."""
+        return not inflection_bases(word.lower()).isdisjoint(self.words)
+
+    def explains(self, word: str) -> bool:
+        """Whether an unknown word is a known one in another spelling.
+
+        A clipped word ("hyperparams", "async"), two known words run together ("pretrained",
+        "timestamp"), or initials of notes' words ("bpe").
         """
-        words: list[str] = []
-        starts: set[int] = set()  # a capital after a full stop is just grammar
-        for sentence in re.split(r"(?<=[.?!:;])\s+|\s+[-–—]\s+|\n", question):
-            starts.add(len(words))
-            words.extend(re.findall(r"[A-Za-z0-9][A-Za-z0-9+-]*", sentence))
-        found: list[str] = []
+        word = word.lower()
+        if any(self._has_prefix(base) for base in inflection_bases(word) if len(base) >= 4):
+            return True
+        # a derivation sharing most of its letters ("denormalize": "denormalization"), never a short
+        # stem ("formation" shares only "format")
+        if len(word) >= 7 and self._has_prefix(word[: max(7, math.ceil(0.7 * len(word)))]):
+            return True
+        if any(word.startswith(p) and len(word) - len(p) >= 4 and self.knows(word[len(p):]) for p in _PREFIXES):
+            return True  # "unlabeled", "retrain", "multiclass"
+        if any(self.knows(word[:i]) and self.knows(word[i:]) for i in range(2, len(word) - 2)):
+            return True
+        # initials only for an unusual word: "bpe" is byte pair encoding, "cup" or "our" is just a word
+        return 2 <= len(word) <= 4 and word.isalpha() and zipf(word) < tuning.ACRONYM_ZIPF and self._has_initials(word)
 
-        def titled(w: str) -> bool:
-            return w[:1].isupper() and w[1:].islower() and w.lower() not in STOPWORDS
+    def unknown_terms(self, question: str) -> list[str]:
+        """The question's topic words that the notes never contain, lower-cased, in order.
 
-        for i, word in enumerate(words):
-            lower = word.lower().strip("-+")
-            if i in starts or lower in STOPWORDS or lower in FILLER or len(lower) < 2:
+        Stopwords, conversational filler and plain numbers ("50k", "2018", "70%") are skipped; a word
+        with letters and digits ("trn1", "a2i") counts. How surely one of these is a thing the notes
+        lack is its `specificity.specificity`. Letter case plays no part.
+        """
+        found = []
+        # a word with a replacement character lost bytes on the way in ("caf\ufffd" from Latin-1): not a word
+        for word in question_words(re.sub(r"\w*\ufffd\w*", " ", question)):
+            if word in STOPWORDS or word in FILLER or len(word) < 2 or _NUMBER.fullmatch(word):
                 continue
-            if re.fullmatch(r"\d+(?:[.,]\d+)?[kmb%]?|\d+(?:st|nd|rd|th|s)?", lower):
-                continue  # a number or a year ("50k", "2018") is not a name
-            name_like = any(ch.isupper() for ch in word) or any(ch.isdigit() for ch in word)
-            known = any(self.doc_freq.get(w, 0) for w in salient(lower)) or self.has_phrase(lower)
-            if name_like and not known:
+            if not self.knows(word):
                 found.append(word)
-        for i in range(1, len(words) - 1):
-            pair = words[i : i + 2]
-            alone = (i in starts or not titled(words[i - 1])) and (i + 2 >= len(words) or not titled(words[i + 2]))
-            if alone and all(titled(w) for w in pair) and not self.has_phrase(" ".join(pair)):
-                found.append(" ".join(pair))
         return list(dict.fromkeys(found))
 
 
-def name_weight(name: str) -> float:
-    """How surely an unknown name is a thing the notes lack.
+_PREFIXES = ("un", "re", "pre", "non", "de", "dis", "mis", "over", "under", "multi", "sub", "co", "auto", "self")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?[kmb%]?|\d+(?:st|nd|rd|th|s|x)?")
+_WORD = re.compile(r"[a-z0-9]+")
+_INFLECTIONS = (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
+                ("ers", ""), ("er", ""))
 
-    1 for "Canvas", "A2I", "trn1", "Lake Formation"; 0.5 for an all-capitals abbreviation ("BPE",
-    "SSNs", "EU"), which is as often a student's shorthand for something the notes spell out.
+
+def question_words(text: str) -> list[str]:
+    """The words of a text, lower-cased; hyphenated and slashed words in their parts ("k-fold": k, fold)."""
+    # apostrophes go first: "won't" is "wont" (filler), not "won"; "sagemaker's" is a plural-like "sagemakers"
+    return _WORD.findall(re.sub(r"['’]", "", text.lower()))
+
+
+def inflection_bases(word: str) -> set[str]:
+    """A word and what it may be an inflection of: "drifted" -> drift, drifte; "batches" -> batch, batche.
+
+    Inflections only, never derivations: "formation" is not "form" or "format", so "Lake Formation"
+    stays unknown to notes about file formats (the gate's stemmer, `words.stem`, would merge them).
     """
-    letters = [ch for ch in name if ch.isalpha()]
-    if len(name) <= 5 and letters and sum(ch.isupper() for ch in letters) >= len(letters) - 1 and not any(
-            ch.isdigit() for ch in name):
-        return 0.5
-    return 1.0
+    out = {word}
+    for suffix, replacement in _INFLECTIONS:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)] + replacement
+            out.add(base)
+            if not replacement and len(base) > 3 and base[-1] == base[-2] and base[-1] not in "aeiouls":
+                out.add(base[:-1])  # "stopped" -> "stop"
+    return out
+
+
+def term_weight(word: str, vocab: Vocabulary) -> float:
+    """How surely an unknown question word is a thing the notes lack.
+
+    Its `specificity`, discounted when the notes hold it in another spelling (`Vocabulary.explains`).
+    """
+    weight = specificity(word)
+    return weight * tuning.EXPLAINED_TERM if weight and vocab.explains(word) else weight
 
 
 def _share(words: Sequence[str], present: Callable[[str], bool], vocab: Vocabulary) -> float:
@@ -159,29 +227,71 @@ def _share(words: Sequence[str], present: Callable[[str], bool], vocab: Vocabula
     return sum(w for word, w in zip(unique, weights, strict=True) if present(word)) / total if total else 1.0
 
 
-def evidence(question: str, hits: Sequence[RetrievedChunk], vocab: Vocabulary) -> dict[str, float]:
+def centrality(words: Sequence[str], question: str, embedder: Embedder) -> list[float]:
+    """How central each word is to the question's meaning, in [0, 1], by the embedding model.
+
+    The cosine between the word alone and the (lower-cased) question, mapped linearly from
+    `tuning.PERIPHERAL_COSINE` (0) to `tuning.CENTRAL_COSINE` (1). The thing a question asks about
+    is close to the question ("podman" in "podman vs docker": 0.75); a word about how it is asked
+    is not ("hammered" in "...the endpoint will get hammered": 0.05). The words are embedded
+    apart from the question (short inputs: ~3 ms); the question's vector comes from
+    ``embed_tokens``, which the assistant's question embedder remembers from retrieval.
+    """
+    import numpy as np
+
+    vectors = np.asarray(embedder.embed(list(words)), dtype=np.float64)
+    asked = np.asarray(embedder.embed_tokens([question.lower()])[0][0], dtype=np.float64)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    cosines = vectors @ (asked / max(float(np.linalg.norm(asked)), 1e-12))
+    span = tuning.CENTRAL_COSINE - tuning.PERIPHERAL_COSINE
+    return [min(1.0, max(0.0, (float(c) - tuning.PERIPHERAL_COSINE) / span)) for c in cosines]
+
+
+def unknown_term(question: str, vocab: Vocabulary, embedder: Embedder | None = None) -> float:
+    """The strongest sign that the question asks about something the notes lack, in [0, 1].
+
+    Over the question's words the notes never contain: the word's `term_weight` (how specific it
+    is in general English) times its `centrality` to the question (1 for every word when no
+    ``embedder`` is given); the two strongest add up, capped at 1. Lower-cased throughout:
+    capitals change nothing.
+    """
+    weights = {w: term_weight(w, vocab) for w in vocab.unknown_terms(question)}
+    weights = {w: x for w, x in weights.items() if x > 0}
+    if not weights:
+        return 0.0
+    central = centrality(list(weights), question, embedder) if embedder is not None else [1.0] * len(weights)
+    # the two strongest words add up: two things the notes lack ("opensearch serverless") are surer than one
+    strongest = sorted((x * c for x, c in zip(weights.values(), central, strict=True)), reverse=True)
+    return min(1.0, sum(strongest[: tuning.UNKNOWN_TERMS_ADDED]))
+
+
+def evidence(question: str, hits: Sequence[RetrievedChunk], vocab: Vocabulary,
+             embedder: Embedder | None = None) -> dict[str, float]:
     """The gate's features for one question and its retrieved passages.
 
     Args:
         question: The (standalone) question.
         hits: The retrieved passages.
         vocab: What the notes contain.
+        embedder: The embedding model (for `centrality`); the answer chain always passes it.
 
     Returns:
-        ``similarity``, ``coverage``, ``unseen`` and ``unknown_name`` (see `name_weight`), each in [0, 1].
+        ``similarity``, ``coverage``, ``unseen`` and ``unknown_term`` (see `unknown_term`), each in
+        [0, 1]. None depends on letter case.
     """
     words = salient(question)
     found: set[str] = set()
     for hit in hits:
         found.update(salient(" ".join(hit.heading_path) + "\n" + hit.text))
-    sides = [side for side in comparison_sides(question) or () if salient(side)] or [question]
+    # sides of the lower-cased question: `comparison_sides` reads capitals as names, the gate must not
+    sides = [side for side in comparison_sides(question.lower()) or () if salient(side)] or [question]
     coverage = min(_share(salient(side), found.__contains__, vocab) for side in sides)
     unseen = 1.0 - _share(words, lambda w: vocab.doc_freq.get(w, 0) > 0, vocab)
     return {
         "similarity": max((h.similarity for h in hits), default=0.0),
         "coverage": coverage,
         "unseen": unseen,
-        "unknown_name": max((name_weight(n) for n in vocab.unknown_names(question)), default=0.0),
+        "unknown_term": unknown_term(question, vocab, embedder),
     }
 
 
@@ -193,11 +303,15 @@ class Gate:
         weights: One weight per feature in `FEATURES`.
         bias: The intercept.
         threshold: The probability above which the question is answered.
+        fitted_on: What it was fitted on (model fingerprint, notes, gold file, date, counts).
+        source: "shipped" (the package's gate) or the path of a student's own gate.
     """
 
     weights: tuple[float, ...]
     bias: float
     threshold: float
+    fitted_on: Mapping = field(default_factory=dict, compare=False)
+    source: str = "shipped"
 
     def probability(self, features: Mapping[str, float]) -> float:
         """P(the notes cover the question) for one feature dict."""
@@ -214,12 +328,29 @@ class Gate:
                 "threshold": self.threshold}
 
 
-def load_gate() -> Gate:
-    """The calibrated gate shipped with the package (``assistant/answer/abstention.json``)."""
-    data = json.loads(resources.files("assistant.answer").joinpath("abstention.json").read_text(encoding="utf-8"))
+#: A student's own gate (`assistant calibrate --write`) lives in their index folder under this name.
+USER_GATE = "abstention.json"
+
+
+def load_gate(path: Path | None = None) -> Gate:
+    """A calibrated gate: the one in ``path`` when given, else the one shipped with the package.
+
+    Args:
+        path: A gate written by `assistant calibrate --write` (the student's notes and questions).
+
+    Raises:
+        ValueError: The file was fitted on other features (refit it).
+    """
+    if path is None:
+        text = resources.files("assistant.answer").joinpath("abstention.json").read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    data = json.loads(text)
     if list(data["features"]) != list(FEATURES):
-        raise ValueError("abstention.json was fitted on other features; run eval/calibrate_abstention.py")
-    return Gate(tuple(float(w) for w in data["weights"]), float(data["bias"]), float(data["threshold"]))
+        fix = "run `assistant calibrate --gold FILE --write` again" if path else "run eval/calibrate_abstention.py"
+        raise ValueError(f"{path or 'abstention.json'} was fitted on other features; {fix}")
+    return Gate(tuple(float(w) for w in data["weights"]), float(data["bias"]), float(data["threshold"]),
+                fitted_on=dict(data.get("fitted_on") or {}), source=str(path) if path else "shipped")
 
 
 def fit_gate(rows: Sequence[Mapping[str, float]], labels: Sequence[bool], l2: float = 0.003,
