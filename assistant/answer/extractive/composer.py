@@ -27,7 +27,7 @@ from assistant.embedding.encoders import Embedder, content_vectors
 from assistant.embedding.lines import HEADING
 from assistant.schema import RetrievedChunk
 from assistant.text.question import comparison_sides
-from assistant.text.sentences import Unit, code_intent, code_lines, passage_units
+from assistant.text.sentences import Unit, code_intent, code_lines, code_notes, passage_units
 
 NOTICE = ("Quoted from your notes (extractive mode: no language model; "
           "pick another backend for written prose).")
@@ -170,9 +170,12 @@ class ExtractiveComposer:
         """
         budget = min(self.word_budget_limit, max_words)
         how_to = code_intent(question)
-        # code is quoted only for a question that asks how to do something (or for a command)
+        # code is quoted only for a question that asks how to do something (or for a command); for
+        # any other question a code block speaks through the lines that explain (comments, prose
+        # blocks), as inline code
         sides = list(comparison_sides(question) or ())
-        units = [u for i, c in enumerate(contexts) for u in passage_units(c, i) if how_to or sides or u.kind != "code"]
+        units = [v for i, c in enumerate(contexts) for u in passage_units(c, i)
+                 for v in ([u] if how_to or sides or u.kind != "code" else code_notes(u))]
         if not units:
             return ""
         headings = [u.heading or contexts[u.chunk].heading for u in units]

@@ -71,7 +71,8 @@ def side_lines(sides: Sequence[str], units: Sequence[Unit], topics: Sequence[str
     headings = [f"{p} . {t}" for p, t in zip(parents, topics, strict=True)]
     # a line's text names a side only when the line has no topic of its own: "Label Encoding:
     # ... often used in gradient-boosting models" is about label encoding, not boosting
-    texts = [f"{h} . {u.text}" for h, u in zip(headings, units, strict=True)]
+    # (a code comment's text includes the commands it annotates)
+    texts = [f"{h} . {u.text} {u.context}" for h, u in zip(headings, units, strict=True)]
     topical = [h if u.label and u.label.lower() not in GENERIC_LABELS else t
                for h, t, u in zip(headings, texts, units, strict=True)]
     about = _claim(sides, [labels, parents, headings, topical])

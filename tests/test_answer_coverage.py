@@ -1,0 +1,87 @@
+"""What the extractive answers quote from notes that keep their explanations in unusual places:
+comment lines and prose blocks inside code fences. Small inline notes for the pure parts, then
+end to end through StudyAssistant on a tmp corpus (notes in a style of their own, not the eval sets)."""
+
+from __future__ import annotations
+
+from conftest import write_notes
+
+from assistant.answer.extractive.rendering import render
+from assistant.answer.extractive.sides import side_lines
+from assistant.schema import RetrievedChunk
+from assistant.text.sentences import code_lines, code_notes, is_comment, passage_units
+
+
+def passage(text: str, heading=(), start: int = 1, source: str = "notes.md") -> RetrievedChunk:
+    return RetrievedChunk("a", text, source, list(heading), start, start + text.count("\n"), 1.0, 0.8)
+
+
+GIT = """# Undoing things in git
+
+## Key Commands:
+```bash
+# reset moves the branch back (rewrites history) vs revert (adds a new commit that undoes one)
+git reset --hard HEAD~1
+git revert a1b2c3d
+
+git stash push -m "wip"    # park uncommitted changes without a commit
+git stash pop
+```
+
+## Gotchas
+```text
+- a detached HEAD is NOT an error, it only means no branch is checked out
+- commits made there are lost unless you create a branch before switching away
+```
+"""
+
+
+def test_comment_lines_are_comments_and_flags_are_not():
+    assert is_comment("# stop vs kill") and is_comment("// a note") and is_comment("-- sql comment")
+    assert not is_comment("--restart always") and not is_comment("#!/bin/bash") and not is_comment("#include <x>")
+    assert not is_comment("git reset --hard")
+
+
+def test_a_comment_line_carries_the_commands_it_annotates():
+    (block,) = [u for u in passage_units(passage(GIT), 0) if u.kind == "code" and "reset" in u.text]
+    lines = code_lines(block)
+    comment = lines[0]
+    assert comment.text.startswith("# reset moves")
+    assert comment.context == "git reset --hard HEAD~1\ngit revert a1b2c3d"  # up to the blank line
+    assert all(u.context == "" for u in lines[1:])  # a command is not about its comment's other commands
+    # both sides are named only by the commands under the comment: it is about both, so it can be
+    # "the difference" of "git reset vs git revert"
+    reset, revert = side_lines(["git reset", "git revert"], lines, [""] * len(lines))
+    assert reset[0] and revert[0]
+    assert reset[1] and not revert[1] and revert[2] and not reset[2]
+
+
+def test_a_code_block_explains_through_its_comments_and_prose_blocks_through_every_line():
+    units = passage_units(passage(GIT), 0)
+    code = [u for u in units if u.kind == "code"]
+    notes = [n.text for u in code for n in code_notes(u)]
+    assert notes == [
+        "# reset moves the branch back (rewrites history) vs revert (adds a new commit that undoes one)",
+        'git stash push -m "wip"    # park uncommitted changes without a commit',
+        "- a detached HEAD is NOT an error, it only means no branch is checked out",
+        "- commits made there are lost unless you create a branch before switching away",
+    ]
+    # bare commands are not explanations ("git revert a1b2c3d", "git stash pop")
+    shown = render(code_notes(code[1]), [0], [passage(GIT)])
+    assert shown == ["- **Gotchas:** `- a detached HEAD is NOT an error, it only means no branch is checked out` [1]"]
+
+
+# -- end to end -----------------------------------------------------------------------------------
+
+
+def test_answers_quote_explanations_kept_in_code_blocks(make_assistant, tmp_path):
+    write_notes(tmp_path / "corpus", {"git-undo.md": GIT})
+    sa = make_assistant(tmp_path)
+    sa.ingest(progress=False)
+    detached = sa.answer("is a detached head an error?")
+    assert not detached.abstained and "NOT an error" in detached.text, detached.text
+    versus = sa.answer("git reset vs git revert")
+    assert "reset moves the branch back" in versus.text, versus.text
+    assert "**The difference:**" in versus.text
+    for answer in (detached, versus):
+        assert answer.citations and "```" not in answer.text  # code lines inline, not whole blocks
