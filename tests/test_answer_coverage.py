@@ -85,3 +85,53 @@ def test_answers_quote_explanations_kept_in_code_blocks(make_assistant, tmp_path
     assert "**The difference:**" in versus.text
     for answer in (detached, versus):
         assert answer.citations and "```" not in answer.text  # code lines inline, not whole blocks
+
+
+def test_sides_that_share_words_are_named_by_what_sets_them_apart():
+    from assistant.answer.extractive.sides import sides_named
+
+    text = ("- MAC = 48 bit, burned into the NIC, flat vs IP = hierarchical, assigned per subnet\n"
+            "- **ARP:** maps an IP to a MAC inside one subnet\n- a MAC address is printed on the card")
+    units = passage_units(passage(text), 0)
+    # the first line names both; ARP's line is about ARP (its own lead-in); the last names one side
+    assert list(sides_named(["mac address", "ip address"], units)) == [2, 0, 1]
+    # sides without shared words are only named in full
+    assert list(sides_named(["mac", "router"], units)) == [1, 0, 1]
+
+
+def test_a_table_header_names_the_sides_it_compares():
+    from assistant.answer.extractive.sides import header_sides
+
+    assert header_sides(["hub", "switch", "router"], ("", "hub", "switch", "router")) == 3
+    # a side said with more words than the column ("distance vector routing" / "distance vector (DV)")
+    assert header_sides(["link state", "distance vector routing"], ("link state (LS)", "distance vector (DV)")) == 2
+    assert header_sides(["tcp", "udp"], ("term", "meaning")) == 0
+
+
+SQL = """# Joins
+
+## Inner vs outer
+| | inner join | left outer join |
+|---|---|---|
+| keeps | only rows with a match on both sides | every row of the left table |
+| missing matches | dropped | filled with NULL |
+| typical use | lookups that must exist | optional details |
+
+## Inner join
+- An inner join returns the pairs of rows whose join columns are equal.
+
+## Left outer join
+- A left outer join also returns left rows without a partner.
+"""
+
+
+def test_a_comparison_quotes_the_table_whose_columns_are_its_sides(make_assistant, tmp_path):
+    write_notes(tmp_path / "corpus", {"sql-joins.md": SQL})
+    sa = make_assistant(tmp_path)
+    sa.ingest(progress=False)
+    answer = sa.answer("inner join vs left outer join")
+    text = answer.text
+    assert "| | inner join | left outer join |" in text.replace("|  |", "| |"), text
+    assert "|---|---|---|" in text and "filled with NULL" in text
+    assert text.index("inner join | left outer join") < text.index("returns the pairs")  # the table first
+    assert "— only rows with a match" not in text  # rows are not flattened into a side's bullets

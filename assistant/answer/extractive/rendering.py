@@ -119,6 +119,22 @@ def _render_side(ordered: Sequence[Unit], lead: str) -> list[str]:
     return out
 
 
+def render_table(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[RetrievedChunk],
+                 lead: str = "") -> list[str]:
+    """Picked rows of one table as a small table with its header, in file order.
+
+    Args:
+        units: All candidate lines.
+        picked: The rows to show (of one table).
+        contexts: The passages (for heading paths).
+        lead: The bullet the table goes under; "": the table's own lead-in (its heading).
+    """
+    ordered = sorted((units[i] for i in picked), key=lambda u: u.line)
+    if not ordered:
+        return []
+    return [_render_table(ordered, lead or _lead(ordered[0], contexts[ordered[0].chunk].heading_path))]
+
+
 def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[RetrievedChunk],
            lead: str | None = None) -> list[str]:
     """Bullets for the picked lines in reading order, grouped under their lead-ins.
