@@ -135,3 +135,13 @@ def test_a_comparison_quotes_the_table_whose_columns_are_its_sides(make_assistan
     assert "|---|---|---|" in text and "filled with NULL" in text
     assert text.index("inner join | left outer join") < text.index("returns the pairs")  # the table first
     assert "— only rows with a match" not in text  # rows are not flattened into a side's bullets
+
+
+def test_evidence_copied_with_html_tags_is_covered_by_its_words_not_its_tags():
+    from assistant.evaluation.harness import evidence_covered
+
+    evidence = "<tr><td>header</td><td>8 bytes</td><td>20 bytes min.</td></tr>"
+    assert evidence_covered(evidence, "| | UDP | TCP |\n|---|---|---|\n| header | 8 bytes | 20 bytes min. [1] |")
+    assert not evidence_covered(evidence, "UDP has no handshake [1]")
+    # angle brackets that are not HTML are words of the notes ("<none>:<none>")
+    assert not evidence_covered("(<none>:<none>) image", "an image [1]")
