@@ -145,3 +145,24 @@ def test_evidence_copied_with_html_tags_is_covered_by_its_words_not_its_tags():
     assert not evidence_covered(evidence, "UDP has no handshake [1]")
     # angle brackets that are not HTML are words of the notes ("<none>:<none>")
     assert not evidence_covered("(<none>:<none>) image", "an image [1]")
+
+
+SPREADSHEET = """# Week 3: cleaning survey data
+
+## Saving the result
+Keep the raw export untouched. Parquet keeps parsed dates and date columns; \
+CSV loses them and you parse every date column again.
+
+## Timestamps
+```python
+df["sent"] = pd.to_datetime(df["sent"], format="%d/%m/%Y %H:%M", errors="coerce")
+```
+"""
+
+
+def test_a_how_to_question_quotes_the_best_command_even_below_a_wordier_prose_line(make_assistant, tmp_path):
+    write_notes(tmp_path / "corpus", {"week3.md": SPREADSHEET})
+    sa = make_assistant(tmp_path)
+    sa.ingest(progress=False)
+    answer = sa.answer("how do i parse a date column?")
+    assert "```python" in answer.text and "pd.to_datetime" in answer.text, answer.text

@@ -223,7 +223,12 @@ class ExtractiveComposer:
 
         if not sides:
             s = scores(0)
-            picked = select(s, units, budget, floor=tuning.RELATIVE_FLOOR * float(s.max()))
+            floor = tuning.RELATIVE_FLOOR * float(s.max())
+            if code.any():
+                # a how-to question is answered by a command: the best block is quoted even when a
+                # prose line that shares more of the question's words scores far above it
+                s[int(np.argmax(code > 0))] = max(float(s[int(np.argmax(code > 0))]), floor)
+            picked = select(s, units, budget, floor=floor)
             return "\n".join(render(units, picked, contexts))
 
         # a comparison: each side's best sentences under the side's name, then the contrast
