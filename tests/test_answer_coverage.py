@@ -166,3 +166,52 @@ def test_a_how_to_question_quotes_the_best_command_even_below_a_wordier_prose_li
     sa.ingest(progress=False)
     answer = sa.answer("how do i parse a date column?")
     assert "```python" in answer.text and "pd.to_datetime" in answer.text, answer.text
+
+
+def test_a_how_to_ranking_puts_a_sections_command_right_above_the_prose_it_follows():
+    from assistant.retrieval.commands import commands_first, is_command, section_next
+    from assistant.schema import Chunk
+
+    path = ("Lab", "2. Column names")
+    chunks = [
+        Chunk("p", "lab.ipynb", path, 3, 4, "## 2. Column names\n\nMessy headers: normalise them once.", "cell 2", 3),
+        Chunk("c", "lab.ipynb", path, 6, 8, "```python\ndf.columns = df.columns.str.strip()\n```", "cell 3", 6),
+        Chunk("o", "lab.ipynb", ("Lab", "3. Duplicates"), 10, 11, "## 3. Duplicates\n\n`duplicated()` marks.",
+              "cell 4", 10),
+        Chunk("x", "other.md", path, 9, 11, "```python\nprint(1)\n```"),
+    ]
+    assert [is_command(c) for c in chunks] == [False, True, False, True]
+    following = section_next(chunks)
+    assert following == {0: 1}  # same file and section only (not the next section, not another file)
+    assert commands_first([0, 2, 1, 3], chunks, following, window=5) == [1, 0, 2, 3]
+    # nothing enters from outside the window, nothing moves down
+    assert commands_first([0, 2, 1, 3], chunks, following, window=2) == [0, 2, 1, 3]
+    assert commands_first([1, 0, 2], chunks, following, window=5) == [1, 0, 2]
+
+
+def _notebook(cells: list[tuple[str, str]]) -> str:
+    import json
+
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": kind, "metadata": {}, "source": text, **({"outputs": [], "execution_count": None}
+                                                              if kind == "code" else {})}
+        for kind, text in cells]})
+
+
+def test_a_how_to_question_ranks_the_notebooks_code_cell_first(make_assistant, tmp_path):
+    notebook = _notebook([
+        ("markdown", "# Lab 2: tidy tables"),
+        ("markdown", "## Column names\n\nMessy column names (spaces, capitals, trailing blanks) make every later "
+                     "line annoying. Clean up the column names once, at the start."),
+        ("code", 'df.columns = df.columns.str.strip().str.lower().str.replace(" ", "_")'),
+        ("markdown", "## Duplicates\n\n`duplicated()` marks repeats, `drop_duplicates()` removes them."),
+        ("code", "df = df.drop_duplicates()"),
+    ])
+    write_notes(tmp_path / "corpus", {"lab2.ipynb": notebook})
+    sa = make_assistant(tmp_path)
+    sa.ingest(progress=False)
+    hits = sa.retrieve("how do i clean up messy column names?", k=3)
+    assert "str.strip()" in hits[0].text, [h.text for h in hits]
+    assert "Messy column names" in hits[1].text  # the explanation right after its command
+    # a question that does not ask how leaves the ranking alone
+    assert "Messy column names" in sa.retrieve("why are messy column names annoying?", k=3)[0].text
