@@ -22,8 +22,10 @@ from assistant import tuning
 from assistant.embedding.encoders import Embedder, content_vectors
 from assistant.schema import Chunk, RetrievedChunk
 from assistant.store import LoadedIndex
+from assistant.text.sentences import code_intent
 
 from . import dense, keyword
+from .commands import commands_first, section_next
 from .comparison import interleave, query_texts
 from .feedback import KeyTerms, feedback_terms
 from .fusion import convex_fusion, normalized_sum
@@ -66,6 +68,7 @@ class Retriever:
         self.lines = ChunkLines(index, tokenizer, piece_tokens)
         self.passages = Passages(index)
         self.key_terms = KeyTerms(index, self.lines)
+        self._following = section_next(self.chunks)
 
     def parts(self, hit: RetrievedChunk) -> list[int]:
         """Positions of the chunks a returned passage is made of (see `Passages.parts`)."""
@@ -171,6 +174,8 @@ class Retriever:
             for i in order:
                 scores.setdefault(i, fused[i])
         merged = interleave(rankings) if sides else rankings[0]
+        if code_intent(question):
+            merged = commands_first(merged, self.chunks, self._following, k)
         return self._passages(merged, scores, similarities[0], k, dedup, stitch)
 
     def _passages(self, merged: Sequence[int], scores: dict[int, float], similarity: np.ndarray, k: int,

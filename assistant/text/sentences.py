@@ -107,6 +107,7 @@ class Unit:
     cells: tuple[str, ...] = ()
     share: tuple[float, float] = (0.0, 1.0)
     span: tuple[int, int] = (0, 0)
+    context: str = ""
 
     @property
     def last_line(self) -> int:
@@ -378,14 +379,56 @@ def _units(text: str, markdown: bool, start_line: int, heading_path: tuple[str, 
     return tuple(units)
 
 
+# a comment line of a code block: "# ...", "// ...", "-- ..." (not "#!", "#include" or a "--flag")
+_COMMENT = re.compile(r"^(?:#+|//|--|;+)(?:\s|$)")
+# a comment after a command on its line: "docker system df   # how much space ..."
+_TRAILING = re.compile(r"\S\s{2,}(?:#|//)\s+\S")
+# code blocks whose lines are prose written in a fence ("```text" notes, aligned "flag  meaning" lists)
+PROSE_LANGS = frozenset({"text", "txt", "plain", "plaintext", "none", "notes", "note"})
+
+
+def is_comment(line: str) -> bool:
+    """Whether a line of code is a comment line ("# stop (SIGTERM ...) vs kill ...")."""
+    return bool(_COMMENT.match(line.strip()))
+
+
 def code_lines(unit: Unit) -> list[Unit]:
-    """A code unit's non-blank lines as units of their own (kind "codeline"), for comparisons."""
+    """A code unit's non-blank lines as units of their own (kind "codeline"), for comparisons.
+
+    A comment line's ``context`` is what it annotates: the lines under it up to the next blank
+    line or comment, so "# stop (SIGTERM ...) vs kill (SIGKILL ...)" above "docker stop web" and
+    "docker kill web" is about both commands.
+    """
+    lines = unit.text.split("\n")
     out = []
-    for n, line in enumerate(unit.text.split("\n")):
-        if len(line.strip()) >= 3:
-            out.append(Unit(unit.chunk, unit.line + n, line.strip(), line.strip(), "", "", 0, kind="codeline",
-                            heading_path=unit.heading_path, heading_line=unit.heading_line, lang=unit.lang))
+    for n, line in enumerate(lines):
+        if len(line.strip()) < 3:
+            continue
+        context = ""
+        if is_comment(line):
+            rest = lines[n + 1:]
+            rest = rest[: next((i for i, x in enumerate(rest) if not x.strip()), len(rest))]
+            # a run of comments annotates the commands after the run; a command ends the annotated group
+            first = next((i for i, x in enumerate(rest) if not is_comment(x)), len(rest))
+            after = rest[first:]
+            stop = next((i for i, x in enumerate(after) if is_comment(x)), len(after))
+            body = [x.strip() for x in after[:stop]]
+            context = "\n".join(body)
+        out.append(Unit(unit.chunk, unit.line + n, line.strip(), line.strip(), "", "", 0, kind="codeline",
+                        heading_path=unit.heading_path, heading_line=unit.heading_line, lang=unit.lang,
+                        context=context))
     return out
+
+
+def code_notes(unit: Unit) -> list[Unit]:
+    """The lines of a code unit that explain rather than do: for questions that do not ask for code.
+
+    Comment lines (with the commands they annotate as context), commands with a trailing comment,
+    and every line of a block written in prose ("```text": "- :latest is NOT newest ..."). A
+    student keeps explanations there as often as in the text around the block.
+    """
+    prose = unit.lang.lower() in PROSE_LANGS
+    return [u for u in code_lines(unit) if prose or is_comment(u.text) or _TRAILING.search(u.text)]
 
 
 def _code_runs(code: list[str], size: int) -> list[tuple[int, int]]:

@@ -19,15 +19,22 @@ import numpy as np
 
 from assistant import tuning
 from assistant.answer.compose import Draft
-from assistant.answer.extractive.rendering import render
+from assistant.answer.extractive.rendering import render, render_table
 from assistant.answer.extractive.selection import keyword_share, select, shown_words
-from assistant.answer.extractive.sides import _phrase, asked_about, side_lines, side_title
+from assistant.answer.extractive.sides import (
+    _phrase,
+    asked_about,
+    header_sides,
+    side_lines,
+    side_title,
+    sides_named,
+)
 from assistant.answer.prompting import PromptTemplate
 from assistant.embedding.encoders import Embedder, content_vectors
 from assistant.embedding.lines import HEADING
 from assistant.schema import RetrievedChunk
 from assistant.text.question import comparison_sides
-from assistant.text.sentences import Unit, code_intent, code_lines, passage_units
+from assistant.text.sentences import Unit, code_intent, code_lines, code_notes, passage_units
 
 NOTICE = ("Quoted from your notes (extractive mode: no language model; "
           "pick another backend for written prose).")
@@ -170,9 +177,12 @@ class ExtractiveComposer:
         """
         budget = min(self.word_budget_limit, max_words)
         how_to = code_intent(question)
-        # code is quoted only for a question that asks how to do something (or for a command)
+        # code is quoted only for a question that asks how to do something (or for a command); for
+        # any other question a code block speaks through the lines that explain (comments, prose
+        # blocks), as inline code
         sides = list(comparison_sides(question) or ())
-        units = [u for i, c in enumerate(contexts) for u in passage_units(c, i) if how_to or sides or u.kind != "code"]
+        units = [v for i, c in enumerate(contexts) for u in passage_units(c, i)
+                 for v in ([u] if how_to or sides or u.kind != "code" else code_notes(u))]
         if not units:
             return ""
         headings = [u.heading or contexts[u.chunk].heading for u in units]
@@ -213,7 +223,12 @@ class ExtractiveComposer:
 
         if not sides:
             s = scores(0)
-            picked = select(s, units, budget, floor=tuning.RELATIVE_FLOOR * float(s.max()))
+            floor = tuning.RELATIVE_FLOOR * float(s.max())
+            if code.any():
+                # a how-to question is answered by a command: the best block is quoted even when a
+                # prose line that shares more of the question's words scores far above it
+                s[int(np.argmax(code > 0))] = max(float(s[int(np.argmax(code > 0))]), floor)
+            picked = select(s, units, budget, floor=floor)
             return "\n".join(render(units, picked, contexts))
 
         # a comparison: each side's best sentences under the side's name, then the contrast
@@ -227,14 +242,32 @@ class ExtractiveComposer:
         whole = scores(0)
         # the contrast: a line that names two sides and says how they differ; when the notes have
         # none, its share of the words goes to the sides
-        contrast = np.array([sum(m[n] for m in mentions) >= 2 and bool(_CONTRAST.search(u.text))
-                             for n, u in enumerate(units)])
+        # (a line naming two sides in its own words counts too: "MAC = 48 bit ... vs IP = hierarchical")
+        named = sides_named(titles, units)
+        contrast = np.array([(sum(m[n] for m in mentions) >= 2 or named[n] >= 2) and u.kind != "row"
+                             and bool(_CONTRAST.search(u.text)) for n, u in enumerate(units)])
+        # a table whose columns are the sides is the comparison itself: its best rows, quoted as a
+        # small table under its header, come first
+        table = np.array([u.kind == "row" and header_sides(titles, u.header) >= 2 for u in units])
+        rows: list[int] = []
+        if table.any():
+            best = int(np.argmax(np.where(table, whole, -np.inf)))
+            own = table & np.array([u.chunk == units[best].chunk and u.parent_line == units[best].parent_line
+                                    for u in units])
+            # rows are kept relative to the table's best row: its header already says it compares the sides
+            rows = (select(np.where(own, whole, -1.0), units, budget // 2,
+                           floor=max(0.0, tuning.RELATIVE_FLOOR * float(whole[best])))
+                    if whole[best] >= tuning.RELATIVE_FLOOR * float(whole.max()) else [])
+            if rows:
+                parts.extend(render_table(units, rows, contexts, lead=" vs ".join(titles)))
         contrasted = np.where(contrast, whole, -1.0)
         has_contrast = bool(contrasted.max() >= tuning.RELATIVE_FLOOR * float(whole.max()) and contrasted.max() > 0)
         # the contrast is one line, picked first so the sides share the words it leaves
         difference = (select(contrasted, units, budget // (len(sides) + 1),
                              floor=tuning.RELATIVE_FLOOR * float(whole.max()))[:1] if has_contrast else [])
         taken.extend(difference)
+        # (the table's rows are not charged to the sides: they were the sides' lines before, and
+        # sides no longer pick them)
         per_side = max(tuning.MIN_SIDE_WORDS, (budget - sum(shown_words(units[i]) for i in difference)) // len(sides))
         # a comparison asks how things differ: lines filed under trade-offs, pros or cons say that
         tradeoff = np.array([bool(_TRADEOFF.search(f"{u.parent} | {u.label}")) for u in units], dtype=float)
@@ -244,6 +277,10 @@ class ExtractiveComposer:
             # lines about this side speak for it; one about another side must not stand in
             if mentions[q - 1].any():
                 s = np.where(mentions[q - 1], s, -1.0)
+            elif rows:
+                continue  # no line is about this side: its column of the table speaks for it
+            if rows:
+                s = np.where(table, -1.0, s)  # the table's rows are said in the table
             picked = select(s, units, per_side, floor=tuning.RELATIVE_FLOOR * float(s.max()), taken=taken)
             taken.extend(picked)
             parts.extend(render(units, picked, contexts, lead=titles[q - 1]))

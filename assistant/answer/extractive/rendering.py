@@ -10,6 +10,9 @@ from assistant.schema import RetrievedChunk
 from assistant.text.document import plain_inline
 from assistant.text.sentences import GENERIC_LABELS, Unit, is_generic
 
+# kinds shown as a bullet's running text: prose lines, and single code lines (as inline code)
+_LINES = frozenset({"text", "codeline"})
+
 
 def _named(text: str) -> bool:
     """Whether a lead-in says something: at least one letter or digit ("-" or "" is no lead-in)."""
@@ -74,8 +77,9 @@ def _render_code(unit: Unit, lead: str) -> str:
 
 
 def _render_group(units: list[Unit], lead: str | None) -> str:
-    """One bullet: a bold lead-in, then its lines in reading order, each cited."""
-    body = " ".join(f"{shorten(u.text)} [{u.chunk + 1}]" for u in units)
+    """One bullet: a bold lead-in, then its lines in reading order, each cited (a code line as inline code)."""
+    body = " ".join(f"{_inline_code(u.text) if u.kind == 'codeline' else shorten(u.text)} [{u.chunk + 1}]"
+                    for u in units)
     return f"- **{lead}:** {body}" if lead else f"- {body}"
 
 
@@ -115,6 +119,22 @@ def _render_side(ordered: Sequence[Unit], lead: str) -> list[str]:
     return out
 
 
+def render_table(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[RetrievedChunk],
+                 lead: str = "") -> list[str]:
+    """Picked rows of one table as a small table with its header, in file order.
+
+    Args:
+        units: All candidate lines.
+        picked: The rows to show (of one table).
+        contexts: The passages (for heading paths).
+        lead: The bullet the table goes under; "": the table's own lead-in (its heading).
+    """
+    ordered = sorted((units[i] for i in picked), key=lambda u: u.line)
+    if not ordered:
+        return []
+    return [_render_table(ordered, lead or _lead(ordered[0], contexts[ordered[0].chunk].heading_path))]
+
+
 def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[RetrievedChunk],
            lead: str | None = None) -> list[str]:
     """Bullets for the picked lines in reading order, grouped under their lead-ins.
@@ -142,7 +162,7 @@ def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[Retr
             groups.append((unit_lead, [unit]))
         elif groups and unit.kind == "code":
             groups[-1][1].append(unit)  # the command under the lines it belongs to
-        elif same_table or (groups and unit.kind == last.kind == "text" and unit_lead == groups[-1][0]
+        elif same_table or (groups and unit.kind in _LINES and last.kind in _LINES and unit_lead == groups[-1][0]
                             and unit.line - last.last_line <= tuning.GROUP_LINE_GAP):
             groups[-1][1].append(unit)
         else:
@@ -155,6 +175,6 @@ def _render_kind(units: list[Unit], lead: str) -> str:
         return _render_code(units[0], lead)
     if units[0].kind == "row":
         return _render_table(units, lead)
-    text = [u for u in units if u.kind == "text"]
+    text = [u for u in units if u.kind in _LINES]
     code = [u for u in units if u.kind == "code"]
     return "\n".join([_render_group(text, lead), *(_render_code(u, lead).split("\n", 1)[1] for u in code)])

@@ -71,7 +71,8 @@ def side_lines(sides: Sequence[str], units: Sequence[Unit], topics: Sequence[str
     headings = [f"{p} . {t}" for p, t in zip(parents, topics, strict=True)]
     # a line's text names a side only when the line has no topic of its own: "Label Encoding:
     # ... often used in gradient-boosting models" is about label encoding, not boosting
-    texts = [f"{h} . {u.text}" for h, u in zip(headings, units, strict=True)]
+    # (a code comment's text includes the commands it annotates)
+    texts = [f"{h} . {u.text} {u.context}" for h, u in zip(headings, units, strict=True)]
     topical = [h if u.label and u.label.lower() not in GENERIC_LABELS else t
                for h, t, u in zip(headings, texts, units, strict=True)]
     about = _claim(sides, [labels, parents, headings, topical])
@@ -95,6 +96,62 @@ def _claim(sides: Sequence[str], levels: Sequence[Sequence[str]]) -> list[np.nda
             side |= hits & fresh
         claimed |= fresh
     return about
+
+
+def _core(text: str) -> str:
+    """A name without its parenthesised aside: "link state (LS)" -> "link state"."""
+    return re.sub(r"\([^)]*\)", " ", text)
+
+
+def _distinct(sides: Sequence[str]) -> list[str]:
+    """Each side without the words every side shares: "mac address" / "ip address" -> "mac" / "ip"."""
+    shared = set.intersection(*(set(salient(_words(s))) for s in sides)) if sides else set()
+    out = []
+    for side in sides:
+        kept = [w for w in re.findall(r"[A-Za-z0-9][\w-]*", _words(side)) if not set(salient(w)) <= shared]
+        out.append(" ".join(kept) if kept and len(kept) < len(side.split()) else "")
+    return out
+
+
+def sides_named(sides: Sequence[str], units: Sequence[Unit]) -> np.ndarray:
+    """How many sides each line names in its own words.
+
+    Its own words: its lead-in, else its text and, for a code comment, the commands it annotates.
+    A side is named in full ("mac address") or, when the sides share words, by what sets it apart
+    ("MAC = 48 bit ... vs IP = hierarchical" names both "mac address" and "ip address"; "# stop
+    (...) vs kill (...)" names "docker stop" and "docker kill").
+    """
+    # a line with a lead-in of its own is about that ("Integration with S3: moves data between S3 and
+    # FSx ..." is about the integration), as in `side_lines`
+    texts = [u.label if u.label and u.label.lower() not in GENERIC_LABELS else f"{u.label} . {u.text} . {u.context}"
+             for u in units]
+    count = np.zeros(len(units), int)
+    for side, short in zip(sides, _distinct(sides), strict=True):
+        full = _names(side, texts) if _phrase(side).strip() else np.zeros(len(units), bool)
+        if short:
+            phrase = _phrase(short)
+            full = full | np.array([phrase.strip() != "" and phrase in _phrase(t) for t in texts])
+        count += full
+    return count
+
+
+def header_sides(sides: Sequence[str], header: Sequence[str]) -> int:
+    """How many sides a table's header names, one per column ("| | hub | switch | router |": 3).
+
+    A column names a side when it says the side ("TCP") or the side says the column's name
+    without its aside ("distance vector routing" says "distance vector (DV)").
+    """
+    found = set()
+    for cell in header:
+        core = _phrase(_core(cell))
+        for n, side in enumerate(sides):
+            if n in found or not core.strip():
+                continue
+            said = _phrase(side)
+            if (said.strip() and said in _phrase(cell)) or core in said or _joined(side, cell):
+                found.add(n)
+                break
+    return len(found)
 
 
 def asked_about(question: str, sides: Sequence[str]) -> str:
