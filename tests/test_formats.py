@@ -353,11 +353,16 @@ def test_unreadable_files_are_skipped_with_a_reason_and_not_read_again(tmp_path,
     assert any(c.source == "broken.ipynb" and c.region == "cell 3" for c in sa.chunks())
 
 
+def cli_env(folder: Path) -> dict[str, str]:
+    """The CLI's environment for notes in ``folder/corpus`` indexed into ``folder/index``."""
+    return {"ASSISTANT_CORPUS_DIR": str(folder / "corpus"), "ASSISTANT_INDEX_DIR": str(folder / "index"),
+            "ASSISTANT_CACHE_DIR": str(CACHE_DIR), "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+
+
 def test_status_and_sidebar_name_the_skipped_files(tmp_path, monkeypatch):
     write_notes(tmp_path / "corpus", {"probes.md": PROBES_MD})
     (tmp_path / "corpus" / "scan.pdf").write_bytes(blank_pdf())
-    env = {"ASSISTANT_CORPUS_DIR": str(tmp_path / "corpus"), "ASSISTANT_INDEX_DIR": str(tmp_path / "index"),
-           "ASSISTANT_CACHE_DIR": str(CACHE_DIR), "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    env = cli_env(tmp_path)
     runner = CliRunner()
     ingested = runner.invoke(main, ["--env-file", str(tmp_path / "none.env"), "ingest", "-q"], env=env)
     assert ingested.exit_code == 0, ingested.output
@@ -439,8 +444,7 @@ def test_changed_pdf_is_read_again_and_unchanged_files_kept(mixed):
 
 def test_cli_ask_and_search_cite_pages_and_cells(mixed):
     tmp, _ = mixed
-    env = {"ASSISTANT_CORPUS_DIR": str(tmp / "corpus"), "ASSISTANT_INDEX_DIR": str(tmp / "index"),
-           "ASSISTANT_CACHE_DIR": str(CACHE_DIR), "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
+    env = cli_env(tmp)
     runner = CliRunner()
     asked = runner.invoke(main, ["--env-file", str(tmp / "none.env"), "ask", "what do mitochondria produce?"], env=env)
     assert asked.exit_code == 0, asked.output

@@ -23,7 +23,7 @@ KINDS = {
 _ELEMENTS = ("a|abbr|b|blockquote|br|caption|center|code|col|colgroup|dd|del|details|div|dl|dt|em|font|h[1-6]|hr"
              "|i|img|ins|kbd|li|mark|ol|p|pre|s|small|span|strong|sub|summary|sup|table|tbody|td|tfoot|th"
              "|thead|tr|u|ul")
-_HTML = re.compile(rf"</?(?:{_ELEMENTS})(?:\s[^<>]*)?/?>", re.IGNORECASE)
+HTML_TAG = re.compile(rf"</?(?:{_ELEMENTS})(?:\s[^<>]*)?/?>", re.IGNORECASE)
 _IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
@@ -98,7 +98,7 @@ def answer_defects(text: str) -> dict[str, list[str]]:
         found.setdefault(kind, []).append(snippet.strip())
 
     for n, line in enumerate(lines):
-        for match in _HTML.finditer(line):
+        for match in HTML_TAG.finditer(line):
             add("html", match.group())
         for match in _IMAGE.finditer(line):
             add("image", match.group())

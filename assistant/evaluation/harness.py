@@ -10,7 +10,6 @@ is recorded as unmeasured with its reason and left out of the averages, with the
 from __future__ import annotations
 
 import math
-import re
 import statistics
 import time
 import tomllib
@@ -19,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from assistant.errors import ConfigError
+from assistant.evaluation.defects import HTML_TAG
 from assistant.evaluation.gold import GoldItem
 from assistant.evaluation.retrieval_metrics import score_retrieval
 
@@ -107,12 +107,6 @@ def load_prices(path: Path = PRICES_FILE) -> dict[str, tuple[float, float]]:
     return {model: (float(v["input_per_1k"]), float(v["output_per_1k"])) for model, v in data.items()}
 
 
-# HTML tags in an evidence string copied from a note's source ("<tr><td>header</td>..."): their names
-# are not words an answer can state (answers must not quote HTML), so they do not count
-_HTML_TAG = re.compile(r"</?(?:table|thead|tbody|tr|td|th|br|hr|p|div|span|b|i|u|s|em|strong|code|pre|ul|ol|li|"
-                       r"a|img|sup|sub|small|h[1-6]|details|summary|font|center)\b[^<>\n]*>", re.I)
-
-
 def evidence_covered(evidence: str, answer: str) -> bool:
     """Whether an answer states a gold evidence passage (most of its topic words are in it).
 
@@ -121,7 +115,8 @@ def evidence_covered(evidence: str, answer: str) -> bool:
     """
     from assistant.text.words import salient
 
-    wanted = set(salient(_HTML_TAG.sub(" ", evidence)))
+    # tags in an evidence string copied from a note's source are not words an answer can state
+    wanted = set(salient(HTML_TAG.sub(" ", evidence)))
     return bool(wanted) and len(wanted & set(salient(answer))) / len(wanted) >= COVERED
 
 
