@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from assistant.sources.notebook_reader import read_notebook
 from assistant.sources.notes import NoteFile, load_corpus
 from assistant.sources.pdf_reader import read_pdf
 from assistant.sources.views import Region, UnreadableError, escape_line, fence, table
+from assistant.ui.render import chunk_passage_html
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
                                     reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -200,6 +202,33 @@ def test_notebook_lines_are_cited_as_jupyter_numbers_them():
     fence_line = cited["```python"]  # a passage starting on the fence is cited from the cell's line 1
     assert place("nb.ipynb", fence_line.start_line, code.end_line, "cell 2", code.region_start) == (
         "nb.ipynb, cell 2, lines 1-2")
+
+
+@pytest.mark.parametrize("source", ["x = 1", "import pandas as pd\ndf = pd.read_csv('a.csv')\ndf.head()",
+                                    'doc = """\n```\n"""'])  # backticks inside: a longer fence
+def test_a_code_cell_passage_is_cited_within_the_cell_not_on_its_fences(source):
+    nb = {"cells": [{"cell_type": "markdown", "source": "## Load"}, {"cell_type": "code", "source": source}]}
+    view = read_notebook(json.dumps(nb))
+    cell = view.regions[1]
+    n = source.count("\n") + 1
+    lines = view.text.split("\n")
+    assert lines[cell.last_counted - 1] == source.split("\n")[-1]  # the cell's last line, before the fence
+    # the chunker keeps a code block whole: one passage from the opening fence to the closing one
+    whole = Chunk("x", "nb.ipynb", ("Load",), cell.start, cell.end - 1, "\n".join(lines[cell.start - 1 : cell.end - 1]))
+    [chunk] = split_by_region([whole], view.regions)
+    opening = chunk.text.split("\n")[0]
+    assert opening.startswith("```") and chunk.text.endswith("\n" + opening.removesuffix("python"))
+    expected = f"nb.ipynb, cell 2, {'line 1' if n == 1 else f'lines 1-{n}'}"
+    assert place(chunk.source, chunk.start_line, chunk.end_line, chunk.region, chunk.region_start,
+                 chunk.region_end) == expected
+    hit = RetrievedChunk(chunk.id, chunk.text, chunk.source, [], chunk.start_line, chunk.end_line, 1.0, 0.5,
+                         chunk.region, chunk.region_start, chunk.region_end)
+    assert hit.place() == expected
+    assert hit.place(chunk.end_line, chunk.end_line) == f"nb.ipynb, cell 2, line {n}"  # not line n+1
+    # shown as the cell: its lines numbered 1..n, the fences with no number and never marked
+    shown = chunk_passage_html(hit.to_dict(), [chunk.start_line, chunk.end_line])
+    assert re.findall(r'<span title="line (\d+)"', shown) == [str(k) for k in range(1, n + 1)]
+    assert "<mark>" not in shown
 
 
 def test_notebook_markdown_cell_with_an_open_fence_is_closed():
@@ -422,10 +451,11 @@ def test_chunks_never_cross_a_page_and_the_page_text_comes_back(mixed):
     assert {c.region for c in pdf} == {"page 1", "page 2", "page 3"}
     page_two = next(c for c in pdf if c.region == "page 2")
     assert page_two.heading_path == ("Cell biology", "Mitochondria")  # the h1 of page 1 carries over
-    text, number = sa.region_text("biology.pdf", "page 2")
-    assert number == 1  # the page's text from its line 1
-    code, number = sa.region_text("pandas.ipynb", "cell 3")
-    assert number == 0 and code.startswith("```python\n")  # the view's fence before the cell's line 1
+    text, number, last = sa.region_text("biology.pdf", "page 2")
+    assert number == 1 and last == text.count("\n") + 1  # the page's text from its line 1, to its last
+    code, number, last = sa.region_text("pandas.ipynb", "cell 3")
+    # the view's fences before the cell's line 1 and after its last line
+    assert number == 0 and last == 2 and code.startswith("```python\n") and code.endswith("\n```")
     assert text.split("\n")[0] == "## Mitochondria" and "circular DNA" in text
     html_chunks = [c for c in sa.chunks() if c.source == "rome.html"]
     assert all(c.region == "" for c in html_chunks)
@@ -438,7 +468,7 @@ def test_changed_pdf_is_read_again_and_unchanged_files_kept(mixed):
     print_pdf(changed, tmp / "print", "biology.pdf").replace(tmp / "corpus" / "biology.pdf")
     report = sa.ingest(progress=False)
     assert report.added >= 1 and report.unchanged >= 5
-    text, _ = sa.region_text("biology.pdf", "page 2")
+    text, _, _ = sa.region_text("biology.pdf", "page 2")
     assert "16,569 base pairs" in text
 
 
@@ -454,14 +484,28 @@ def test_cli_ask_and_search_cite_pages_and_cells(mixed):
     assert "pandas.ipynb, cell 3, line" in found.stdout
 
 
-def test_app_shows_the_cited_page_with_the_quote_marked(mixed, monkeypatch):
-    tmp, _ = mixed
-    app = page_over(tmp, monkeypatch)
+def asked_in_app(folder: Path, monkeypatch, question: str):
+    """The app over ``folder``'s notes after one question: its citation labels (unescaped) and the page."""
+    app = page_over(folder, monkeypatch)
     app.run()
-    app.chat_input[0].set_value("what do mitochondria produce?").run()
+    app.chat_input[0].set_value(question).run()
     assert not app.exception
-    labels = [e.label for e in app.expander]
-    assert labels and "biology.pdf, page 2, line" in labels[0].replace("\\", "")
+    return [e.label.replace("\\", "") for e in app.expander], app
+
+
+def test_app_shows_the_cited_page_with_the_quote_marked(mixed, monkeypatch):
+    labels, app = asked_in_app(mixed[0], monkeypatch, "what do mitochondria produce?")
+    assert labels and "biology.pdf, page 2, line" in labels[0]
     shown = [h.value for h in app.get("html") if "<mark>" in h.value]
     assert shown and "Mitochondria have their own circular DNA" in shown[0]  # the whole page, not the passage
     assert 'title="line 1"' in shown[0]  # numbered as on the page
+
+
+def test_app_shows_a_cited_code_cell_numbered_as_jupyter_without_its_fences(mixed, monkeypatch):
+    labels, app = asked_in_app(mixed[0], monkeypatch, "how do I sum the amount per city with groupby?")
+    assert any("pandas.ipynb, cell 3, line" in label for label in labels), labels
+    cells = [h.value for h in app.get("html") if "groupby(&#x27;city&#x27;)" in h.value and "```" in h.value]
+    assert cells, "the code cell is shown with its fences"
+    for cell in cells:  # the cell's two lines numbered 1 and 2, its fences not at all
+        assert re.findall(r'title="line (\d+)"', cell) == ["1", "2"]
+    assert not any("cell 3, lines 1-3" in label or "cell 3, line 3" in label for label in labels)
