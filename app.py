@@ -20,7 +20,7 @@ from assistant import AssistantError, StudyAssistant
 from assistant.answer.composers import NAMES, availability
 from assistant.answer.prompting import available_prompts
 from assistant.errors import BackendError, IndexBusyError, IndexCorruptError, IndexNotWritableError
-from assistant.schema import Answer, IndexStatus, IngestReport, place
+from assistant.schema import Answer, IndexStatus, IngestReport, place, shown_place
 from assistant.ui.feedback import append_feedback, feedback_record, gold_candidates, read_feedback
 from assistant.ui.render import (
     STARTERS,
@@ -273,9 +273,9 @@ def render_answer(answer: dict, key: str) -> None:
             marked = cited_lines(citation["quote"], chunk["text"], chunk["start_line"])
             if not (chunk.get("region") and show_region(citation, marked)):
                 st.html(chunk_passage_html(chunk, marked))
-            st.caption(markdown_literal(place(chunk["source"], chunk["start_line"], chunk["end_line"],
-                                              chunk.get("region", ""), chunk.get("region_start", 0),
-                                              chunk.get("region_end", 0))))
+            st.caption(markdown_literal(shown_place(chunk["source"], chunk["start_line"], chunk["end_line"],
+                                                    chunk.get("region", ""), chunk.get("region_start", 0),
+                                                    chunk.get("region_end", 0))))
     facts = [answer["backend"], f"prompt {answer['prompt']}", f"{answer['seconds']:.2f} s"]
     if answer.get("tokens_in") or answer.get("tokens_out"):
         facts.append(f"{answer['tokens_in']} tokens in / {answer['tokens_out']} out")

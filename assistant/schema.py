@@ -5,17 +5,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from assistant.sources.views import HTML_SUFFIXES
+
 # an ingest's progress: True for a bar on stderr, False for none, or a callable (done, total)
 ProgressArg = bool | Callable[[int, int], None]
 
 
+def cited_by_lines(source: str) -> bool:
+    """Whether a reader finds a note's passages by line number: not on a web page, which a browser shows without any.
+
+    Text notes are numbered by an editor, PDF pages and notebook cells are counted by the student; an
+    HTML page's lines are those of the text it was converted to, which only the app shows.
+    """
+    return not source.lower().endswith(HTML_SUFFIXES)
+
+
 def place(source: str, start: int, end: int, region: str = "", region_start: int = 0, region_end: int = 0) -> str:
-    """A file and line range as a reader says it: ``a.md, lines 3-5``, ``a.pdf, page 3, line 4``.
+    """A file and line range as a reader says it: ``a.md, lines 3-5``, ``a.pdf, page 3, line 4``, ``a.html``.
 
     Lines ``start..end`` are lines of the note's view; within a region (a PDF page, a notebook cell)
     they are counted from the region's first line, which is where the student finds them, and never
-    beyond its last (``region_end``, a view line; 0 when an older index did not record it).
+    beyond its last (``region_end``, a view line; 0 when an older index did not record it). A web page
+    is named alone: the heading path every caller shows beside a place names its section, and the
+    quote is what the student searches for in the browser (see docs/decisions/0007-note-formats.md).
     """
+    if not region and not cited_by_lines(source):
+        return source
     if region:  # region_start may be 0 or less: a cell whose blank first lines the view dropped
         # a code cell's fences are the view's, not the cell's: a range over them is clamped to the cell
         if region_end:
@@ -24,6 +39,18 @@ def place(source: str, start: int, end: int, region: str = "", region_start: int
         end = max(start, end - region_start + 1)
         return f"{source}, {region}, {_span(start, end)}"
     return f"{source}, {_span(start, end)}"
+
+
+def shown_place(source: str, start: int, end: int, region: str = "", region_start: int = 0,
+                region_end: int = 0) -> str:
+    """`place`, under a passage shown with its lines numbered as indexed (the app's passage view).
+
+    There a web page's lines are named too, as lines of its text (``a.html, text lines 3-5``): they
+    are the numbers beside the text shown, not lines of the file.
+    """
+    if region or cited_by_lines(source):
+        return place(source, start, end, region, region_start, region_end)
+    return f"{source}, text {_span(start, end)}"
 
 
 def _span(start: int, end: int) -> str:

@@ -21,7 +21,7 @@ from assistant.cli import main
 from assistant.core import StudyAssistant
 from assistant.errors import CorpusError
 from assistant.ingest.regions import split_by_region
-from assistant.schema import Chunk, RetrievedChunk, place
+from assistant.schema import Chunk, RetrievedChunk, place, shown_place
 from assistant.sources.html_reader import read_html
 from assistant.sources.notebook_reader import read_notebook
 from assistant.sources.notes import NoteFile, load_corpus
@@ -135,6 +135,18 @@ def test_place_counts_lines_on_the_page():
     hit = RetrievedChunk("i", "t", "nb.ipynb", [], 11, 13, 1.0, 0.5, "cell 4", 11)
     assert hit.place() == "nb.ipynb, cell 4, lines 1-3"
     assert hit.to_dict()["region"] == "cell 4"
+
+
+def test_a_web_page_is_cited_by_its_section_and_its_text_lines_only_where_shown():
+    # a browser shows no lines, and lines of the HTML source are not those of its text: the heading
+    # path shown beside the place names the section
+    assert place("rome.html", 3, 5) == "rome.html" and place("Site/Rome.HTM", 7, 7) == "Site/Rome.HTM"
+    hit = RetrievedChunk("i", "t", "rome.html", ["Roman emperors"], 3, 5, 1.0, 0.5)
+    assert hit.place() == hit.place(4, 4) == "rome.html"
+    # under the app's passage view, the numbers beside the text shown are named as lines of its text
+    assert shown_place("rome.html", 3, 5) == "rome.html, text lines 3-5"
+    assert shown_place("a.md", 3, 5) == place("a.md", 3, 5) == "a.md, lines 3-5"
+    assert shown_place("nb.ipynb", 11, 12, "cell 4", 11, 12) == "nb.ipynb, cell 4, lines 1-2"
 
 
 # -- HTML ---------------------------------------------------------------------------------------------
@@ -433,7 +445,7 @@ def mixed(tmp_path_factory, embedder):
 @pytest.mark.parametrize("question,where", [
     ("what do mitochondria produce?", "biology.pdf, page 2, line"),
     ("how do ribosomes make proteins?", "biology.pdf, page 3, line"),
-    ("when did Trajan reign?", "rome.html, line"),
+    ("when did Trajan reign?", "rome.html"),
     ("how do I group a DataFrame by key columns?", "pandas.ipynb, cell 2, line"),
     ("what does a readiness probe do?", "probes.md, line"),
 ])
@@ -443,6 +455,8 @@ def test_answers_from_each_format_are_cited_to_page_cell_or_lines(mixed, questio
     assert not answer.abstained
     places = [c.chunk.place(c.start_line, c.end_line) for c in answer.citations]
     assert places and places[0].startswith(where), places
+    if where.endswith(".html"):  # a web page by its section: no lines
+        assert places[0] == where and answer.citations[0].chunk.heading == "Roman emperors"
 
 
 def test_chunks_never_cross_a_page_and_the_page_text_comes_back(mixed):
@@ -482,6 +496,11 @@ def test_cli_ask_and_search_cite_pages_and_cells(mixed):
     found = runner.invoke(main, ["--env-file", str(tmp / "none.env"), "search", "groupby city amount"], env=env)
     assert found.exit_code == 0, found.output
     assert "pandas.ipynb, cell 3, line" in found.stdout
+    # a web page: its section's heading, then the file alone (no lines of a text the user never sees)
+    asked = runner.invoke(main, ["--env-file", str(tmp / "none.env"), "ask", "when did Trajan reign?"], env=env)
+    assert "[1] Roman emperors\n      rome.html\n" in asked.stdout, asked.stdout
+    found = runner.invoke(main, ["--env-file", str(tmp / "none.env"), "search", "Trajan reign"], env=env)
+    assert "[1] Roman emperors\n    rome.html  score" in found.stdout and "rome.html:" not in found.stdout
 
 
 def asked_in_app(folder: Path, monkeypatch, question: str):
@@ -499,6 +518,15 @@ def test_app_shows_the_cited_page_with_the_quote_marked(mixed, monkeypatch):
     shown = [h.value for h in app.get("html") if "<mark>" in h.value]
     assert shown and "Mitochondria have their own circular DNA" in shown[0]  # the whole page, not the passage
     assert 'title="line 1"' in shown[0]  # numbered as on the page
+
+
+def test_app_cites_a_web_page_by_section_and_names_the_text_lines_it_shows(mixed, monkeypatch):
+    labels, app = asked_in_app(mixed[0], monkeypatch, "when did Trajan reign?")
+    assert labels[0].endswith("Roman emperors — rome.html"), labels
+    captions = [c.value.replace("\\", "") for c in app.caption]
+    assert any(c.startswith("rome.html, text line") for c in captions), captions
+    shown = [h.value for h in app.get("html") if "<mark>" in h.value]
+    assert shown and "Trajan" in shown[0] and 'title="line ' in shown[0]
 
 
 def test_app_shows_a_cited_code_cell_numbered_as_jupyter_without_its_fences(mixed, monkeypatch):
