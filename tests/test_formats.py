@@ -309,6 +309,40 @@ def test_pdf_without_outline_takes_headings_from_font_sizes(tmp_path):
     assert headings == ["# Cell biology", "## Photosynthesis", "## Mitochondria", "## Ribosomes"]
 
 
+CIPHERS = [("Algorithm", "Key size (bits)", "Block size (bits)", "Rounds"), ("AES-128", "128", "128", "10"),
+           ("AES-256", "256", "128", "14"), ("DES", "56", "64", "16"), ("Blowfish", "32 to 448", "64", "16")]
+LAB = ("A block cipher encrypts fixed-size blocks of plaintext under a secret key, and a mode of operation chains "
+       "the blocks of a longer message. The ciphers below were compared in the week 2 lab, where we timed each "
+       "of them on the same input and noted the key and block sizes from the standards. ")
+
+
+def cipher_page(cells: str, prose: str = LAB * 3) -> str:
+    """A page with the cipher table, its cells aligned by the ``cells`` CSS, between paragraphs of prose."""
+    rows = "".join("<tr>" + "".join(f"<t{'h' if n == 0 else 'd'}>{c}</t{'h' if n == 0 else 'd'}>" for c in row)
+                   + "</tr>" for n, row in enumerate(CIPHERS))
+    return (f"<html><head><style>table {{ border-collapse: collapse }} th, td {{ border: 1px solid #777; "
+            f"padding: 3px 8px }} {cells}</style></head><body><h1>Block ciphers</h1><p>{prose}</p>"
+            f"<table>{rows}</table><p>AES replaced DES as the standard in 2001. {prose}</p></body></html>")
+
+
+@needs_chromium
+@pytest.mark.parametrize("cells, prose, as_table", [
+    ("th, td { text-align: left }", LAB * 3, True),
+    ("", LAB * 3, True),  # Chromium centres th: the header is the widest text of each column, so it lines up
+    ("td + td { text-align: right }", LAB * 3, False),  # numbers set right: their starts do not line up
+    ("th, td { text-align: center }", LAB * 3, False),
+    ("th, td { text-align: left }", "", False),  # rows at the page's usual line spacing: no row is told apart
+])
+def test_pdf_table_columns_are_read_when_cells_start_at_one_x(tmp_path, cells, prose, as_table):
+    # docs/decisions/0007: a table is read from where its cells' text starts; cells set right or centred
+    # (or rows spaced like the page's lines) come out as lines of text, every cell kept in reading order
+    text = read_pdf(print_pdf(cipher_page(cells, prose), tmp_path, "ciphers.pdf").read_bytes()).text
+    rows = ["| " + " | ".join(row) + " |" for row in CIPHERS]
+    assert (rows[0] + "\n|---|---|---|---|\n" + "\n".join(rows[1:]) in text) is as_table
+    words = " ".join(text.replace("|", " ").replace("---", " ").split())
+    assert " ".join(cell for row in CIPHERS for cell in row) in words
+
+
 def test_pdf_line_breaks_are_joined_sensibly():
     from assistant.sources.pdf_reader import _join
 
