@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.sources.views import HTML_SUFFIXES
-
 # an ingest's progress: True for a bar on stderr, False for none, or a callable (done, total)
 ProgressArg = bool | Callable[[int, int], None]
+# a web page's file names (the readers' list, `sources.views`, takes it from here: citing one differs)
+HTML_SUFFIXES = (".html", ".htm")
 
 
 def cited_by_lines(source: str) -> bool:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.schema import HTML_SUFFIXES
+
 PDF_SUFFIXES = (".pdf",)
-HTML_SUFFIXES = (".html", ".htm")
 NOTEBOOK_SUFFIXES = (".ipynb",)
 CONVERTED_SUFFIXES = PDF_SUFFIXES + HTML_SUFFIXES + NOTEBOOK_SUFFIXES
 # Bump when a reader makes a different view of the same file, so stored indexes read their files again.
