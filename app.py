@@ -20,12 +20,14 @@ from assistant import AssistantError, StudyAssistant
 from assistant.answer.composers import NAMES, availability
 from assistant.answer.prompting import available_prompts
 from assistant.errors import BackendError, IndexBusyError, IndexCorruptError, IndexNotWritableError
-from assistant.schema import Answer, IndexStatus, IngestReport, place
+from assistant.schema import Answer, IndexStatus, IngestReport, place, shown_place
 from assistant.ui.feedback import append_feedback, feedback_record, gold_candidates, read_feedback
 from assistant.ui.render import (
     STARTERS,
     answer_html,
+    chunk_passage_html,
     cited_lines,
+    counted_line,
     follow_up_question,
     markdown_literal,
     markdown_text,
@@ -235,10 +237,10 @@ def show_region(citation: dict, marked: list[int]) -> bool:
         return False
     if found is None:
         return False
-    text, number = found  # the number of the text's first line, as the page or cell counts it
+    text, number, last = found  # its first and last lines' numbers, as the page or cell counts them
     lines = marked or range(citation["start_line"] or chunk["start_line"],
                             (citation["end_line"] or chunk["end_line"]) + 1)
-    st.html(passage_html(text, number, [n - chunk["region_start"] + 1 for n in lines]))
+    st.html(passage_html(text, number, [counted_line(chunk, n) for n in lines], last))
     return True
 
 
@@ -265,13 +267,15 @@ def render_answer(answer: dict, key: str) -> None:
         chunk = citation["chunk"]
         heading = markdown_literal(" › ".join(chunk["heading_path"]) or chunk["source"])
         where = markdown_literal(place(chunk["source"], citation["start_line"], citation["end_line"],
-                                       chunk.get("region", ""), chunk.get("region_start", 0)))
+                                       chunk.get("region", ""), chunk.get("region_start", 0),
+                                       chunk.get("region_end", 0)))
         with st.expander(f"[{citation['n']}] {heading} — {where}"):
             marked = cited_lines(citation["quote"], chunk["text"], chunk["start_line"])
             if not (chunk.get("region") and show_region(citation, marked)):
-                st.html(passage_html(chunk["text"], chunk["start_line"], marked))
-            st.caption(markdown_literal(place(chunk["source"], chunk["start_line"], chunk["end_line"],
-                                              chunk.get("region", ""), chunk.get("region_start", 0))))
+                st.html(chunk_passage_html(chunk, marked))
+            st.caption(markdown_literal(shown_place(chunk["source"], chunk["start_line"], chunk["end_line"],
+                                                    chunk.get("region", ""), chunk.get("region_start", 0),
+                                                    chunk.get("region_end", 0))))
     facts = [answer["backend"], f"prompt {answer['prompt']}", f"{answer['seconds']:.2f} s"]
     if answer.get("tokens_in") or answer.get("tokens_out"):
         facts.append(f"{answer['tokens_in']} tokens in / {answer['tokens_out']} out")

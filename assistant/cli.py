@@ -160,10 +160,14 @@ def search(ctx: click.Context, question: str, k: int | None, as_json: bool, dens
     if not hits:
         click.echo("No passages found.")
         return
+    from assistant.schema import cited_by_lines
+
     width = min(100, max(60, shutil.get_terminal_size((100, 24)).columns))
     for rank, hit in enumerate(hits, 1):
         click.secho(f"[{rank}] {hit.heading or hit.source}", bold=True)
-        where = hit.place() if hit.region else f"{hit.source}:{hit.start_line}-{hit.end_line}"
+        # a text note as an editor jumps to it (file:line); a page, cell or web page as it is cited
+        where = (f"{hit.source}:{hit.start_line}-{hit.end_line}" if cited_by_lines(hit.source) and not hit.region
+                 else hit.place())
         click.secho(f"    {where}  score {hit.score:.4f}  "
                     f"similarity {hit.similarity:.2f}", dim=True)
         body = " ".join(line.strip() for line in plain_text(hit.text).splitlines() if line.strip())

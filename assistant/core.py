@@ -234,13 +234,17 @@ class StudyAssistant:
         """Every indexed chunk (for status pages and evaluation)."""
         return list(self._ensure_retriever().chunks)
 
-    def region_text(self, source: str, region: str) -> tuple[str, int] | None:
-        """One page of an indexed PDF or one cell of a notebook, as indexed, and its first line's number.
+    def region_text(self, source: str, region: str) -> tuple[str, int, int] | None:
+        """One page of an indexed PDF or one cell of a notebook, as indexed, and the numbers of its lines.
 
         Rebuilt from the index's chunks (they hold every line with text; blank lines come back
-        empty), so showing a cited page needs no re-reading of the file. The number is the text's
-        first line as the page or cell counts it: 1, or 0 for a code cell, whose text opens with the
-        view's fence line. None if the index has no such page or cell.
+        empty), so showing a cited page needs no re-reading of the file.
+
+        Returns:
+            The text; its first line's number as the page or cell counts it (1, or 0 for a code cell,
+            whose text opens with the view's fence line); and the number of the region's last line as
+            counted (a code cell's closing fence comes after it; 0 when an older index did not record
+            it). None if the index has no such page or cell.
         """
         chunks = [c for c in self._ensure_retriever().chunks if c.source == source and c.region == region]
         if not chunks:
@@ -250,7 +254,9 @@ class StudyAssistant:
             for n, line in enumerate(c.text.split("\n"), start=c.start_line):
                 lines[n] = lines.get(n, "") + line if c.start_line == c.end_line else line
         first, last = min(lines), max(lines)
-        return "\n".join(lines.get(n, "") for n in range(first, last + 1)), first - chunks[0].region_start + 1
+        origin, end = chunks[0].region_start, chunks[0].region_end
+        return ("\n".join(lines.get(n, "") for n in range(first, last + 1)), first - origin + 1,
+                end - origin + 1 if end else 0)
 
     def vectors(self) -> np.ndarray:
         """The stored vectors, row-aligned with `chunks()`."""

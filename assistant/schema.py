@@ -7,20 +7,50 @@ from dataclasses import dataclass, field
 
 # an ingest's progress: True for a bar on stderr, False for none, or a callable (done, total)
 ProgressArg = bool | Callable[[int, int], None]
+# a web page's file names (the readers' list, `sources.views`, takes it from here: citing one differs)
+HTML_SUFFIXES = (".html", ".htm")
 
 
-def place(source: str, start: int, end: int, region: str = "", region_start: int = 0) -> str:
-    """A file and line range as a reader says it: ``a.md, lines 3-5``, ``a.pdf, page 3, line 4``.
+def cited_by_lines(source: str) -> bool:
+    """Whether a reader finds a note's passages by line number: not on a web page, which a browser shows without any.
+
+    Text notes are numbered by an editor, PDF pages and notebook cells are counted by the student; an
+    HTML page's lines are those of the text it was converted to, which only the app shows.
+    """
+    return not source.lower().endswith(HTML_SUFFIXES)
+
+
+def place(source: str, start: int, end: int, region: str = "", region_start: int = 0, region_end: int = 0) -> str:
+    """A file and line range as a reader says it: ``a.md, lines 3-5``, ``a.pdf, page 3, line 4``, ``a.html``.
 
     Lines ``start..end`` are lines of the note's view; within a region (a PDF page, a notebook cell)
-    they are counted from the region's first line, which is where the student finds them.
+    they are counted from the region's first line, which is where the student finds them, and never
+    beyond its last (``region_end``, a view line; 0 when an older index did not record it). A web page
+    is named alone: the heading path every caller shows beside a place names its section, and the
+    quote is what the student searches for in the browser (see docs/decisions/0007-note-formats.md).
     """
+    if not region and not cited_by_lines(source):
+        return source
     if region:  # region_start may be 0 or less: a cell whose blank first lines the view dropped
         # a code cell's fences are the view's, not the cell's: a range over them is clamped to the cell
+        if region_end:
+            start, end = min(start, region_end), min(end, region_end)
         start = max(1, start - region_start + 1)
         end = max(start, end - region_start + 1)
         return f"{source}, {region}, {_span(start, end)}"
     return f"{source}, {_span(start, end)}"
+
+
+def shown_place(source: str, start: int, end: int, region: str = "", region_start: int = 0,
+                region_end: int = 0) -> str:
+    """`place`, under a passage shown with its lines numbered as indexed (the app's passage view).
+
+    There a web page's lines are named too, as lines of its text (``a.html, text lines 3-5``): they
+    are the numbers beside the text shown, not lines of the file.
+    """
+    if region or cited_by_lines(source):
+        return place(source, start, end, region, region_start, region_end)
+    return f"{source}, text {_span(start, end)}"
 
 
 def _span(start: int, end: int) -> str:
@@ -43,6 +73,8 @@ class Chunk:
             notebook, whose lines are those of its markdown view; empty for other notes.
         region_start: The view line counted as line 1 of the region: line ``n`` is line
             ``n - region_start + 1`` of its page or cell (0 when there is no region).
+        region_end: The view line that is the region's last line as the student counts it (a code
+            cell's closing fence is the view's, after it); 0 when there is no region or it was not recorded.
     """
 
     id: str
@@ -53,6 +85,7 @@ class Chunk:
     text: str
     region: str = ""
     region_start: int = 0
+    region_end: int = 0
 
     @property
     def heading(self) -> str:
@@ -85,6 +118,7 @@ class RetrievedChunk:
             to judge whether the notes cover a question at all).
         region: The page or cell of a PDF or notebook (see `Chunk.region`); empty otherwise.
         region_start: The view line counted as line 1 of the region (see `Chunk.region_start`).
+        region_end: The view line counted as the region's last line (see `Chunk.region_end`).
     """
 
     id: str
@@ -97,6 +131,7 @@ class RetrievedChunk:
     similarity: float = 0.0
     region: str = ""
     region_start: int = 0
+    region_end: int = 0
 
     def place(self, start: int | None = None, end: int | None = None) -> str:
         """Where lines of this passage are, as a reader finds them.
@@ -108,7 +143,7 @@ class RetrievedChunk:
             end: Last line (default: the passage's last).
         """
         return place(self.source, self.start_line if start is None else start,
-                     self.end_line if end is None else end, self.region, self.region_start)
+                     self.end_line if end is None else end, self.region, self.region_start, self.region_end)
 
     @property
     def heading(self) -> str:
@@ -128,6 +163,7 @@ class RetrievedChunk:
             "similarity": self.similarity,
             "region": self.region,
             "region_start": self.region_start,
+            "region_end": self.region_end,
         }
 
 

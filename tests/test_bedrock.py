@@ -1,18 +1,14 @@
 """The Bedrock backend through an injected bedrock-runtime client.
 
 botocore's Stubber serves Converse and its errors; a before-send hook returns real event-stream
-bytes for ConverseStream. Nothing reaches AWS.
+bytes for ConverseStream (`bedrock_stream`). Nothing reaches AWS.
 """
 
 from __future__ import annotations
 
-import binascii
-import json
-import struct
-
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
+from bedrock_stream import serve_stream
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError, ReadTimeoutError
 from botocore.stub import Stubber
 from test_answers import DRIFT, BackendContract, split_stream
@@ -28,57 +24,6 @@ MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 def make_client():
     return boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="test",
                         aws_secret_access_key="test")
-
-
-def _header(name: str, value: str) -> bytes:
-    raw_name, raw_value = name.encode(), value.encode()
-    return struct.pack("B", len(raw_name)) + raw_name + b"\x07" + struct.pack(">H", len(raw_value)) + raw_value
-
-
-def event_message(event_type: str, payload: dict, message_type: str = "event") -> bytes:
-    """One AWS event-stream message (prelude, headers, payload, CRCs), as Bedrock sends it."""
-    kind = ":event-type" if message_type == "event" else ":exception-type"
-    headers = _header(kind, event_type) + _header(":content-type", "application/json") + \
-        _header(":message-type", message_type)
-    body = json.dumps(payload).encode()
-    total = 12 + len(headers) + len(body) + 4
-    prelude = struct.pack(">II", total, len(headers))
-    prelude += struct.pack(">I", binascii.crc32(prelude) & 0xFFFFFFFF)
-    message = prelude + headers + body
-    return message + struct.pack(">I", binascii.crc32(message) & 0xFFFFFFFF)
-
-
-class _Raw:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_):
-        yield self.data
-
-    def read(self, *_):
-        return self.data
-
-
-def stream_bytes(text_pieces, error: str | None = None) -> bytes:
-    data = event_message("messageStart", {"role": "assistant"})
-    for piece in text_pieces:
-        data += event_message("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
-    if error:
-        return data + event_message(error, {"message": "slow down"}, message_type="exception")
-    data += event_message("contentBlockStop", {"contentBlockIndex": 0})
-    data += event_message("messageStop", {"stopReason": "end_turn"})
-    return data + event_message("metadata", {"usage": {"inputTokens": 321, "outputTokens": 45, "totalTokens": 366},
-                                             "metrics": {"latencyMs": 100}})
-
-
-def serve_stream(client, pieces, error: str | None = None, calls: list | None = None):
-    """Answer ConverseStream calls with real event-stream bytes (before-send: nothing leaves)."""
-    def before_send(request, **_):
-        if calls is not None:
-            calls.append(json.loads(request.body))
-        return AWSResponse(request.url, 200, {"content-type": "application/vnd.amazon.eventstream"},
-                           _Raw(stream_bytes(pieces, error)))
-    client.meta.events.register("before-send.bedrock-runtime.ConverseStream", before_send)
 
 
 ANSWER = ["**Concept drift:** the relationship between inputs and the target changes [1]. ",

@@ -12,8 +12,10 @@ from conftest import write_notes
 from assistant.answer.citations import parse_citations
 from assistant.answer.extractive.rendering import render
 from assistant.answer.extractive.sides import side_lines
+from assistant.evaluation.defects import html_tags, without_html_tags
 from assistant.schema import RetrievedChunk
 from assistant.text.document import parse
+from assistant.text.markdown import HTML_TAG, plain_text
 from assistant.text.sentences import code_intent, is_generic, passage_units
 from assistant.ui.render import cited_lines, passage_html
 
@@ -100,6 +102,22 @@ def test_html_images_and_escaped_symbols_never_reach_a_unit():
     for u in units:
         assert not re.search(r"<[a-z/]|!\[|\\", u.text)
 
+
+
+def test_one_html_tag_definition_serves_markup_removal_html_blocks_and_the_defect_scan():
+    line = 'Step <td class="x">one</td><br/> on <none> and <pod-name>'
+    # embedding text drops every tag-like run; the defect scan and gold evidence only real elements
+    assert plain_text(line).split() == ["Step", "one", "on", "and"]
+    assert html_tags(line) == ['<td class="x">', "</td>", "<br/>"]
+    assert without_html_tags(line).split() == ["Step", "one", "on", "<none>", "and", "<pod-name>"]
+    # an HTML block's text: tags, over lines too, comments and a doctype dropped; inline tags that
+    # end a line part the words around them, others join them
+    doc = parse('<div\n  class="note">\nkept <b>bold</b><!-- no -->\n</div>\n\n<!DOCTYPE html>\n\n'
+                "one<br>two, three<span>four</span>\n")
+    assert [(b.kind, b.text) for b in doc.blocks] == [
+        ("html", "kept bold"), ("html", ""), ("paragraph", "one two, threefour")]
+    assert all(HTML_TAG.fullmatch(tag) for tag in ("<br>", "</td>", "<td\n class=x>", "<br/>", "<TR>"))
+    assert not any(HTML_TAG.fullmatch(text) for text in ("<!-- c -->", "<!doctype html>", "< b>", "<>", "<1>"))
 
 def test_plain_lead_ins_are_labels_and_a_title_alone_leads_its_lines():
     text = "- Common formats: Parquet, Avro and CSV.\n- Data Privacy:**\n- Bedrock keeps tuning data private."

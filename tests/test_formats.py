@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -20,12 +21,13 @@ from assistant.cli import main
 from assistant.core import StudyAssistant
 from assistant.errors import CorpusError
 from assistant.ingest.regions import split_by_region
-from assistant.schema import Chunk, RetrievedChunk, place
+from assistant.schema import Chunk, RetrievedChunk, place, shown_place
 from assistant.sources.html_reader import read_html
 from assistant.sources.notebook_reader import read_notebook
 from assistant.sources.notes import NoteFile, load_corpus
 from assistant.sources.pdf_reader import read_pdf
 from assistant.sources.views import Region, UnreadableError, escape_line, fence, table
+from assistant.ui.render import chunk_passage_html
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
                                     reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -135,6 +137,18 @@ def test_place_counts_lines_on_the_page():
     assert hit.to_dict()["region"] == "cell 4"
 
 
+def test_a_web_page_is_cited_by_its_section_and_its_text_lines_only_where_shown():
+    # a browser shows no lines, and lines of the HTML source are not those of its text: the heading
+    # path shown beside the place names the section
+    assert place("rome.html", 3, 5) == "rome.html" and place("Site/Rome.HTM", 7, 7) == "Site/Rome.HTM"
+    hit = RetrievedChunk("i", "t", "rome.html", ["Roman emperors"], 3, 5, 1.0, 0.5)
+    assert hit.place() == hit.place(4, 4) == "rome.html"
+    # under the app's passage view, the numbers beside the text shown are named as lines of its text
+    assert shown_place("rome.html", 3, 5) == "rome.html, text lines 3-5"
+    assert shown_place("a.md", 3, 5) == place("a.md", 3, 5) == "a.md, lines 3-5"
+    assert shown_place("nb.ipynb", 11, 12, "cell 4", 11, 12) == "nb.ipynb, cell 4, lines 1-2"
+
+
 # -- HTML ---------------------------------------------------------------------------------------------
 def test_html_keeps_main_text_headings_tables_code_and_lists():
     view = read_html(ROME_HTML.replace("</table>", "</table><pre><code class=\"language-bash\">ls -l\n</code></pre>"
@@ -202,6 +216,33 @@ def test_notebook_lines_are_cited_as_jupyter_numbers_them():
         "nb.ipynb, cell 2, lines 1-2")
 
 
+@pytest.mark.parametrize("source", ["x = 1", "import pandas as pd\ndf = pd.read_csv('a.csv')\ndf.head()",
+                                    'doc = """\n```\n"""'])  # backticks inside: a longer fence
+def test_a_code_cell_passage_is_cited_within_the_cell_not_on_its_fences(source):
+    nb = {"cells": [{"cell_type": "markdown", "source": "## Load"}, {"cell_type": "code", "source": source}]}
+    view = read_notebook(json.dumps(nb))
+    cell = view.regions[1]
+    n = source.count("\n") + 1
+    lines = view.text.split("\n")
+    assert lines[cell.last_counted - 1] == source.split("\n")[-1]  # the cell's last line, before the fence
+    # the chunker keeps a code block whole: one passage from the opening fence to the closing one
+    whole = Chunk("x", "nb.ipynb", ("Load",), cell.start, cell.end - 1, "\n".join(lines[cell.start - 1 : cell.end - 1]))
+    [chunk] = split_by_region([whole], view.regions)
+    opening = chunk.text.split("\n")[0]
+    assert opening.startswith("```") and chunk.text.endswith("\n" + opening.removesuffix("python"))
+    expected = f"nb.ipynb, cell 2, {'line 1' if n == 1 else f'lines 1-{n}'}"
+    assert place(chunk.source, chunk.start_line, chunk.end_line, chunk.region, chunk.region_start,
+                 chunk.region_end) == expected
+    hit = RetrievedChunk(chunk.id, chunk.text, chunk.source, [], chunk.start_line, chunk.end_line, 1.0, 0.5,
+                         chunk.region, chunk.region_start, chunk.region_end)
+    assert hit.place() == expected
+    assert hit.place(chunk.end_line, chunk.end_line) == f"nb.ipynb, cell 2, line {n}"  # not line n+1
+    # shown as the cell: its lines numbered 1..n, the fences with no number and never marked
+    shown = chunk_passage_html(hit.to_dict(), [chunk.start_line, chunk.end_line])
+    assert re.findall(r'<span title="line (\d+)"', shown) == [str(k) for k in range(1, n + 1)]
+    assert "<mark>" not in shown
+
+
 def test_notebook_markdown_cell_with_an_open_fence_is_closed():
     nb = {"cells": [{"cell_type": "markdown", "source": "## Setup\n```bash\npip install x"},
                     {"cell_type": "markdown", "source": "## Next\ntext"}]}
@@ -266,6 +307,40 @@ def test_pdf_without_outline_takes_headings_from_font_sizes(tmp_path):
     view = read_pdf(print_pdf(BIOLOGY_HTML, tmp_path, "bio.pdf", outline=False).read_bytes())
     headings = [line for line in view.text.split("\n") if line.startswith("#")]
     assert headings == ["# Cell biology", "## Photosynthesis", "## Mitochondria", "## Ribosomes"]
+
+
+CIPHERS = [("Algorithm", "Key size (bits)", "Block size (bits)", "Rounds"), ("AES-128", "128", "128", "10"),
+           ("AES-256", "256", "128", "14"), ("DES", "56", "64", "16"), ("Blowfish", "32 to 448", "64", "16")]
+LAB = ("A block cipher encrypts fixed-size blocks of plaintext under a secret key, and a mode of operation chains "
+       "the blocks of a longer message. The ciphers below were compared in the week 2 lab, where we timed each "
+       "of them on the same input and noted the key and block sizes from the standards. ")
+
+
+def cipher_page(cells: str, prose: str = LAB * 3) -> str:
+    """A page with the cipher table, its cells aligned by the ``cells`` CSS, between paragraphs of prose."""
+    rows = "".join("<tr>" + "".join(f"<t{'h' if n == 0 else 'd'}>{c}</t{'h' if n == 0 else 'd'}>" for c in row)
+                   + "</tr>" for n, row in enumerate(CIPHERS))
+    return (f"<html><head><style>table {{ border-collapse: collapse }} th, td {{ border: 1px solid #777; "
+            f"padding: 3px 8px }} {cells}</style></head><body><h1>Block ciphers</h1><p>{prose}</p>"
+            f"<table>{rows}</table><p>AES replaced DES as the standard in 2001. {prose}</p></body></html>")
+
+
+@needs_chromium
+@pytest.mark.parametrize("cells, prose, as_table", [
+    ("th, td { text-align: left }", LAB * 3, True),
+    ("", LAB * 3, True),  # Chromium centres th: the header is the widest text of each column, so it lines up
+    ("td + td { text-align: right }", LAB * 3, False),  # numbers set right: their starts do not line up
+    ("th, td { text-align: center }", LAB * 3, False),
+    ("th, td { text-align: left }", "", False),  # rows at the page's usual line spacing: no row is told apart
+])
+def test_pdf_table_columns_are_read_when_cells_start_at_one_x(tmp_path, cells, prose, as_table):
+    # docs/decisions/0007: a table is read from where its cells' text starts; cells set right or centred
+    # (or rows spaced like the page's lines) come out as lines of text, every cell kept in reading order
+    text = read_pdf(print_pdf(cipher_page(cells, prose), tmp_path, "ciphers.pdf").read_bytes()).text
+    rows = ["| " + " | ".join(row) + " |" for row in CIPHERS]
+    assert (rows[0] + "\n|---|---|---|---|\n" + "\n".join(rows[1:]) in text) is as_table
+    words = " ".join(text.replace("|", " ").replace("---", " ").split())
+    assert " ".join(cell for row in CIPHERS for cell in row) in words
 
 
 def test_pdf_line_breaks_are_joined_sensibly():
@@ -404,7 +479,7 @@ def mixed(tmp_path_factory, embedder):
 @pytest.mark.parametrize("question,where", [
     ("what do mitochondria produce?", "biology.pdf, page 2, line"),
     ("how do ribosomes make proteins?", "biology.pdf, page 3, line"),
-    ("when did Trajan reign?", "rome.html, line"),
+    ("when did Trajan reign?", "rome.html"),
     ("how do I group a DataFrame by key columns?", "pandas.ipynb, cell 2, line"),
     ("what does a readiness probe do?", "probes.md, line"),
 ])
@@ -414,6 +489,8 @@ def test_answers_from_each_format_are_cited_to_page_cell_or_lines(mixed, questio
     assert not answer.abstained
     places = [c.chunk.place(c.start_line, c.end_line) for c in answer.citations]
     assert places and places[0].startswith(where), places
+    if where.endswith(".html"):  # a web page by its section: no lines
+        assert places[0] == where and answer.citations[0].chunk.heading == "Roman emperors"
 
 
 def test_chunks_never_cross_a_page_and_the_page_text_comes_back(mixed):
@@ -422,10 +499,11 @@ def test_chunks_never_cross_a_page_and_the_page_text_comes_back(mixed):
     assert {c.region for c in pdf} == {"page 1", "page 2", "page 3"}
     page_two = next(c for c in pdf if c.region == "page 2")
     assert page_two.heading_path == ("Cell biology", "Mitochondria")  # the h1 of page 1 carries over
-    text, number = sa.region_text("biology.pdf", "page 2")
-    assert number == 1  # the page's text from its line 1
-    code, number = sa.region_text("pandas.ipynb", "cell 3")
-    assert number == 0 and code.startswith("```python\n")  # the view's fence before the cell's line 1
+    text, number, last = sa.region_text("biology.pdf", "page 2")
+    assert number == 1 and last == text.count("\n") + 1  # the page's text from its line 1, to its last
+    code, number, last = sa.region_text("pandas.ipynb", "cell 3")
+    # the view's fences before the cell's line 1 and after its last line
+    assert number == 0 and last == 2 and code.startswith("```python\n") and code.endswith("\n```")
     assert text.split("\n")[0] == "## Mitochondria" and "circular DNA" in text
     html_chunks = [c for c in sa.chunks() if c.source == "rome.html"]
     assert all(c.region == "" for c in html_chunks)
@@ -438,7 +516,7 @@ def test_changed_pdf_is_read_again_and_unchanged_files_kept(mixed):
     print_pdf(changed, tmp / "print", "biology.pdf").replace(tmp / "corpus" / "biology.pdf")
     report = sa.ingest(progress=False)
     assert report.added >= 1 and report.unchanged >= 5
-    text, _ = sa.region_text("biology.pdf", "page 2")
+    text, _, _ = sa.region_text("biology.pdf", "page 2")
     assert "16,569 base pairs" in text
 
 
@@ -452,16 +530,44 @@ def test_cli_ask_and_search_cite_pages_and_cells(mixed):
     found = runner.invoke(main, ["--env-file", str(tmp / "none.env"), "search", "groupby city amount"], env=env)
     assert found.exit_code == 0, found.output
     assert "pandas.ipynb, cell 3, line" in found.stdout
+    # a web page: its section's heading, then the file alone (no lines of a text the user never sees)
+    asked = runner.invoke(main, ["--env-file", str(tmp / "none.env"), "ask", "when did Trajan reign?"], env=env)
+    assert "[1] Roman emperors\n      rome.html\n" in asked.stdout, asked.stdout
+    found = runner.invoke(main, ["--env-file", str(tmp / "none.env"), "search", "Trajan reign"], env=env)
+    assert "[1] Roman emperors\n    rome.html  score" in found.stdout and "rome.html:" not in found.stdout
+
+
+def asked_in_app(folder: Path, monkeypatch, question: str):
+    """The app over ``folder``'s notes after one question: its citation labels (unescaped) and the page."""
+    app = page_over(folder, monkeypatch)
+    app.run()
+    app.chat_input[0].set_value(question).run()
+    assert not app.exception
+    return [e.label.replace("\\", "") for e in app.expander], app
 
 
 def test_app_shows_the_cited_page_with_the_quote_marked(mixed, monkeypatch):
-    tmp, _ = mixed
-    app = page_over(tmp, monkeypatch)
-    app.run()
-    app.chat_input[0].set_value("what do mitochondria produce?").run()
-    assert not app.exception
-    labels = [e.label for e in app.expander]
-    assert labels and "biology.pdf, page 2, line" in labels[0].replace("\\", "")
+    labels, app = asked_in_app(mixed[0], monkeypatch, "what do mitochondria produce?")
+    assert labels and "biology.pdf, page 2, line" in labels[0]
     shown = [h.value for h in app.get("html") if "<mark>" in h.value]
     assert shown and "Mitochondria have their own circular DNA" in shown[0]  # the whole page, not the passage
     assert 'title="line 1"' in shown[0]  # numbered as on the page
+
+
+def test_app_cites_a_web_page_by_section_and_names_the_text_lines_it_shows(mixed, monkeypatch):
+    labels, app = asked_in_app(mixed[0], monkeypatch, "when did Trajan reign?")
+    assert labels[0].endswith("Roman emperors — rome.html"), labels
+    captions = [c.value.replace("\\", "") for c in app.caption]
+    assert any(c.startswith("rome.html, text line") for c in captions), captions
+    shown = [h.value for h in app.get("html") if "<mark>" in h.value]
+    assert shown and "Trajan" in shown[0] and 'title="line ' in shown[0]
+
+
+def test_app_shows_a_cited_code_cell_numbered_as_jupyter_without_its_fences(mixed, monkeypatch):
+    labels, app = asked_in_app(mixed[0], monkeypatch, "how do I sum the amount per city with groupby?")
+    assert any("pandas.ipynb, cell 3, line" in label for label in labels), labels
+    cells = [h.value for h in app.get("html") if "groupby(&#x27;city&#x27;)" in h.value and "```" in h.value]
+    assert cells, "the code cell is shown with its fences"
+    for cell in cells:  # the cell's two lines numbered 1 and 2, its fences not at all
+        assert re.findall(r'title="line (\d+)"', cell) == ["1", "2"]
+    assert not any("cell 3, lines 1-3" in label or "cell 3, line 3" in label for label in labels)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from assistant.text.markdown import HTML_TAG
+
 # Each kind, with what it means; the keys are the names used in reports and tests.
 KINDS = {
     "html": "a raw HTML tag (<br>, <td>, <hr>, ...)",
@@ -20,10 +22,9 @@ KINDS = {
 
 # HTML elements notes exports really contain; a bare <name> that is no element (docker's <none>,
 # a placeholder like <pod-name>) is text, not markup.
-_ELEMENTS = ("a|abbr|b|blockquote|br|caption|center|code|col|colgroup|dd|del|details|div|dl|dt|em|font|h[1-6]|hr"
-             "|i|img|ins|kbd|li|mark|ol|p|pre|s|small|span|strong|sub|summary|sup|table|tbody|td|tfoot|th"
-             "|thead|tr|u|ul")
-HTML_TAG = re.compile(rf"</?(?:{_ELEMENTS})(?:\s[^<>]*)?/?>", re.IGNORECASE)
+_ELEMENTS = frozenset("a abbr b blockquote br caption center code col colgroup dd del details div dl dt em font "
+                      "h1 h2 h3 h4 h5 h6 hr i img ins kbd li mark ol p pre s small span strong sub summary sup "
+                      "table tbody td tfoot th thead tr u ul".split())
 _IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
@@ -36,6 +37,20 @@ _NOTHING_AFTER = re.compile(rf"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(?:\*\*|__)[^*_\n]*\S
                             rf"{_CITATION}\s*$")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![*\w])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![*\w])")
 _ESCAPE = re.compile(r"(?<!\S)\\[-+*_#.!>|`]:?(?!\S)")  # standing alone, not inside a word
+
+
+def _element(tag: re.Match) -> bool:
+    return tag.group(1).lower() in _ELEMENTS
+
+
+def html_tags(text: str) -> list[str]:
+    """The tags of HTML elements in text (``<br>``, ``</td>``), not a bare ``<none>`` or ``<pod-name>``."""
+    return [tag.group() for tag in HTML_TAG.finditer(text) if _element(tag)]
+
+
+def without_html_tags(text: str) -> str:
+    """Text with the tags of HTML elements replaced by spaces (a placeholder such as ``<none>`` is kept)."""
+    return HTML_TAG.sub(lambda tag: " " if _element(tag) else tag.group(), text)
 
 
 def _prose_lines(text: str) -> list[str]:
@@ -98,8 +113,8 @@ def answer_defects(text: str) -> dict[str, list[str]]:
         found.setdefault(kind, []).append(snippet.strip())
 
     for n, line in enumerate(lines):
-        for match in HTML_TAG.finditer(line):
-            add("html", match.group())
+        for tag in html_tags(line):
+            add("html", tag)
         for match in _IMAGE.finditer(line):
             add("image", match.group())
         if n not in tables:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from assistant.errors import ConfigError
-from assistant.evaluation.defects import HTML_TAG
+from assistant.evaluation.defects import without_html_tags
 from assistant.evaluation.gold import GoldItem
 from assistant.evaluation.retrieval_metrics import score_retrieval
 
@@ -116,7 +116,7 @@ def evidence_covered(evidence: str, answer: str) -> bool:
     from assistant.text.words import salient
 
     # tags in an evidence string copied from a note's source are not words an answer can state
-    wanted = set(salient(HTML_TAG.sub(" ", evidence)))
+    wanted = set(salient(without_html_tags(evidence)))
     return bool(wanted) and len(wanted & set(salient(answer))) / len(wanted) >= COVERED
 
 

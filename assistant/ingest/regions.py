@@ -30,7 +30,7 @@ def split_by_region(chunks: Sequence[Chunk], regions: Sequence[Region]) -> list[
     if not regions:
         return list(chunks)
     starts = [r.start for r in regions]
-    out: list[tuple[Chunk, str, int, int, str]] = []  # chunk, region, its start, first line, text
+    out: list[tuple[Chunk, Region, int, str]] = []  # chunk, region, first line, text
     for chunk in chunks:
         lines = chunk.text.split("\n")
         piece = chunk.start_line == chunk.end_line and len(lines) == 1  # may be a piece of one long line
@@ -54,16 +54,16 @@ def split_by_region(chunks: Sequence[Chunk], regions: Sequence[Region]) -> list[
                     body, first = body[1:], first + 1
                 while body and not body[-1].strip():
                     body = body[:-1]
-                out.append((chunk, region.label, region.first_counted, first, "\n".join(body)))
+                out.append((chunk, region, first, "\n".join(body)))
             line = last + 1
             n += 1
     chunks_out: list[Chunk] = []
     seen: dict[str, int] = {}
-    for chunk, label, region_start, first, text in out:
+    for chunk, region, first, text in out:
         base = chunk_id(chunk.source, chunk.heading_path, text)
         occurrence = seen.get(base, 0)
         seen[base] = occurrence + 1
         cid = chunk_id(chunk.source, chunk.heading_path, text, occurrence) if occurrence else base
         chunks_out.append(Chunk(cid, chunk.source, chunk.heading_path, first, first + text.count("\n"), text,
-                                label, region_start))
+                                region.label, region.first_counted, region.last_counted))
     return chunks_out

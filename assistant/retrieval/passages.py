@@ -133,11 +133,12 @@ class Passages:
         if len(group) == 1:
             c = self.chunks[group[0]]
             return RetrievedChunk(c.id, c.text, c.source, list(c.heading_path), c.start_line, c.end_line,
-                                  round(score, 6), round(float(similarity[group[0]]), 4), c.region, c.region_start)
+                                  round(score, 6), round(float(similarity[group[0]]), 4), c.region, c.region_start,
+                                  c.region_end)
         parts = [self.chunks[i] for i in group]
         text = self.joined_text(group)
         first = parts[0]
         return RetrievedChunk(chunk_id(first.source, first.heading_path, text), text, first.source,
                               list(first.heading_path), first.start_line, parts[-1].end_line,
                               round(score, 6), round(float(similarity[list(group)].max()), 4),
-                              first.region, first.region_start)
+                              first.region, first.region_start, first.region_end)

@@ -77,13 +77,14 @@ def read_notebook(text: str) -> View:
         if kind == "markdown":
             lines = _closed(source.replace("\r\n", "\n").split("\n"))
             # lines are numbered as Jupyter numbers the cell's: its blank first lines count
-            shift = -next(n for n, line in enumerate(lines) if line.strip())
+            shift, tail = -next(n for n, line in enumerate(lines) if line.strip()), 0
         elif kind == "code":
-            # the fence is ours: the cell's line 1 is the line after it
-            lines, shift = fence(source.replace("\r\n", "\n"), language), 1
+            # the fences are ours: the cell's line 1 is the line after the opening one, its last line the
+            # one before the closing one
+            lines, shift, tail = fence(source.replace("\r\n", "\n"), language), 1, 1
         else:  # raw cells are for conversion tools (LaTeX, reST), not reading
             continue
-        builder.add(f"cell {number}", lines, shift)
+        builder.add(f"cell {number}", lines, shift, tail)
     view = builder.view()
     if not view.regions:
         raise UnreadableError("its cells hold no text")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.schema import HTML_SUFFIXES
+
 PDF_SUFFIXES = (".pdf",)
-HTML_SUFFIXES = (".html", ".htm")
 NOTEBOOK_SUFFIXES = (".ipynb",)
 CONVERTED_SUFFIXES = PDF_SUFFIXES + HTML_SUFFIXES + NOTEBOOK_SUFFIXES
 # Bump when a reader makes a different view of the same file, so stored indexes read their files again.
-READERS_VERSION = 2  # 2: notebook cells numbered as Jupyter numbers them (no fence line)
+READERS_VERSION = 3  # 2: notebook cells numbered as Jupyter numbers them (no fence line); 3: and end there
 
 
 @dataclass(frozen=True)
@@ -31,17 +32,26 @@ class Region:
             cell's view opens with a fence line the notebook does not have, so its origin is one line
             later; a markdown cell whose blank first lines were dropped starts counting earlier (the
             origin may then lie before the view's first line: 0 or negative).
+        last: The view line that is the region's last line as the student counts it (None: ``end``).
+            A code cell's view closes with a fence line the notebook does not have, so its last line
+            is the one before it.
     """
 
     label: str
     start: int
     end: int
     origin: int | None = None
+    last: int | None = None
 
     @property
     def first_counted(self) -> int:
         """The view line that is line 1 of the page or cell as the student counts it."""
         return self.start if self.origin is None else self.origin
+
+    @property
+    def last_counted(self) -> int:
+        """The view line that is the last line of the page or cell as the student counts it."""
+        return self.end if self.last is None else self.last
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ class ViewBuilder:
         self.lines: list[str] = []
         self.regions: list[Region] = []
 
-    def add(self, label: str, lines: list[str], shift: int = 0) -> None:
+    def add(self, label: str, lines: list[str], shift: int = 0, tail: int = 0) -> None:
         """Append one region's lines (skipped when they hold no text, as an empty cell or a blank page).
 
         Args:
@@ -72,6 +82,7 @@ class ViewBuilder:
             lines: Its view lines; blank lines at either end are dropped.
             shift: Where the file's line 1 lies from the first kept line: 1 when that line is the
                 view's own (a code cell's opening fence), -n when the file has n blank lines first.
+            tail: How many of the last kept lines are the view's own (1 for a code cell's closing fence).
         """
         while lines and not lines[-1].strip():
             lines = lines[:-1]
@@ -82,7 +93,8 @@ class ViewBuilder:
         start = len(self.lines) + 1
         # the blank line ends a paragraph or list at the region's end and belongs to the region
         self.lines += [*lines, ""]
-        self.regions.append(Region(label, start, len(self.lines), start + shift if shift else None))
+        last = start + len(lines) - 1 - tail
+        self.regions.append(Region(label, start, len(self.lines), start + shift if shift else None, last))
 
     def view(self) -> View:
         """The text and the region map."""

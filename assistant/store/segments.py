@@ -8,8 +8,8 @@ manifest (`store.manifest`) lists which segments make up the live build.
 
 Layout of ``segments/<id>/``:
 
-- ``meta.json``: source, chunks ``[id, heading path, start line, end line, text]`` (then region and
-  region start, for a chunk of a PDF page or notebook cell), the keyword
+- ``meta.json``: source, chunks ``[id, heading path, start line, end line, text]`` (then region,
+  region start and region end, for a chunk of a PDF page or notebook cell), the keyword
   vocabulary (words in order of first appearance);
 - ``pieces.json``: each chunk's piece texts (only server mode reads them: queries need vectors);
 - ``arrays.npz``: chunk vectors, piece vectors, pieces per chunk, token offsets and lines, keyword
@@ -274,7 +274,7 @@ def write_segment(folder: Path, data: SegmentData, dim: int) -> tuple[str, list[
         "format": SEGMENT_FORMAT, "source": data.source,
         # a PDF page's or notebook cell's chunk also records its region (older segments have none)
         "chunks": [[c.id, list(c.heading_path), c.start_line, c.end_line, c.text]
-                   + ([c.region, c.region_start] if c.region else []) for c in data.chunks],
+                   + ([c.region, c.region_start, c.region_end] if c.region else []) for c in data.chunks],
         "vocabulary": list(vocab),
     }
     sizes = [len(t) for t in data.token_vectors]
@@ -342,7 +342,8 @@ def read_segment(folder: Path, seg_id: str, tokens: str = "memory") -> Segment:
             raise ValueError(f"format {meta.get('format')}, expected {SEGMENT_FORMAT}")
         source = meta["source"]
         chunks = [Chunk(str(cid), source, tuple(path_), int(start), int(end), str(text),
-                        str(region[0]) if region else "", int(region[1]) if region else 0)
+                        str(region[0]) if region else "", int(region[1]) if region else 0,
+                        int(region[2]) if len(region) > 2 else 0)
                   for cid, path_, start, end, text, *region in meta["chunks"]]
         n = len(chunks)
         offsets, counts = arrays["token_offsets"], arrays["piece_counts"]

@@ -21,7 +21,7 @@ from html.parser import HTMLParser
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from assistant.text.markdown import split_lines
+from assistant.text.markdown import HTML_TAG, split_lines
 
 _INLINE = MarkdownIt("commonmark")
 # blocks only: a paragraph's inline markup is parsed on demand (`lead_in`, cached by its text), since
@@ -111,8 +111,10 @@ class Document:
 
 # -- inline text --------------------------------------------------------------------------------
 
-_TAG = re.compile(r"<[^>\n]*>")
-_BREAK_TAG = re.compile(r"<br\s*/?>|</?(?:p|div|li|tr|hr)\b[^>]*>", re.I)
+# elements that end a line of text: as inline HTML they leave a space between the words they part
+_BREAKS = frozenset({"br", "p", "div", "li", "tr", "hr"})
+# what in an HTML block is neither a tag nor text: comments, <!doctype ...>, <?xml ...?>, CDATA
+_NOT_TEXT = re.compile(r"<!--.*?-->|<[!?][^>]*>", re.S)
 _STRAY_MARKUP = re.compile(r"\*\*|__|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)")
 _SYMBOLS_ONLY = re.compile(r"^[\W_]*$")
 # a plain lead-in: "Term: text" or "Term:" alone (a few words, no sentence inside it)
@@ -133,7 +135,13 @@ def heading_title(raw: str) -> str:
 
 def html_text(fragment: str) -> str:
     """Text of an HTML fragment: tags dropped, line breaks and cells as spaces, entities decoded."""
-    return " ".join(html.unescape(_TAG.sub(" ", _BREAK_TAG.sub(" ", fragment))).split())
+    return " ".join(html.unescape(HTML_TAG.sub(" ", fragment)).split())
+
+
+def _breaks_line(tag: str) -> bool:
+    """Whether an inline HTML tag (``<br>``, ``</p>``) parts the words around it."""
+    match = HTML_TAG.match(tag)
+    return bool(match) and match.group(1).lower() in _BREAKS
 
 
 def _plain(tokens: list[Token]) -> str:
@@ -147,7 +155,7 @@ def _plain(tokens: list[Token]) -> str:
         elif tok.type in {"softbreak", "hardbreak"}:
             out.append(" ")
         elif tok.type == "html_inline":
-            out.append(" " if _BREAK_TAG.match(tok.content) else "")
+            out.append(" " if _breaks_line(tok.content) else "")
     text = "".join(out)
     text = _STRAY_MARKUP.sub("", text)  # emphasis the notes opened but never closed ("Title:**")
     return " ".join(text.split())
@@ -229,7 +237,7 @@ def _html_block(tok: Token, start: int, end: int, path: tuple[str, ...], indent:
             header = Row(start, rows[0])
             body = tuple(Row(start, r) for r in rows[1:])
             return Block("table", start, end, path, indent=indent, header=header, rows=body)
-    text = html_text(re.sub(r"<!--.*?-->", " ", content, flags=re.S))
+    text = html_text(_NOT_TEXT.sub(" ", content))
     return Block("html", start, end, path, indent=indent, text=text)
 
 

@@ -16,8 +16,12 @@ _MARKUP = re.compile(r"\*\*|__|`")
 _LINE_MARK = re.compile(r"^[ \t]*(?:[-*+][ \t]+|\d+[.)][ \t]+|#{1,6}[ \t]+)+", re.M)
 
 
-# an HTML tag (``<br>``, ``<td class=x>``, ``</table>``) and an image link (kept: its alt text)
-_TAG = re.compile(r"</?[A-Za-z][^<>\n]*>")
+# An HTML tag: ``<br>``, ``<td class=x>``, ``</table>``, ``<br/>``; group 1 is the element's name as written.
+# The one definition: markup removal here, an HTML fragment's text (`document.html_text`) and the scan
+# for HTML leaked into answers (`evaluation.defects`, which keeps only real element names) all use it.
+# A tag may run over lines, as HTML allows; a comment or ``<!doctype>`` is not a tag.
+HTML_TAG = re.compile(r"</?([A-Za-z][^\s/<>]*)[^<>]*>")
+# an image link (kept: its alt text)
 _IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
 
 
@@ -28,7 +32,7 @@ def plain_text(text: str) -> str:
     dropping them makes embedding ~17% cheaper on the notes with the same retrieval quality. HTML
     tags and image paths in lecture notes are noise to it the same way.
     """
-    return without_line_marks(_MARKUP.sub("", _TAG.sub(" ", _IMAGE.sub(r"\1", text))))
+    return without_line_marks(_MARKUP.sub("", HTML_TAG.sub(" ", _IMAGE.sub(r"\1", text))))
 
 
 def without_line_marks(text: str) -> str:

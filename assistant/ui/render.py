@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 from assistant.answer.citations import MARKER, marker_numbers
 from assistant.text.document import parse
@@ -299,18 +299,21 @@ def _prose_line(line: str) -> tuple[str, str, str]:
     return style, lead, body
 
 
-def passage_html(text: str, start_line: int, lines: Iterable[int]) -> str:
+def passage_html(text: str, start_line: int, lines: Iterable[int], last_line: int = 0) -> str:
     """A cited passage as a source view: the file's line numbers, its cited lines marked (``<mark>``).
 
     Every line is escaped, then wrapped in our own markup only. Prose lines show their bold, italics
     and code (a bullet as "•" with the line's indent, a heading bold); code blocks and table rows are
     shown as written, in monospace. A passage cut from the middle of a nested list loses its common
-    indent.
+    indent. Lines the file does not have (a notebook code cell's fences, which the view adds) are
+    shown without a number and never marked.
 
     Args:
         text: The passage text.
-        start_line: File line number of its first line.
+        start_line: File line number of its first line (0 when that line is the view's own).
         lines: File line numbers to highlight.
+        last_line: The file's (page's, cell's) last line number; lines after it are the view's own
+            (0: every line after ``start_line`` is the file's).
 
     Returns:
         One ``<div>`` for ``st.html``.
@@ -327,15 +330,40 @@ def passage_html(text: str, start_line: int, lines: Iterable[int]) -> str:
     rows = []
     for offset, (line, kind) in enumerate(zip(raw, kinds, strict=True)):
         number = start_line + offset
-        cited = number in wanted and bool(line.strip())
+        counted = number >= 1 and not (last_line and number > last_line)
+        cited = counted and number in wanted and bool(line.strip())
         line = line[common:] if line[:common].strip() == "" else line.lstrip()
         style, lead, body = _prose_line(line) if kind == "prose" else (_LINE_CODE, "", html.escape(line))
         if cited:
             body = f"<mark>{body}</mark>"
-        rows.append(f'<div style="{_ROW_CITED if cited else _ROW}"><span title="line {number}" '
-                    f'style="{_GUTTER_CITED if cited else _GUTTER}">{number}</span>'
+        gutter = f'<span title="line {number}" ' if counted else '<span '
+        rows.append(f'<div style="{_ROW_CITED if cited else _ROW}">{gutter}'
+                    f'style="{_GUTTER_CITED if cited else _GUTTER}">{number if counted else ""}</span>'
                     f'<span style="{style}">{lead}{body}</span></div>')
     return f'<div style="{_SOURCE}">{"".join(rows)}</div>'
+
+
+def counted_line(chunk: Mapping, line: int) -> int:
+    """A view line's number as the student counts it: on its page or in its cell (from 1), else as it is.
+
+    Args:
+        chunk: A passage as a dict (`RetrievedChunk.to_dict`).
+        line: A line of the note's view.
+    """
+    return line - chunk.get("region_start", 0) + 1 if chunk.get("region") else line
+
+
+def chunk_passage_html(chunk: Mapping, lines: Iterable[int]) -> str:
+    """A passage's own lines as a source view, numbered as its file counts them (see `passage_html`).
+
+    Args:
+        chunk: The passage as a dict (`RetrievedChunk.to_dict`); a PDF page's or notebook cell's
+            lines are numbered on the page or in the cell, a code cell's fences not at all.
+        lines: View line numbers to highlight.
+    """
+    end = chunk.get("region_end", 0) if chunk.get("region") else 0
+    return passage_html(chunk["text"], counted_line(chunk, chunk["start_line"]),
+                        [counted_line(chunk, n) for n in lines], counted_line(chunk, end) if end else 0)
 
 
 def markdown_literal(text: str) -> str:

@@ -175,21 +175,18 @@ def transport_errors() -> None:
         except Exception as exc:  # noqa: BLE001
             print(f"{type(error).__name__}: langchain raises {type(exc).__name__} (same object: {exc is error})")
     # a stream that ends without messageStop (connection dropped after some text)
-    from botocore.awsrequest import AWSResponse
-    from common import _Raw, event_message
+    from common import event_message, serve_bytes
 
     client = make_client()
     data = event_message("messageStart", {"role": "assistant"}) + event_message(
         "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "half"}})
-    client.meta.events.register("before-send.bedrock-runtime.ConverseStream", lambda request, **_: AWSResponse(
-        request.url, 200, {"content-type": "application/vnd.amazon.eventstream"}, _Raw(data)))
+    serve_bytes(client, data)
     try:
         list(lc_model(client).stream(LC_MESSAGES))
     except Exception as exc:  # noqa: BLE001
         print(f"stream cut before messageStop: langchain raises {type(exc).__name__}: {exc}")
     client = make_client()
-    client.meta.events.register("before-send.bedrock-runtime.ConverseStream", lambda request, **_: AWSResponse(
-        request.url, 200, {"content-type": "application/vnd.amazon.eventstream"}, _Raw(data)))
+    serve_bytes(client, data)
     backend = BedrockBackend(MODEL, "us-east-1", client=client)
     print(f"   ours on the same cut stream: {list(backend.stream(GenerationRequest(messages=MESSAGES)))} "
           f"(no error; usage {backend.last_usage})")

@@ -1,4 +1,4 @@
-"""Shared helpers for the langchain-vs-direct-client probes (docs/decisions/0002-llm-clients.md).
+"""Shared helpers for the langchain-vs-direct-client probes (docs/decisions/0005-llm-clients.md).
 
 Nothing here reaches the network: AWS calls are answered by botocore's Stubber or a before-send hook,
 instance metadata is disabled, and the OpenAI-compatible server is llama_cpp.server on 127.0.0.1.
@@ -6,12 +6,9 @@ instance metadata is disabled, and the OpenAI-compatible server is llama_cpp.ser
 
 from __future__ import annotations
 
-import binascii
-import json
 import os
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import time
@@ -36,49 +33,9 @@ def median_ms(values: list[float]) -> float:
     return round(statistics.median(values) * 1000, 2)
 
 
-# --- Bedrock ConverseStream served from bytes (same wire format as tests/test_bedrock.py) ---
-
-def _header(name: str, value: str) -> bytes:
-    raw_name, raw_value = name.encode(), value.encode()
-    return struct.pack("B", len(raw_name)) + raw_name + b"\x07" + struct.pack(">H", len(raw_value)) + raw_value
-
-
-def event_message(event_type: str, payload: dict, message_type: str = "event") -> bytes:
-    kind = ":event-type" if message_type == "event" else ":exception-type"
-    headers = _header(kind, event_type) + _header(":content-type", "application/json") + \
-        _header(":message-type", message_type)
-    body = json.dumps(payload).encode()
-    total = 12 + len(headers) + len(body) + 4
-    prelude = struct.pack(">II", total, len(headers))
-    prelude += struct.pack(">I", binascii.crc32(prelude) & 0xFFFFFFFF)
-    message = prelude + headers + body
-    return message + struct.pack(">I", binascii.crc32(message) & 0xFFFFFFFF)
-
-
-class _Raw:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_):
-        yield self.data
-
-    def read(self, *_):
-        return self.data
-
-    def close(self):  # a real urllib3 response has it; ChatBedrockConverse closes the stream when done
-        pass
-
-
-def stream_bytes(pieces, error: str | None = None, error_message: str = "slow down") -> bytes:
-    data = event_message("messageStart", {"role": "assistant"})
-    for piece in pieces:
-        data += event_message("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
-    if error:
-        return data + event_message(error, {"message": error_message}, message_type="exception")
-    data += event_message("contentBlockStop", {"contentBlockIndex": 0})
-    data += event_message("messageStop", {"stopReason": "end_turn"})
-    return data + event_message("metadata", {"usage": {"inputTokens": 321, "outputTokens": 45, "totalTokens": 366},
-                                             "metrics": {"latencyMs": 100}})
+# --- Bedrock ConverseStream served from bytes: the tests' encoder (tests/bedrock_stream.py) ---
+sys.path.insert(0, str(ROOT / "tests"))
+from bedrock_stream import event_message, serve_bytes, serve_stream  # noqa: E402, F401
 
 
 def make_client():
@@ -97,15 +54,6 @@ def refuse_real_sends() -> None:
     def refuse(self, request):
         raise AssertionError(f"unstubbed AWS call to {request.url}")
     URLLib3Session.send = refuse
-
-
-def serve_stream(client, pieces, error: str | None = None, error_message: str = "slow down") -> None:
-    from botocore.awsrequest import AWSResponse
-
-    def before_send(request, **_):
-        return AWSResponse(request.url, 200, {"content-type": "application/vnd.amazon.eventstream"},
-                           _Raw(stream_bytes(pieces, error, error_message)))
-    client.meta.events.register("before-send.bedrock-runtime.ConverseStream", before_send)
 
 
 # --- llama_cpp.server on 127.0.0.1 (as tests/test_local_llm.py starts it) ---
