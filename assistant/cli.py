@@ -225,7 +225,7 @@ def _print_footer(answer) -> None:
     if answer.evidence.get("gate"):
         click.secho(f"(\"covered?\" decided by your own gate: {answer.evidence['gate']})", dim=True, err=True)
     if answer.standalone_question and answer.standalone_question != answer.question:
-        click.secho(f"(searched your notes for: {answer.standalone_question})", dim=True, err=True)
+        click.secho(f"Answering: {answer.standalone_question}", dim=True, err=True)
     click.secho(" · ".join(facts), dim=True, err=True)
 
 
