@@ -341,6 +341,7 @@ def test_ids_unique_for_repeated_identical_sections(tokenizer):
         ("how does blue/green differ from canary deployments?", ("blue/green deployments", "canary deployments")),
         ("how is Step Functions different from SageMaker Pipelines?", ("Step Functions", "SageMaker Pipelines")),
         ("how does S3 compare to EFS on cost?", ("S3", "EFS")),
+        ("how's CDK different from CloudFormation?", ("CDK", "CloudFormation")),
         ("should I use Kinesis over Kafka?", ("Kinesis", "Kafka")),
         ("when should i use FSx over S3 or EFS?", ("FSx", "S3", "EFS")),
     ],

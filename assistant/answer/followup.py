@@ -35,11 +35,16 @@ from typing import Protocol
 
 from assistant import tuning
 from assistant.text.question import comparison_sides
-from assistant.text.words import salient
+from assistant.text.words import salient, tokens
 
 
 class Lexicon(Protocol):
-    """What the notes contain (`gate.Vocabulary` is one): phrases, and how rare a word stem is."""
+    """What the notes contain (`gate.Vocabulary` is one): words, phrases, and how rare a word stem is."""
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Every `words.tokens` word of the notes."""
+        ...
 
     def has_phrase(self, phrase: str) -> bool:
         """Whether the notes contain these words in a row (case and punctuation ignored)."""
@@ -198,9 +203,11 @@ class _Notes:
         self._phrases: dict[str, bool] = {}
 
     def knows(self, phrase: str) -> bool:
+        """Whether the notes contain the phrase (a word they never use rules it out without a search)."""
         key = phrase.lower()
         if key not in self._phrases:
-            self._phrases[key] = self.lexicon.has_phrase(key)
+            words = self.lexicon.words
+            self._phrases[key] = all(t in words for t in tokens(key)) and self.lexicon.has_phrase(key)
         return self._phrases[key]
 
     def rarity(self, phrase: str) -> float:

@@ -9,7 +9,7 @@ from assistant.text.words import tokens
 _LEAD = re.compile(
     r"^(?:(?:can you|could you|please|pls|hey|so|ok|okay)\s+)*"
     r"(?:explain|describe|compare|contrast|define|tell me about|what(?:'s| is| are)|whats|"
-    r"how (?:do|does|is|are)|when (?:do|should) i use|should i use|do i use|difference between|"
+    r"how (?:do|does|is|are)|how's|hows|when (?:do|should) i use|should i use|do i use|difference between|"
     r"differences between|the difference between)\s+",
     re.I,
 )
