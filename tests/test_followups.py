@@ -57,6 +57,11 @@ def asked(*questions: str) -> list[dict[str, str]]:
     (["what is kafka?"], "and rabbitmq, how's that different?", "how's rabbitmq different from kafka?"),
     # a fronted subject: the pronoun is that subject, not the conversation's
     (["what is kafka?"], "what about rabbitmq, is it open source?", "is rabbitmq open source?"),
+    # a bare request for more, or a bare question word, asks about the last question
+    (["what is a write-ahead log?"], "tell me more", "tell me more about write-ahead log?"),
+    (["is raft easier to follow than paxos?"], "why?", "why is raft easier to follow than paxos?"),
+    (["how do I tune postgres for heavy writes?"], "is that the one with the vacuum?",
+     "is postgres the one with the vacuum?"),
 ])
 def test_follow_ups_resolve_against_the_conversation(history, question, standalone):
     resolution = resolve(question, asked(*history))
@@ -80,11 +85,32 @@ def test_a_new_question_about_a_compared_pair_asks_about_both_without_comparing_
     (["what is gdpr?"], "can a customer get their data exported?"),  # "their" is the customer's
     (["what is mvcc?"], "what is a covering index and why is it fast?"),  # "it" is named in the question
     (["what is mvcc?"], "which models that overfit need dropout?"),  # "that" joins a clause
+    (["what is mvcc?"], "what does it mean when a query is sargable?"),
+    (["what is mvcc?"], "what's it called when two writers collide?"),
 ])
 def test_questions_with_their_own_subject_are_left_alone(history, question):
     resolution = resolve(question, asked(*history))
     assert resolution.standalone == question
     assert not carries(resolution.standalone, ["raft", "container", "mvcc", "gdpr"])
+
+
+def test_after_which_x_a_pronoun_means_what_the_answer_named():
+    history = [{"role": "user", "content": "which queue should I use for event streams?"},
+               {"role": "assistant", "content": "- **Description:** queues in general [2]\n"
+                                                "- **Apache Pulsar:** streams events with tiered storage [1]"}]
+    assert rewrite("is it hard to run?", history) == "is Apache Pulsar hard to run?"
+    assert rewrite("and for batch jobs?", history) == "which queue should I use for batch jobs?"
+    assert rewrite("how do I compare them?", history) == "how do I compare event streams?"  # "them": the asked-for things
+    refused = [history[0], {"role": "assistant", "content": "Your notes don't cover this. The closest topics they do "
+                                                            "cover:\n- **Apache Pulsar** (queues.md, lines 1-9)"}]
+    assert rewrite("is it hard to run?", refused) == "is event streams hard to run?"  # nothing was named
+
+
+def test_this_or_that_with_a_new_noun_mid_question_is_not_the_subject():
+    history = asked("what is a write-ahead log?")
+    assert rewrite("does it work with this replication thing?", history) == \
+        "does write-ahead log work with this replication thing?"
+    assert rewrite("where do I configure that setting?", history) == "where do I configure write-ahead log?"
 
 
 def test_a_topic_shift_drops_its_marker_and_becomes_the_new_subject():

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from assistant import tuning
@@ -112,6 +112,9 @@ _PERSON = frozenset("""people person someone somebody anyone anybody everyone ev
     client clients team teams teammate teammates company companies student students developer developers engineer
     engineers scientist scientists folks guys colleague colleagues manager managers boss""".split())
 _FILLER = frozenset("thing things stuff way ways kind sort lot lots bunch".split())
+# An answer's lead-ins that label a part rather than name a thing ("Description:", "Use Cases:").
+_LABEL = _ASPECT | frozenset("""description overview summary definition note notes key concept concepts use uses
+    what how works details detail info information general basics introduction""".split())
 
 _FUNCTION = _AUX | _WH | _SUBJECT | _DET | _REFERRING | _PREP | _CONJ
 _BOUNDARY = _FUNCTION | _ADVERB | _VERB | _JUDGEMENT
@@ -126,11 +129,19 @@ _SHIFT = re.compile(
     r"^(?:(?:unrelated|different|new|other|separate|another|off-?topic)\s*(?:question|topic|thing|note)?"
     r"(?:\s*,?\s*but)?|by the way|btw|changing (?:the )?(?:topic|subject)|switching (?:topics?|gears)|"
     r"on (?:a|another) (?:different|separate|unrelated) (?:note|topic))\s*[,:;.!-]*\s+", re.I)
-# "is it possible to", "is it worth using": an "it" that stands for nothing
+# "is it possible to index a view?", "is it worth using X?": an "it" that stands for what follows
+# (but "is it hard to run?" asks about the subject: nothing follows the verb)
 _DUMMY_IT = re.compile(
-    r"\bit(?=\s+(?:(?:'?s|is|was|would be|will be)\s+)?(?:possible|worth|better|best|ok|okay|true|necessary|"
+    r"\bit(?=(?:\s+|'s\s+)(?:(?:is|was|would be|will be)\s+)?(?:possible|worth|better|best|ok|okay|true|necessary|"
     r"a good idea|a bad idea|bad|wise|smart|hard|easy|safe|common|normal|recommended|important|enough|required|"
-    r"needed|seems|looks like)\b)|\bit(?='s\s+(?:possible|worth|better|ok|okay|true|necessary))", re.I)
+    r"needed)\s+(?:to\s+[\w'-]+\s+[\w'-]+|that\b|if\b|whether\b|[\w-]+ing\b))"
+    r"|\bit(?=\s+(?:seems|looks like)\b)"
+    # "what does it mean when ...", "what's it called when ...": the question names its own subject
+    r"|\bit(?=\s+(?:means?\s+(?:when|if|that)|(?:is\s+)?(?:called|named)\b))", re.I)
+_MORE = re.compile(
+    r"^(?:(?:can you |could you |please |pls )?(?:tell me|explain|say|give me|show me|go into|talk about)\s+)?"
+    r"(?:(?:a (?:bit|little) )?more|more (?:details?|info|information)|further|in (?:more )?detail)(?:\s+please)?"
+    r"[\s?.!]*$|^(?:elaborate|go on|continue|more)[\s?.!]*$", re.I)
 _OTHER = re.compile(r"\bthe\s+(?:other\s+(?:one|ones|two|option|options|kind|approach|side|choice)s?|other|others|rest|"
                     r"remaining\s+ones?)\b", re.I)
 _FIRST = re.compile(r"\bthe\s+(?:former|first\s+(?:one|option|kind|approach|type|method|choice))\b", re.I)
@@ -193,6 +204,7 @@ class _State:
     text: str = ""  # the last question, resolved
     topic: Topic = field(default_factory=Topic)
     pool: tuple[str, ...] = ()  # the last things compared or talked about in turn ("the other one" picks from them)
+    named: str = ""  # what the answer to "which X ...?" named: "it" is that
 
 
 class _Notes:
@@ -407,7 +419,8 @@ def _pronouns(text: str) -> list[Span]:
             if after == "one" or after == "ones":
                 out.append(Span(text[word.start:words[n + 1].end], word.start, words[n + 1].end))
                 continue
-            if ends or after in _PREP or after in _ADVERB or after in _JUDGEMENT:
+            if ends or after in _PREP or after in _ADVERB or after in _JUDGEMENT or (
+                    before in _AUX and after in _DET):  # "is that the one ...?", "is that a problem?"
                 out.append(word)
             elif after in _AUX or after in _VERB:
                 # "does that work", "how is that different" - but not "models that work" (a clause)
@@ -429,7 +442,11 @@ def _internal(text: str, pronoun: Span) -> bool:
 
 
 def _determiners(text: str) -> list[tuple[Span, Span]]:
-    """"that breakdown", "this approach": the determiner and its noun (which refers to the conversation)."""
+    """"this approach", "where do I see that breakdown?": a determiner and its noun referring to the conversation.
+
+    A generic noun ("this approach", "that service") anywhere; another noun only ending the question
+    ("that breakdown?"), since "this pipeline thing" mid-question may name something new.
+    """
     words = _words(text)
     out = []
     for n, word in enumerate(words[:-1]):
@@ -438,7 +455,8 @@ def _determiners(text: str) -> list[tuple[Span, Span]]:
             prev = _low(words[n - 1].text) if n else ""
             if n and prev not in _AUX | _WH | _PREP | _VERB | _CONJ:
                 continue  # "models that overfit" (a clause), not "that model"
-            out.append((word, nxt))
+            if _low(nxt.text) in _GENERIC_NOUN or n + 2 == len(words):
+                out.append((word, nxt))
     return out
 
 
@@ -499,7 +517,8 @@ def _substitute(text: str, state: _State, notes: _Notes | None = None) -> tuple[
     for word in _pronouns(text):
         if not free(word.start, word.end) or _internal(text, word):
             continue
-        value = single or _referent(word.text.split()[0], state.topic, pool, others, notes)
+        named = state.named if _low(word.text.split()[0]) in {"it", "its", "itself", "this", "that"} else ""
+        value = single or named or _referent(word.text.split()[0], state.topic, pool, others, notes)
         if value and any(v == value and s < word.start for s, _, v in replacements):
             continue  # "does serverless inference scale down when nobody calls it?": named once is enough
         if value:
@@ -607,6 +626,10 @@ def _ellipsis(fragment: str, state: _State, notes: _Notes | None) -> tuple[str, 
     first = _low(words[0].text)
     if _is_condition(words):  # a condition added to the question
         return f"{prior} {body}?", None
+    if _bare_question_word(words):  # "why?" after "is X good for Y?" -> "why is X good for Y?"
+        if _low(_words(prior)[0].text) in _AUX:
+            return f"{body} {prior[:1].lower()}{prior[1:]}?", None
+        return (f"{body} {_join(state.topic.entities)}?" if state.topic.entities else fragment), None
     if first in _PREP:
         # "and for batch?" after "which option for real-time inference?": the "for ..." part is replaced
         spans = [m for m in re.finditer(rf"(?<![\w-]){re.escape(first)}(?![\w-])", prior, re.I)]
@@ -695,6 +718,11 @@ def _lead(text: str) -> tuple[str, bool, bool]:
     return body, bool(connector), False
 
 
+def _bare_question_word(words: Sequence[Span]) -> bool:
+    """"why?", "how come?", "how exactly?": a question word asking about the last question."""
+    return len(words) <= 2 and all(_low(w.text) in _WH | {"come", "so", "not", "exactly"} for w in words)
+
+
 def _elliptic(body: str, words: Sequence[Span], connector: bool, marker: bool, notes: _Notes | None) -> bool:
     """Whether a question is a fragment to complete from the last one.
 
@@ -703,6 +731,8 @@ def _elliptic(body: str, words: Sequence[Span], connector: bool, marker: bool, n
     downsides?").
     """
     if marker or _is_condition(words) or _low(words[0].text) in _PREP:
+        return True
+    if _bare_question_word(words):
         return True
     return (connector or len(words) <= 3) and not _is_clause(body, notes)
 
@@ -726,11 +756,14 @@ def _resolve_turn(question: str, state: _State | None, notes: _Notes | None) -> 
     words = _words(body)
     if not words:
         return Resolution(question, text, False, state.topic.entities), state
+    if _MORE.match(body) and state.topic.entities:  # "tell me more" -> "tell me more about X"
+        standalone = f"{_strip_end(body)} about {_join(state.topic.entities)}?"
+        return Resolution(question, standalone, True, state.topic.entities), replace(state, text=standalone)
     if _elliptic(body, words, connector, marker, notes):
         meant: tuple[str, ...] = ()
         if not _is_condition(words):  # a condition keeps its pronoun: it follows the question it refers to
             body, _, meant = _substitute(body, state, notes)
-        if _is_condition(words) or not _is_clause(body, notes):
+        if _is_condition(words) or _bare_question_word(words) or not _is_clause(body, notes):
             standalone, new = _ellipsis(body, state, notes)
             nxt = _next_state(standalone, state, notes, new=new)
         else:  # "and bayesian optimization, how does that one work?" needed only its reference
@@ -749,9 +782,41 @@ def _resolve_turn(question: str, state: _State | None, notes: _Notes | None) -> 
     return Resolution(question, standalone, True, nxt.topic.entities), nxt
 
 
-def _user_turns(history: Sequence[Mapping[str, str]] | None) -> list[str]:
-    return [m.get("content") or "" for m in history or []
-            if m.get("role") == "user" and (m.get("content") or "").strip()]
+def _turns(history: Sequence[Mapping[str, str]] | None) -> list[tuple[str, str]]:
+    """The history's questions, each with the answer that followed it ("" when none did)."""
+    out: list[list[str]] = []
+    for message in history or []:
+        content = message.get("content") or ""
+        if message.get("role") == "user" and content.strip():
+            out.append([content, ""])
+        elif message.get("role") == "assistant" and out and not out[-1][1]:
+            out[-1][1] = content
+    return [(q, a) for q, a in out]
+
+
+def _asks_which(question: str) -> bool:
+    """"which service should I use for X?", "what tool does Y?", "what should I use for Z?": asks for a thing."""
+    words = [_low(w.text) for w in _words(question)]
+    if len(words) < 2:
+        return False
+    return words[0] == "which" or (words[0] == "what" and (not _is_boundary(words[1]) or (
+        words[1] in {"should", "do", "can", "could", "would"} and "use" in words[2:5])))
+
+
+def _named(answer: str) -> str:
+    """The first thing a (cited) answer is led by: "- **Amazon Kinesis:** ... [2]" names Amazon Kinesis.
+
+    A label ("Description", "Use Cases") is passed over; an answer without citations (the "not
+    covered" message, a model's refusal) names nothing.
+    """
+    for line in answer.splitlines():
+        lead = re.search(r"\*\*(.+?)\*\*", line)
+        if not lead or not re.search(r"\[\d+", line):
+            continue
+        name = re.sub(r"^\d+\.\s*", "", lead.group(1).strip(" :")).split(" — ")[0].strip(" :")
+        if name and {_low(w.text) for w in _words(name)} - _LABEL:
+            return name
+    return ""
 
 
 def resolve(question: str, history: Sequence[Mapping[str, str]] | None, notes: Lexicon | None = None) -> Resolution:
@@ -768,8 +833,10 @@ def resolve(question: str, history: Sequence[Mapping[str, str]] | None, notes: L
     """
     lookups = _Notes(notes) if notes is not None else None
     state: _State | None = None
-    for turn in _user_turns(history):
-        _, state = _resolve_turn(turn, state, lookups)
+    for asked, answered in _turns(history):
+        resolution, state = _resolve_turn(asked, state, lookups)
+        # "which service for streaming?" - "is it expensive?": "it" is what the answer named
+        state = replace(state, named=_named(answered) if _asks_which(resolution.standalone) else "")
     return _resolve_turn(question, state, lookups)[0]
 
 
