@@ -100,7 +100,8 @@ def test_after_which_x_a_pronoun_means_what_the_answer_named():
                                                 "- **Apache Pulsar:** streams events with tiered storage [1]"}]
     assert rewrite("is it hard to run?", history) == "is Apache Pulsar hard to run?"
     assert rewrite("and for batch jobs?", history) == "which queue should I use for batch jobs?"
-    assert rewrite("how do I compare them?", history) == "how do I compare event streams?"  # "them": the asked-for things
+    # "them" are the things asked for, not what the answer named
+    assert rewrite("how do I compare them?", history) == "how do I compare event streams?"
     refused = [history[0], {"role": "assistant", "content": "Your notes don't cover this. The closest topics they do "
                                                             "cover:\n- **Apache Pulsar** (queues.md, lines 1-9)"}]
     assert rewrite("is it hard to run?", refused) == "is event streams hard to run?"  # nothing was named
