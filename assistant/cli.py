@@ -229,7 +229,7 @@ def _print_footer(answer) -> None:
     if answer.evidence.get("gate"):
         click.secho(f"(\"covered?\" decided by your own gate: {answer.evidence['gate']})", dim=True, err=True)
     if answer.standalone_question and answer.standalone_question != answer.question:
-        click.secho(f"(searched your notes for: {answer.standalone_question})", dim=True, err=True)
+        click.secho(f"Answering: {answer.standalone_question}", dim=True, err=True)
     click.secho(" · ".join(facts), dim=True, err=True)
 
 
@@ -348,7 +348,8 @@ def _model_of(settings, backend: str) -> str:
 @click.option("--variants", "-v", "spec", default="default", type=NAME, show_default=True,
               help="Comma-separated variant names: files in eval/variants/*.toml, prompt names or backend names.")
 @click.option("--gold", type=click.Path(dir_okay=False, path_type=Path), default=Path("eval/gold.jsonl"),
-              show_default=True, help="Gold Q&A file (JSONL: id, question, reference, evidence, answerable).")
+              show_default=True, help="Gold Q&A file (JSONL: id, question, reference, evidence, answerable), or a "
+                   "conversation set (JSONL: id, turns) to score follow-up questions in their conversation.")
 @click.option("--name", default=None, type=NAME, help="Name for the report folder (default: the variant names).")
 @click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True,
               help="Runs per question for LLM variants (mean ± sd); the extractive backend is deterministic.")
@@ -380,6 +381,7 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
     from assistant.answer.composers import NAMES
     from assistant.answer.prompting import available_prompts
     from assistant.errors import ConfigError
+    from assistant.evaluation.conversations import is_conversation_file, load_conversations
     from assistant.evaluation.gold import load_gold
     from assistant.evaluation.harness import LLM_BACKENDS, load_prices, load_variants, run, summarize
     from assistant.evaluation.ragas_metrics import JUDGE_METRICS
@@ -397,9 +399,14 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
         require_eval(llm_free=not no_ragas, judge=judge)
     if corpus is not None and ctx.get_parameter_source("gold") is ParameterSource.DEFAULT:
         raise ConfigError(f"--corpus {corpus} needs the questions for those notes: add --gold FILE.")
-    items = load_gold(gold)  # a malformed row stops the run here, before anything is spent
-    if limit:
-        items = items[:limit]
+    conversations = None
+    if is_conversation_file(gold):  # a malformed row stops the run here, before anything is spent
+        conversations = load_conversations(gold)[:limit] if limit else load_conversations(gold)
+        items = [turn.item for c in conversations for turn in c.turns]
+    else:
+        items = load_gold(gold)
+        if limit:
+            items = items[:limit]
     variants = load_variants(spec, prompts=available_prompts(), backends=list(NAMES))
     if corpus is not None:
         _use_corpus(ctx, corpus)
@@ -433,10 +440,20 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
 
     started = time.perf_counter()
     with tqdm(total=sum(calls.values()), desc="Evaluating", unit="answer", file=sys.stderr) as bar:
-        rows = run(items, variants,
-                   lambda q, v: sa.answer(q, backend=v.backend, prompt=v.prompt, k=v.k, hybrid=v.hybrid),
-                   scorers, sa.settings.top_k, repeat=repeat, prices=prices,
-                   model_of=lambda b: _model_of(sa.settings, b), progress=bar.update)
+        if conversations is not None:
+            from assistant.evaluation import conversations as conversation_set
+
+            rows = conversation_set.run(
+                conversations, variants,
+                lambda q, history, v: sa.answer(q, history=history, backend=v.backend, prompt=v.prompt, k=v.k,
+                                                hybrid=v.hybrid),
+                scorers, sa.settings.top_k, repeat=repeat, prices=prices,
+                model_of=lambda b: _model_of(sa.settings, b), progress=bar.update)
+        else:
+            rows = run(items, variants,
+                       lambda q, v: sa.answer(q, backend=v.backend, prompt=v.prompt, k=v.k, hybrid=v.hybrid),
+                       scorers, sa.settings.top_k, repeat=repeat, prices=prices,
+                       model_of=lambda b: _model_of(sa.settings, b), progress=bar.update)
     seconds = time.perf_counter() - started
     summaries = summarize(rows, variants)
     from assistant.evaluation.report import summary_table, write_report
@@ -444,6 +461,12 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
     folder = out / (time.strftime("%Y%m%d-%H%M%S") + "-" + (name or "-".join(v.name for v in variants)))
     report = write_report(folder, rows, summaries, variants, gold, seconds)
     click.echo("\n".join(summary_table(summaries)))
+    if conversations is not None:  # the headline: follow-ups right, per variant
+        from assistant.evaluation.conversations import follow_up_lines
+
+        heads = [line.removeprefix("### ") for line in follow_up_lines([r.to_dict() for r in rows])
+                 if line.startswith("### ")]
+        click.echo("\n" + "\n".join(heads))
     click.echo(f"\n{len(rows)} answers in {seconds:.1f} s. Report: {report}")
 
 

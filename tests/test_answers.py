@@ -11,6 +11,7 @@ from conftest import write_notes
 from assistant.answer.composers import NAMES, availability
 from assistant.errors import BackendConfigError, ConfigError, QuestionError
 from assistant.schema import Answer, Citation
+from assistant.text.question import comparison_sides
 
 DRIFT = "explain concept drift vs data drift"
 
@@ -91,9 +92,12 @@ def test_uncovered_questions_abstain_and_name_closest_topics(notes_assistant, qu
 def test_a_follow_up_is_rewritten_before_retrieval(notes_assistant):
     history = [{"role": "user", "content": DRIFT}, {"role": "assistant", "content": "..."}]
     answer = notes_assistant.answer("and how do I detect it?", history=history)
-    assert answer.standalone_question == "How do I detect concept drift vs data drift?"
+    assert answer.standalone_question == "how do I detect concept drift and data drift?"
     assert not answer.abstained
     assert any("Model Monitor" in c.chunk.heading for c in answer.citations)  # where detection lives
+    # it answers detection, not the comparison again: no side-by-side layout, and the detection lines are in it
+    assert comparison_sides(answer.standalone_question) is None
+    assert "Automatic drift detection" in answer.text and "\n  - " not in answer.text
     alone = notes_assistant.answer("What does SageMaker Clarify do?", history=history)
     assert alone.standalone_question == "What does SageMaker Clarify do?"
 

@@ -158,3 +158,37 @@ def test_llm_abstains_only_when_it_says_so_and_cites_nothing(notes_assistant, re
     if abstained:
         assert answer.closest_topics and "closest topics" in shown
     sa.close()
+
+
+def serve_converse(client, reply: str | None, calls: list | None = None):
+    """Answer Converse calls (the condense prompt) with ``reply``, or with a ValidationException for None."""
+    def before_send(request, **_):
+        if calls is not None:
+            calls.append(json.loads(request.body))
+        if reply is None:
+            return AWSResponse(request.url, 400, {"x-amzn-errortype": "ValidationException",
+                                                  "content-type": "application/json"},
+                               _Raw(json.dumps({"message": "bad request"}).encode()))
+        body = {"output": {"message": {"role": "assistant", "content": [{"text": reply}]}}, "stopReason": "end_turn",
+                "usage": {"inputTokens": 50, "outputTokens": 12, "totalTokens": 62}, "metrics": {"latencyMs": 5}}
+        return AWSResponse(request.url, 200, {"content-type": "application/json"}, _Raw(json.dumps(body).encode()))
+    client.meta.events.register("before-send.bedrock-runtime.Converse", before_send)
+
+
+@pytest.mark.parametrize("reply, standalone", [
+    ("How do I detect data drift and concept drift in production?",
+     "How do I detect data drift and concept drift in production?"),  # the model's rewrite
+    ("Sure! Here is some background first. " * 12, "how do I detect concept drift and data drift?"),  # rambles
+    (None, "how do I detect concept drift and data drift?"),  # fails: the rule's resolution
+])
+def test_an_llm_condenses_a_follow_up_with_its_prompt_and_falls_back_to_the_rule(notes_assistant, reply, standalone):
+    client, calls = make_client(), []
+    serve_converse(client, reply, calls)
+    serve_stream(client, ANSWER)
+    sa = StudyAssistant(notes_assistant.settings, embedder=notes_assistant.embedder, client=client)
+    history = [{"role": "user", "content": DRIFT}, {"role": "assistant", "content": "Concept drift ... [1]"}]
+    answer = sa.answer("and how do I detect it?", history=history, backend="bedrock")
+    assert answer.standalone_question == standalone
+    prompt = calls[0]["messages"][0]["content"][0]["text"]  # the condense prompt, with the conversation
+    assert DRIFT in prompt and "Follow-up question: and how do I detect it?" in prompt
+    sa.close()

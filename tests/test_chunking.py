@@ -337,6 +337,13 @@ def test_ids_unique_for_repeated_identical_sections(tokenizer):
         ("what kind of endpoint for spiky traffic - serverless or async?", ("serverless", "async")),
         ("which instance to use for training vs inference?", ("training", "inference")),
         ("Training data: is S3 or EFS better?", ("S3", "EFS")),
+        # a follow-up made standalone compares in these words too (issue 15)
+        ("how does blue/green differ from canary deployments?", ("blue/green deployments", "canary deployments")),
+        ("how is Step Functions different from SageMaker Pipelines?", ("Step Functions", "SageMaker Pipelines")),
+        ("how does S3 compare to EFS on cost?", ("S3", "EFS")),
+        ("how's CDK different from CloudFormation?", ("CDK", "CloudFormation")),
+        ("should I use Kinesis over Kafka?", ("Kinesis", "Kafka")),
+        ("when should i use FSx over S3 or EFS?", ("FSx", "S3", "EFS")),
     ],
 )
 def test_comparison_sides(question, sides):
@@ -346,7 +353,8 @@ def test_comparison_sides(question, sides):
 @pytest.mark.parametrize(
     "question",
     ["how does batch transform work", "what is SageMaker Clarify?", "explain early stopping", "",
-     "how does batch transform work - is it slow?"],
+     "how does batch transform work - is it slow?", "is it different from the other ones?",
+     "my bucket is in a different region than my training job", "how do I fail over to another region?"],
 )
 def test_non_comparisons_have_no_sides(question):
     assert comparison_sides(question) is None

@@ -355,7 +355,7 @@ def test_chat_keeps_history_for_follow_ups_and_survives_errors(indexed):
         input="explain concept drift vs data drift\n\nand how do I detect it?\n/new\n/quit\n",
     )
     assert result.exit_code == 0, result.output
-    assert "searched your notes for: How do I detect concept drift vs data drift?" in result.stderr
+    assert "Answering: how do I detect concept drift and data drift?" in result.stderr
     assert "New chat." in result.stdout
 
 

@@ -158,6 +158,36 @@ def test_gold_file_with_a_utf8_bom_loads(tmp_path):
     assert [item.id for item in load_gold(gold)] == [r["id"] for r in FIVE]
 
 
+def test_a_conversation_set_is_scored_turn_by_turn_with_its_follow_ups(workspace):
+    """`assistant eval --gold` on a conversation file: each turn asked after the earlier ones, follow-ups scored."""
+    conversations = [
+        {"id": "drift", "turns": [
+            {"question": FIVE[0]["question"], "answerable": True, "evidence": FIVE[0]["evidence"]},
+            {"question": "and how do I detect it?", "answerable": True, "kind": "pronoun", "evidence": [
+                "**Automatic drift detection:** Detects changes in model performance due to data drift"]}]},
+        {"id": "bake", "turns": [
+            {"question": FIVE[3]["question"], "answerable": False},
+            {"question": "what is sagemaker clarify?", "answerable": True, "kind": "shift",
+             "must_not_carry": ["sourdough"], "evidence": ["A service for detecting bias"]}]},
+    ]
+    path = workspace / "conversations.jsonl"
+    path.write_text("\n".join(json.dumps(c) for c in conversations) + "\n", encoding="utf-8")
+    result = run_cli(workspace, "eval", "--gold", str(path), "--no-ragas", "--out", str(workspace / "conv"),
+                     "--name", "conv")
+    assert result.exit_code == 0, result.output
+    assert "default: 2 of 2 follow-ups right (100.0%)" in result.stdout
+    folder = next((workspace / "conv").glob("*-conv"))
+    rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()]
+    assert [r["question_id"] for r in rows] == ["drift#1", "drift#2", "bake#1", "bake#2"]
+    detect = rows[1]
+    assert detect["kind"] == "pronoun"
+    assert detect["standalone_question"] == "how do I detect concept drift and data drift?"
+    assert detect["scores"]["followup_ok"] == 1.0 and "followup_ok" not in rows[0]["scores"]
+    assert rows[3]["scores"]["shift_clean"] == 1.0 and rows[2]["abstained"]
+    report = (folder / "report.md").read_text()
+    assert "## Follow-ups" in report and "| pronoun | 1 | 1 |" in report
+
+
 def test_dry_run_calls_no_backend(workspace):
     """bedrock has no credentials here and every AWS call is refused: a dry run must not try one."""
     result = run_cli(workspace, "eval", "--variants", "default,bedrock", "--gold", str(workspace / "gold5.jsonl"),

@@ -157,3 +157,21 @@ def test_judged_metrics_without_a_judge_fail_before_anything_runs(notes_assistan
                                        "faithfulness", "--out", str(tmp_path / "never")])
     assert result.exit_code == 1 and "need a judge" in result.stderr
     assert not (tmp_path / "never").exists()
+
+
+def test_the_conversation_set_runs_through_an_llm_backend(openai_sa):
+    """The follow-up harness with the condense prompt: each follow-up asked after the model's own answers,
+    rewritten by the model (or by the rule when its rewrite is unusable) and scored like the extractive ones."""
+    from conftest import REPO
+
+    from assistant.evaluation.conversations import load_conversations, run
+    from assistant.evaluation.harness import Variant
+
+    conversations = load_conversations(REPO / "eval" / "followups.jsonl")[:2]
+    variant = Variant("openai", backend="openai")
+    rows = run(conversations, [variant],
+               lambda q, history, v: openai_sa.answer(q, history=history, backend=v.backend), [], 3)
+    assert len(rows) == sum(len(c.turns) for c in conversations) and not any(r.error for r in rows)
+    follow_ups = [r for r in rows if "followup_ok" in r.scores]
+    assert len(follow_ups) == sum(len(c.turns) - 1 for c in conversations)
+    assert all(r.standalone_question for r in follow_ups)

@@ -82,15 +82,24 @@ def abstention_text(hits: Sequence[RetrievedChunk], limit: int = 3) -> tuple[str
     return NOT_COVERED + " The closest topics they do cover:\n" + "\n".join(places), topics
 
 
-def standalone_question(question: str, history: Sequence[Mapping[str, str]] | None, composer: Composer) -> str:
-    """The question to retrieve with: rewritten only if it is a follow-up.
+def standalone_question(question: str, history: Sequence[Mapping[str, str]] | None, composer: Composer,
+                        notes: followup.Lexicon | None = None) -> str:
+    """The question to retrieve with and answer: resolved against the conversation if it is a follow-up.
 
-    The rule-based rewrite (`followup.rewrite`) carries the conversation's subject; an LLM
-    composer may rewrite better with the condense prompt, and falls back to the rule.
+    The rule-based resolution (`followup.resolve`) needs no model; an LLM composer may rewrite
+    better with the condense prompt, and falls back to the rule. A question with a subject of its
+    own is answered as asked (a topic shift's "unrelated, but" is dropped).
+
+    Args:
+        question: As asked (trimmed).
+        history: Earlier messages, oldest first.
+        composer: The answer writer (its ``standalone`` rewrites a follow-up).
+        notes: What the notes contain (keeps their names whole when resolving).
     """
-    if not followup.is_follow_up(question, history):
-        return question
-    return composer.standalone(question, history or [], followup.rewrite(question, history))
+    resolution = followup.resolve(question, history, notes)
+    if not resolution.follow_up:
+        return resolution.standalone
+    return composer.standalone(question, history or [], resolution.standalone)
 
 
 def run(
@@ -121,7 +130,7 @@ def run(
     started = time.perf_counter()
     text, notice = clean_question(question)
     template = load_prompt(prompt_name)
-    standalone = standalone_question(text, history, composer)
+    standalone = standalone_question(text, history, composer, parts.vocabulary)
     hits = parts.retrieve(standalone, k, hybrid)
     features = evidence(standalone, hits, parts.vocabulary, parts.embedder)
     probability = parts.gate.probability(features)

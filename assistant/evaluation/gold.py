@@ -35,7 +35,7 @@ class GoldItem:
     answerable: bool
 
 
-def _decode(data: bytes, path: Path) -> str:
+def decode(data: bytes, path: Path) -> str:
     """The file's text; a byte that is not UTF-8 stops the run, naming its line like a malformed row does.
 
     A replacement character in a question or evidence string would quietly change what is scored.
@@ -62,7 +62,7 @@ def load_gold(path: Path) -> list[GoldItem]:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise GoldSetError(f"Cannot read the gold set {path}: {exc.strerror or exc}.") from None
-    lines = _decode(data, path).splitlines()
+    lines = decode(data, path).splitlines()
     items: list[GoldItem] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, 1):

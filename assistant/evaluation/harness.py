@@ -140,6 +140,8 @@ class Row:
     scores: dict[str, float | None] = field(default_factory=dict)
     unmeasured: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    kind: str = ""  # a conversation turn's kind (`conversations.KINDS`); "" for a gold question
+    standalone_question: str = ""  # what the question was answered as (a follow-up resolved)
 
     def to_dict(self) -> dict:
         """JSON-ready."""
@@ -216,6 +218,7 @@ def run(
                         progress(1)
                     continue
                 row.answer, row.abstained, row.seconds = result.text, result.abstained, result.seconds
+                row.standalone_question = result.standalone_question
                 row.contexts = [{"heading": c.heading, "source": c.source, "start_line": c.start_line,
                                  "end_line": c.end_line, "place": c.place(), "text": c.text}
                                 for c in result.contexts]
@@ -239,7 +242,8 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 SUMMARY_METRICS = ("hit", "evidence_recall", "reciprocal_rank", "evidence_coverage", "context_recall_nonllm",
                    "context_precision_nonllm", "string_similarity", "rouge_l", "semantic_similarity",
-                   "faithfulness", "answer_relevancy", "context_precision", "context_recall", "factual_correctness")
+                   "faithfulness", "answer_relevancy", "context_precision", "context_recall", "factual_correctness",
+                   "followup_ok", "followup_answered", "followup_abstained", "shift_clean")
 
 
 def summarize(rows: Sequence[Row], variants: Sequence[Variant]) -> list[dict]:

@@ -19,6 +19,9 @@ LABELS = {
     "faithfulness": "ragas Faithfulness (judge)", "answer_relevancy": "ragas ResponseRelevancy (judge)",
     "context_precision": "ragas LLMContextPrecisionWithReference (judge)",
     "context_recall": "ragas LLMContextRecall (judge)", "factual_correctness": "ragas FactualCorrectness (judge)",
+    "followup_ok": "follow-ups right", "followup_answered": "follow-ups answered stating their evidence",
+    "followup_abstained": "follow-ups the notes don't cover, abstained",
+    "shift_clean": "topic shifts without the old subject",
 }
 CHART_METRICS = ("evidence_recall", "reciprocal_rank", "evidence_coverage", "semantic_similarity", "rouge_l",
                  "faithfulness", "answer_relevancy", "factual_correctness")
@@ -167,8 +170,12 @@ def write_report(folder: Path, rows: Sequence[Row], summaries: Sequence[dict], v
              f"Gold set `{gold}`: {len({r.question_id for r in rows})} questions; "
              f"{len(rows)} answers in {seconds:.1f} s.", ""]
     lines += [f"- **{v.name}**: {v.description or 'no description'}" for v in variants]
-    lines += ["", "## Side by side", "", *summary_table(summaries), "", "![chart](chart.png)", "",
-              "## Questions that differ", "", *differences(dicts, names), ""]
+    lines += ["", "## Side by side", "", *summary_table(summaries), "", "![chart](chart.png)", ""]
+    if any("followup_ok" in d["scores"] for d in dicts):
+        from assistant.evaluation.conversations import follow_up_lines
+
+        lines += ["## Follow-ups", "", *follow_up_lines(dicts)]
+    lines += ["## Questions that differ", "", *differences(dicts, names), ""]
     unmeasured = {}
     for r in rows:
         for metric, reason in r.unmeasured.items():

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+from assistant.text.words import tokens
+
 _LEAD = re.compile(
     r"^(?:(?:can you|could you|please|pls|hey|so|ok|okay)\s+)*"
     r"(?:explain|describe|compare|contrast|define|tell me about|what(?:'s| is| are)|whats|"
-    r"how (?:do|does|is|are)|when (?:do|should) i use|should i use|do i use|difference between|"
+    r"how (?:do|does|is|are)|how's|hows|when (?:do|should) i use|should i use|do i use|difference between|"
     r"differences between|the difference between)\s+",
     re.I,
 )
@@ -26,6 +28,11 @@ _PATTERNS = [
     re.compile(r"(?P<a>.+?)\s+(?:vs\.?|versus|v\.)\s+(?P<b>.+)", re.I),
     re.compile(r"compar(?:e|ing)\s+(?P<a>.+?)\s+(?:and|with|to|against)\s+(?P<b>.+)", re.I),
     re.compile(r"(?P<a>.+?)\s+compared (?:to|with)\s+(?P<b>.+)", re.I),
+    # "how does X differ from Y", "how is X different from Y", "how does X compare to Y"
+    re.compile(r"(?P<a>[^?]+?)\s+(?:differs?|(?:very\s+)?different|compares?)\s+(?:from|to|with|against)\s+"
+               r"(?P<b>.+)", re.I),
+    # "should I use X over Y (or Z)"
+    re.compile(r"(?:use|pick|choose|prefer|go with)\s+(?P<a>[^?]+?)\s+over\s+(?P<b>.+)", re.I),
     re.compile(r"(?P<a>.+?)\s+or\s+(?P<b>[^,:?]+?)\s*(?:[,:?]|\s[-–—])\s*which\b.*", re.I),
     re.compile(r"(?:which|what)\s+(?:is|one is|should i (?:use|pick|choose))\s*(?:better|best)?[\s,:]*"
                r"(?P<a>.+?)\s+or\s+(?P<b>.+)", re.I),
@@ -65,7 +72,7 @@ def _clean_side(text: str) -> str:
 
 # Every pattern above needs one of these; most questions have none, and the patterns' lazy
 # groups cost ~0.7 ms a question to try in turn.
-_MAY_COMPARE = re.compile(r"differ|distinguish|compar|\b(?:vs|versus|v\.)|\sor\s|,", re.I)
+_MAY_COMPARE = re.compile(r"differ|distinguish|compar|\b(?:vs|versus|v\.)|\sor\s|\sover\s|,", re.I)
 
 
 _MORE_SIDES = re.compile(r"\s+(?:vs\.?|versus|v\.)\s+|,\s*(?:and\s+|or\s+)?|\s+or\s+", re.I)
@@ -78,7 +85,8 @@ def comparison_sides(question: str) -> tuple[str, ...] | None:
     """The things a comparison question contrasts, or None for other questions.
 
     Handles "X vs Y (vs Z)", "difference between X and Y", "compare X and Y", "X compared to
-    Y", "X or Y: which ...", "should I use X or Y", "X, Y and Z - what's the difference",
+    Y", "how does X differ from Y", "how is X different from Y", "how does X compare to Y", "use X
+    over Y", "X or Y: which ...", "should I use X or Y", "X, Y and Z - what's the difference",
     "..., X, Y or Z?". A one-word side borrows the others' common-noun tail ("grid vs random
     search" -> "grid search", "random search").
 
@@ -103,7 +111,8 @@ def comparison_sides(question: str) -> tuple[str, ...] | None:
         head[0] = re.split(r"[:;]\s*|\s[-–—]\s*", head[0])[-1]
         sides = [_clean_side(p) for p in head] + [_clean_side(p) for p in tail]
         sides[-1] = _clean_side(_CLAUSE.split(sides[-1])[0]) or sides[-1]
-        sides = [x for x in sides if x]
+        # a side of only function words ("is it" in "is it different from X?") is no side
+        sides = [x for x in sides if x and tokens(x)]
         if len(sides) < 2 or len({x.lower() for x in sides}) < len(sides):
             continue
         sides = sides[:4]
