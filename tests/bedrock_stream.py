@@ -75,3 +75,20 @@ def serve_stream(client, pieces: Iterable[str], error: str | None = None, error_
                  calls: list | None = None) -> None:
     """Answer the client's ConverseStream calls with these text pieces (see `stream_bytes`)."""
     serve_bytes(client, stream_bytes(pieces, error, error_message), calls)
+
+
+def serve_converse(client, reply: str | None, calls: list | None = None):
+    """Answer Converse calls (the condense prompt) with ``reply``, or with a ValidationException for None."""
+    from botocore.awsrequest import AWSResponse
+
+    def before_send(request, **_):
+        if calls is not None:
+            calls.append(json.loads(request.body))
+        if reply is None:
+            return AWSResponse(request.url, 400, {"x-amzn-errortype": "ValidationException",
+                                                  "content-type": "application/json"},
+                               RawStream(json.dumps({"message": "bad request"}).encode()))
+        body = {"output": {"message": {"role": "assistant", "content": [{"text": reply}]}}, "stopReason": "end_turn",
+                "usage": {"inputTokens": 50, "outputTokens": 12, "totalTokens": 62}, "metrics": {"latencyMs": 5}}
+        return AWSResponse(request.url, 200, {"content-type": "application/json"}, RawStream(json.dumps(body).encode()))
+    client.meta.events.register("before-send.bedrock-runtime.Converse", before_send)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from bedrock_stream import serve_stream
+from bedrock_stream import serve_converse, serve_stream
 from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError, ReadTimeoutError
 from botocore.stub import Stubber
 from test_answers import DRIFT, BackendContract, split_stream
@@ -158,21 +158,6 @@ def test_llm_abstains_only_when_it_says_so_and_cites_nothing(notes_assistant, re
     if abstained:
         assert answer.closest_topics and "closest topics" in shown
     sa.close()
-
-
-def serve_converse(client, reply: str | None, calls: list | None = None):
-    """Answer Converse calls (the condense prompt) with ``reply``, or with a ValidationException for None."""
-    def before_send(request, **_):
-        if calls is not None:
-            calls.append(json.loads(request.body))
-        if reply is None:
-            return AWSResponse(request.url, 400, {"x-amzn-errortype": "ValidationException",
-                                                  "content-type": "application/json"},
-                               _Raw(json.dumps({"message": "bad request"}).encode()))
-        body = {"output": {"message": {"role": "assistant", "content": [{"text": reply}]}}, "stopReason": "end_turn",
-                "usage": {"inputTokens": 50, "outputTokens": 12, "totalTokens": 62}, "metrics": {"latencyMs": 5}}
-        return AWSResponse(request.url, 200, {"content-type": "application/json"}, _Raw(json.dumps(body).encode()))
-    client.meta.events.register("before-send.bedrock-runtime.Converse", before_send)
 
 
 @pytest.mark.parametrize("reply, standalone", [
