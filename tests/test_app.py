@@ -9,10 +9,11 @@ import shutil
 import pytest
 from conftest import CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, page_over, serving
 
-from assistant.ui.feedback import gold_candidates
-from assistant.ui.render import answer_html, cited_lines, passage_html
+from assistant.ui.feedback import feedback_record, gold_candidates
+from assistant.ui.render import answer_html, cited_lines, follow_up_questions, passage_html, resolved_question
 
 DRIFT = "Explain concept drift vs data drift"
+FOLLOW_UP = "and how do I detect it?"
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,23 @@ def test_unanswerable_question_renders_the_abstained_state(at):
     assert follow_ups and not at.expander
     follow_ups[0].click().run()  # a closest topic is a question to ask
     assert not at.exception and len(at.session_state.messages) == 4
+
+
+def test_follow_up_helpers():
+    answer = {"question": FOLLOW_UP, "standalone_question": "How do I detect concept drift?", "text": "x [1]",
+              "citations": [{"chunk": {"heading_path": ["Drift"], "source": "a.md"}, "quote": "drift"}]}
+    assert resolved_question(answer) == "How do I detect concept drift?"
+    assert resolved_question({"question": "what is  drift?", "standalone_question": "what is drift?"}) is None
+    record = feedback_record(FOLLOW_UP, answer, 1)
+    assert (record["question"], record["asked"]) == ("How do I detect concept drift?", FOLLOW_UP)
+    assert feedback_record(DRIFT, {"text": "x"}, 0)["question"] == DRIFT  # an answer from before: as typed
+    # closest topics from several kinds of notes: numbered and bold headings, repeated last headings
+    topics = ["Key Components › 1. Amazon SageMaker", "Services › Amazon SageMaker", "Lecture 3 › 3.2 TCP",
+              "Services › 4. **Amazon S3:**", "query-processing.txt", "Lecture 3 – Transport layer (CN, week 3)",
+              "Domain 1: Data Preparation"]
+    assert [q.removeprefix("What do my notes say about ") for q in follow_up_questions(topics)] == [
+        "Amazon SageMaker?", "TCP?", "Amazon S3?", "query-processing.txt?", "Lecture 3 – Transport layer (CN, week 3)?",
+        "Domain 1: Data Preparation?"]
 
 
 def test_backend_error_shows_st_error_and_keeps_history(at):
