@@ -28,12 +28,13 @@ from assistant.ui.render import (
     chunk_passage_html,
     cited_lines,
     counted_line,
-    follow_up_question,
+    follow_up_questions,
     markdown_literal,
     markdown_text,
     passage_html,
     problem_line,
     report_html,
+    resolved_question,
 )
 
 FEEDBACK_FILE = Path("feedback/feedback.jsonl")
@@ -253,14 +254,16 @@ def render_answer(answer: dict, key: str) -> None:
     """
     if answer["abstained"]:
         st.warning(answer["text"].split(" The closest topics")[0], icon="📭")
+        searched(answer)
         if answer["closest_topics"]:
             st.caption("The closest topics your notes do cover — ask about one:")
-            for n, topic in enumerate(answer["closest_topics"]):
-                if st.button(markdown_literal(follow_up_question(topic)), key=f"{key}-topic-{n}"):
-                    st.session_state.pending = follow_up_question(topic)
+            for n, question in enumerate(follow_up_questions(answer["closest_topics"])):
+                if st.button(markdown_literal(question), key=f"{key}-topic-{n}"):
+                    st.session_state.pending = question
                     st.rerun()
         return
     st.html(answer_html(answer["text"], cited={c["n"] for c in answer["citations"]}))
+    searched(answer)
     if answer.get("notice"):
         st.caption(markdown_literal(answer["notice"]))
     for citation in sorted(answer["citations"], key=lambda c: c["n"]):
@@ -282,8 +285,14 @@ def render_answer(answer: dict, key: str) -> None:
     st.caption(" · ".join(facts))
 
 
+def searched(answer: dict) -> None:
+    """Under an answer to a follow-up: the question it was searched for ("and how?" rewritten), as text."""
+    if resolved := resolved_question(answer):
+        st.caption(markdown_literal(f"Answering: {resolved}"))
+
+
 def feedback_widget(index: int, question: str, answer: dict) -> None:
-    """Thumbs on an answer, stored locally with the question, answer, backend and sources."""
+    """Thumbs on an answer, stored locally with the question it answered, the answer, backend and sources."""
     def store() -> None:
         score = st.session_state.get(f"fb-{index}")
         if score is not None:
@@ -322,18 +331,22 @@ def settings_sidebar(sa: StudyAssistant) -> tuple[dict, DeltaGenerator]:
         notes = st.empty()
         st.divider()
         st.button("New chat", use_container_width=True, type="primary", on_click=new_chat)
-        records = read_feedback(FEEDBACK_FILE)
-        if records:
+        # the count is of what the file will hold: the latest thumb per answer, and not a thumbs-down
+        # on an abstention (a person must find its evidence first)
+        rows = gold_candidates(read_feedback(FEEDBACK_FILE))
+        if rows:
             st.download_button(
-                f"Export {len(records)} feedback item(s) as gold candidates",
-                "\n".join(json.dumps(r, ensure_ascii=False) for r in gold_candidates(records)) + "\n",
+                f"Export {len(rows)} feedback item(s) as gold candidates",
+                "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n",
                 file_name="gold-candidates.jsonl", use_container_width=True)
     return {"backend": backend, "prompt": prompt, "k": k, "hybrid": hybrid}, notes
 
 
 def new_chat() -> None:
-    """Start an empty conversation."""
+    """Start an empty conversation (a question still being answered is dropped with it)."""
     st.session_state.messages = []
+    st.session_state.pop("asking", None)
+    st.session_state.pop("show_turn", None)
 
 
 def index_action(name: str | None) -> None:
@@ -391,10 +404,79 @@ def notes_panel(status: IndexStatus | None) -> None:
     no.button("Cancel", use_container_width=True, on_click=index_action, args=(None,))
 
 
+# Keeps a new question and its answer in view while the answer is written and drawn. Streamlit follows
+# the page's bottom as it grows, with the question box pinned there, but only if the student has not
+# scrolled up meanwhile (to read a long answer from its start, say): then the new turn would appear out
+# of sight. So the page follows the new turn itself: all of it, at the bottom of the page, while it fits
+# above the question box; once taller, its question at the top of the window, to read from the start.
+# Following stops at the student's first scroll, click, tap or key, and at the next question. Our own
+# constant code: no note or user text ever reaches it.
+_FOLLOW_JS = """
+export default function ({ data }) {
+  if (!data || !data.turn || window.studyAssistantShown === data.id) return;
+  window.studyAssistantShown = data.id;  // once per question: other page runs leave the scroll alone
+  if (window.studyAssistantStop) window.studyAssistantStop();
+  const pane = document.querySelector("[data-testid='stAppScrollToBottomContainer']");
+  const content = document.querySelector("[data-testid='stMainBlockContainer']");
+  if (!pane || !content) return;
+  const place = () => {
+    const turn = document.querySelector(`.st-key-turn-${data.turn}`);  // redrawn by each page run
+    const box = turn && turn.getBoundingClientRect();
+    if (!box || !box.height) return;  // not drawn, or on a hidden tab
+    const header = document.querySelector("[data-testid='stHeader']");
+    const bar = document.querySelector("[data-testid='stBottom']");
+    const top = (header ? header.getBoundingClientRect().bottom : 0) + 8;
+    const bottom = (bar ? bar.getBoundingClientRect().top : window.innerHeight) - 8;
+    if (box.height > bottom - top) {
+      if (Math.abs(box.top - top) > 1) pane.scrollBy(0, box.top - top);
+    } else if (box.top < top || box.bottom > bottom) {
+      pane.scrollTop = pane.scrollHeight;  // the turn ends the page
+    }
+  };
+  const observer = new ResizeObserver(place);
+  observer.observe(content);
+  pane.addEventListener("scroll", place, { passive: true });
+  const events = ["wheel", "touchstart", "pointerdown", "keydown"];
+  const stop = () => {
+    observer.disconnect();
+    pane.removeEventListener("scroll", place);
+    for (const name of events) window.removeEventListener(name, stop, true);
+    window.studyAssistantStop = null;
+  };
+  for (const name of events) window.addEventListener(name, stop, { capture: true, passive: true });
+  window.studyAssistantStop = stop;
+  place();
+}
+"""
+
+
+@st.cache_resource(show_spinner=False)
+def follow_component():
+    """The component that keeps a new turn in view (registered once per server)."""
+    return st.components.v2.component("study_assistant.follow_turn", js=_FOLLOW_JS)
+
+
+def show_turn(turn: int) -> None:
+    """Ask the page to keep turn ``turn`` in view while it is answered (see ``_FOLLOW_JS``)."""
+    request = st.session_state.get("show_turn") or {"id": 0}
+    st.session_state.show_turn = {"turn": turn, "id": request["id"] + 1}
+
+
+def follow_turns() -> None:
+    """Carry out the latest `show_turn` request (the page's script does it once per request)."""
+    follow_component()(key="follow-turn", data=st.session_state.get("show_turn"), height=0)
+
+
 def conversation(messages: list[dict]) -> None:
-    """The conversation so far (drawn before any indexing, so it stays on screen while the index updates)."""
+    """The conversation so far (drawn before any indexing, so it stays on screen while the index updates).
+
+    Each question and its answer sit in a container keyed ``turn-<n>`` (1-based), which `show_turn`
+    keeps in view.
+    """
     for n, message in enumerate(messages):
-        with st.chat_message(message["role"]):
+        if message["role"] == "user":
+            turn = st.container(key=f"turn-{n // 2 + 1}")
+        with turn, st.chat_message(message["role"]):
             if message["role"] == "user":
                 st.text(message["content"])  # as typed: no markdown, no directives, line breaks kept
             else:
@@ -403,15 +485,29 @@ def conversation(messages: list[dict]) -> None:
 
 
 def asked() -> str | None:
-    """The question of this page run: typed, or a starter or closest topic clicked.
+    """The question of this page run: typed, a starter or closest topic clicked, or one still unanswered.
 
-    Known before the question box is drawn, so the page shows it while the index is brought up to date.
+    Still unanswered: a page run stopped while answering (a tab switched, a setting changed meanwhile)
+    leaves its question in ``asking``, and the next run answers it. Known before the question box is
+    drawn, so the page shows it while the index is brought up to date. Blank input is no question.
     """
-    return st.session_state.get("question") or st.session_state.get("pending")
+    for key in ("question", "pending", "asking"):
+        text = st.session_state.get(key)
+        if isinstance(text, str) and text.strip():
+            return text
+    return None
+
+
+def question_box() -> None:
+    """The question box, at page level: Streamlit pins it to the bottom of the window, under the chat.
+
+    Inside a tab it would sit at the end of the conversation, below the fold after each answer.
+    """
+    st.chat_input("Ask about your notes…", key="question")
 
 
 def chat(sa: StudyAssistant, options: dict, messages: list[dict], turn: DeltaGenerator) -> None:
-    """Starters on an empty chat, the question box, and the new answer streamed into ``turn``.
+    """Starters on an empty chat, and the new answer streamed into ``turn``.
 
     ``turn`` already shows the question (`main` drew it before updating the index).
     """
@@ -424,47 +520,60 @@ def chat(sa: StudyAssistant, options: dict, messages: list[dict], turn: DeltaGen
             if column.button(starter, use_container_width=True):
                 st.session_state.pending = starter
                 st.rerun()
-    st.chat_input("Ask about your notes…", key="question")
     if not question:
         return
+    st.session_state.asking = question  # answered by the next run if this one is stopped
     history = [{"role": m["role"], "content": m["content"]} for m in messages]
     with turn, st.chat_message("assistant"):
-        final: list[Answer] = []
-
-        def pieces():
-            for event in sa.stream(question, history=history, backend=options["backend"], prompt=options["prompt"],
-                                   k=options["k"], hybrid=options["hybrid"]):
-                if isinstance(event, Answer):
-                    final.append(event)
-                else:
-                    yield event
-
-        # the streamed text is drawn the way the final answer is (st.write_stream would read it as
-        # markdown); markers become badges only in the final answer, once they are checked
-        slot = st.empty()
-        shown, drawn = "", 0.0
         try:
-            for piece in pieces():
-                shown += piece
-                if time.monotonic() - drawn > 0.05:  # each redraw sends the whole text: not per token
-                    slot.html(answer_html(shown, badges=False))
-                    drawn = time.monotonic()
-        except BackendError as exc:
-            # the partial text stays on screen; the conversation keeps everything before this turn
-            if shown:
-                slot.html(answer_html(shown, badges=False))
-            show_error(exc)
-            return
-        except AssistantError as exc:
-            slot.empty()
-            show_error(exc)
-            return
-        slot.empty()
-        answer = final[0].to_dict()
-        render_answer(answer, key=f"m{len(messages) + 1}")
+            answer = stream_answer(sa, options, question, history, key=f"m{len(messages) + 1}")
+        except Exception:
+            st.session_state.pop("asking", None)  # a bug must not re-ask on every run
+            raise
+    st.session_state.pop("asking", None)
+    if answer is None:
+        return
     messages += [{"role": "user", "content": question},
                  {"role": "assistant", "content": answer["text"], "answer": answer}]
     st.rerun()
+
+
+def stream_answer(sa: StudyAssistant, options: dict, question: str, history: list[dict], key: str) -> dict | None:
+    """Stream one answer into the current chat message, then draw it whole; None when it failed (shown)."""
+    final: list[Answer] = []
+
+    def pieces():
+        for event in sa.stream(question, history=history, backend=options["backend"], prompt=options["prompt"],
+                               k=options["k"], hybrid=options["hybrid"]):
+            if isinstance(event, Answer):
+                final.append(event)
+            else:
+                yield event
+
+    # the streamed text is drawn the way the final answer is (st.write_stream would read it as
+    # markdown); markers become badges only in the final answer, once they are checked
+    slot = st.empty()
+    shown, drawn = "", 0.0
+    try:
+        for piece in pieces():
+            shown += piece
+            if time.monotonic() - drawn > 0.05:  # each redraw sends the whole text: not per token
+                slot.html(answer_html(shown, badges=False))
+                drawn = time.monotonic()
+    except BackendError as exc:
+        # the partial text stays on screen; the conversation keeps everything before this turn
+        if shown:
+            slot.html(answer_html(shown, badges=False))
+        show_error(exc)
+        return None
+    except AssistantError as exc:
+        slot.empty()
+        show_error(exc)
+        return None
+    slot.empty()
+    answer = final[0].to_dict()
+    render_answer(answer, key=key)
+    return answer
 
 
 def evaluations() -> None:
@@ -494,7 +603,12 @@ def evaluations() -> None:
 
 
 def main() -> None:
-    """Lay out the page: the sidebar and the conversation first, then the index update, then the new answer."""
+    """Lay out the page: the sidebar and the conversation first, then the index update, then the new answer.
+
+    The question box is pinned to the bottom of the window on the Chat tab only: the tabs rerun the
+    page when switched, so the Evaluation tab is drawn without it (a question typed there would be
+    answered out of sight).
+    """
     st.title("MLA-C01 study assistant")
     st.caption("Answers from your own notes, every line cited; or an honest \"your notes don't cover this\".")
     try:
@@ -507,14 +621,19 @@ def main() -> None:
         return
     options, notes = settings_sidebar(sa)
     updates = st.container()  # progress, toasts, warnings and errors of the index update, above the tabs
-    tab_chat, tab_eval = st.tabs(["Chat", "Evaluation"])
+    tab_chat, tab_eval = st.tabs(["Chat", "Evaluation"], key="view", on_change="rerun")
+    if tab_chat.open is not False:
+        question_box()  # drawn first, so it stays in place while the index updates and the answer streams
     messages = st.session_state.setdefault("messages", [])
     with tab_chat:
         conversation(messages)
-        turn = st.container()  # the new question and its answer, above the question box
+        # the new question and its answer, at the end of the conversation (then drawn by `conversation`)
+        turn = st.container(key=f"turn-{len(messages) // 2 + 1}")
         if question := asked():
             with turn, st.chat_message("user"):
                 st.text(question)  # as typed: no markdown, no directives, line breaks kept
+            show_turn(len(messages) // 2 + 1)  # in view while it is answered, wherever the student had scrolled
+        follow_turns()
     with updates:
         # while an ingest runs, the sidebar says so instead of showing the last run's buttons (a second
         # click on "Yes, rebuild" would queue a second rebuild)

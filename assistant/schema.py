@@ -244,7 +244,8 @@ class Citation:
     """One ``[n]`` marker of an answer, resolved to the passage it points at.
 
     Attributes:
-        n: The marker's number (1-based position in the context the backend saw).
+        n: The marker's number as the answer shows it: citations are numbered 1..n in order of
+            first use (the backend numbered the passages by rank: see `parse_citations`).
         chunk: The cited passage.
         quote: The sentence(s) of the passage the answer relies on, verbatim from
             ``chunk.text`` (empty when the backend gave no checkable quote).
@@ -276,7 +277,7 @@ class Answer:
 
     Attributes:
         text: Markdown with ``[n]`` citation markers (or the abstention message).
-        citations: One per distinct marker that survived checking, in order of first use.
+        citations: One per distinct marker that survived checking, in order of first use (numbered 1..n).
         abstained: True when the notes don't cover the question.
         backend: Name of the backend that wrote it.
         prompt: Name of the prompt template used.
@@ -284,7 +285,7 @@ class Answer:
         question: The question as asked.
         standalone_question: The question retrieval actually used (a follow-up rewritten
             with its context; equal to ``question`` otherwise).
-        contexts: The passages the backend was given, in ``[n]`` order.
+        contexts: The passages the backend was given, in the order it numbered them (by rank).
         closest_topics: When abstaining: heading paths of the nearest notes, to ask about instead.
         notice: A line for the reader about how the answer was made (e.g. quoted, not written).
         tokens_in: Prompt tokens sent to an LLM backend (0 for extractive).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.answer.chain import MAX_QUESTION_CHARS, abstention_text, clean_question
-from assistant.answer.citations import marker_numbers, parse_citations, quote_occurs
+from assistant.answer.citations import StreamRenumbering, marker_numbers, parse_citations, quote_occurs
 from assistant.answer.followup import is_follow_up, rewrite
 from assistant.answer.gate import FEATURES, Gate, Vocabulary, evidence, fit_gate, inflection_bases, load_gate
 from assistant.answer.prompting import available_prompts, build_messages, fit_contexts, format_context, load_prompt
@@ -57,6 +57,45 @@ def test_citations_resolve_valid_markers_drop_invalid_and_check_quotes():
     assert (first.start_line, first.end_line) == (11, 12)  # the two lines the claims rely on
     assert all(line in DRIFT for line in first.quote.split("\n"))
     assert parsed.unverified_quotes == ["never sleeps at all, ever"]
+
+
+def test_citations_are_renumbered_in_order_of_first_use_in_text_and_sources():
+    contexts = [chunk(f"Passage {i} says drift happens.", 10 * i, cid=str(i)) for i in range(5)]
+    parsed = parse_citations("Drift happens [4]. It is monitored [1, 4]. Retrain [2][5]; see `arr[3]` [2-3].", contexts)
+    # the backend cited passages 4, 1, 2, 5, 3 (by rank); the reader sees 1..5 in the order they come
+    assert parsed.text == "Drift happens [1]. It is monitored [1, 2]. Retrain [3][4]; see `arr[3]` [3, 5]."
+    assert [(c.n, c.chunk.id) for c in parsed.citations] == [(1, "3"), (2, "0"), (3, "1"), (4, "4"), (5, "2")]
+    # numbers already in order stay as written; a dropped number does not leave a gap
+    assert parse_citations("A [1]. B [1-2]. C [2, 3].", contexts).text == "A [1]. B [1-2]. C [2, 3]."
+    gap = parse_citations("A [1]. B [9]. C [3] and [2, 7].", contexts)
+    assert gap.text == "A [1]. B. C [2] and [3]." and [c.n for c in gap.citations] == [1, 2, 3]
+    assert gap.dropped == [9, 7] and [c.chunk.id for c in gap.citations] == ["0", "2", "1"]
+
+
+@pytest.mark.parametrize("text", [
+    "Drift happens [4]. It is monitored [1, 4]. Retrain [2][5]; see `arr[3]` [2-3].",
+    "- **Data drift:** inputs change [3]\n- **Concept drift:** targets change [1]\n```python\nx[2] = 1 [2]\n```\n"
+    "then [2] and [ 5 ] and [3,]",
+    "Use `df.iloc[4]` and ``a[2]`` then [2]. A [link](x) [5] and [1–3].",
+    "No markers at all, just [brackets] and [4 things].",
+])
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 1000])
+def test_a_streamed_answer_shows_the_final_answers_numbers_however_it_is_split(text, size):
+    contexts = [chunk(f"Passage {i}.", 10 * i, cid=str(i)) for i in range(5)]
+    stream = StreamRenumbering(len(contexts))
+    shown = "".join(stream.feed(text[at:at + size]) for at in range(0, len(text), size)) + stream.flush()
+    assert shown == parse_citations(text, contexts).text
+
+
+def test_a_streamed_marker_is_held_back_only_until_it_is_settled():
+    stream = StreamRenumbering(5)
+    assert stream.feed("Drift [") == "Drift "
+    assert stream.feed("3") == ""
+    assert stream.feed("] and `arr[") == "[1] and "  # an open code span on this line waits for its end
+    assert stream.feed("2]` done [3]\n") == "`arr[2]` done [1]\n"
+    assert stream.flush() == "" and stream.shown == "Drift [1] and `arr[2]` done [1]\n"
+    # a number naming no passage stays until the final answer drops it (the CLI then says it did)
+    assert stream.feed("Also [7, 4] and [9].") == "Also [2, 7] and [9]."
 
 
 def test_citations_without_markers_and_with_no_contexts():

@@ -9,10 +9,12 @@ import shutil
 import pytest
 from conftest import CHROMIUM, CHROMIUM_ARGS, NOTES_FILE, page_over, serving
 
-from assistant.ui.feedback import gold_candidates
-from assistant.ui.render import answer_html, cited_lines, passage_html
+from assistant.ui.feedback import feedback_record, gold_candidates, read_feedback
+from assistant.ui.render import answer_html, cited_lines, follow_up_questions, passage_html, resolved_question
 
 DRIFT = "Explain concept drift vs data drift"
+FOLLOW_UP = "and how do I detect it?"
+IMBALANCE = "How do I handle class imbalance?"
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +70,103 @@ def test_unanswerable_question_renders_the_abstained_state(at):
     assert any("don't cover this" in w.value for w in at.warning)
     follow_ups = [b for b in at.button if b.label.startswith("What do my notes say about")]
     assert follow_ups and not at.expander
+    topics = [as_shown(b.label).removeprefix("What do my notes say about ") for b in follow_ups]
+    assert len(set(topics)) == len(topics) and not any(re.match(r"\d", t) for t in topics)  # no "1. X" twice
     follow_ups[0].click().run()  # a closest topic is a question to ask
     assert not at.exception and len(at.session_state.messages) == 4
+
+
+def shown_numbers(html: str) -> list[int]:
+    """The citation badges of an answer, in the order they first appear."""
+    return list(dict.fromkeys(int(n) for n in re.findall(r'title="source (\d+)"', html)))
+
+
+def test_three_turns_come_in_order_above_the_question_box_pinned_at_page_level(at):
+    for question in (DRIFT, FOLLOW_UP, IMBALANCE):
+        ask(at, question)
+    assert [m.name for m in at.chat_message] == ["user", "assistant"] * 3
+    assert [t.value for t in at.text] == [DRIFT, FOLLOW_UP, IMBALANCE]  # each question as typed, in order
+    # the box is called at page level, outside the tabs: Streamlit pins it to the bottom of the window
+    (box,) = at.chat_input
+    assert box.proto.is_auto_positioned_at_bottom
+    assert not at.main.chat_input and not at.sidebar.chat_input and not at.tabs[0].chat_input
+    # the follow-up says what it was answered as, as text
+    answering = [as_shown(c.value) for c in at.caption if c.value.startswith("Answering")]
+    assert answering == ["Answering: How do I detect concept drift vs data drift?"]
+
+
+def test_citations_are_numbered_in_order_of_first_use_in_the_answer_and_its_sources(at):
+    ask(at, DRIFT)  # retrieval ranks its cited passages 1, 2 and 4
+    answer = at.session_state.messages[-1]["answer"]
+    html = next(h.value for h in at.get("html") if "Concept Drift:" in h.value and "<mark>" not in h.value)
+    numbers = shown_numbers(html)
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3
+    assert [e.label[:3] for e in at.expander] == [f"[{n}]" for n in numbers]  # the sources, 1..n
+    # renumbered, not re-ranked: a citation still opens the passage it quotes
+    contexts = [c["id"] for c in answer["contexts"]]
+    assert any(contexts.index(c["chunk"]["id"]) + 1 != c["n"] for c in answer["citations"])
+    for label, citation in zip(at.expander, answer["citations"], strict=True):
+        assert citation["chunk"]["source"] in as_shown(label.label)
+
+
+def test_blank_input_is_no_question(at):
+    ask(at, "  \n\t ")
+    assert not at.chat_message and not at.error and at.session_state.messages == []
+    assert any(b.label == DRIFT for b in at.button)  # still the empty chat, with its starters
+
+
+def test_a_question_whose_page_run_was_stopped_is_answered_by_the_next(at):
+    at.session_state["asking"] = DRIFT  # left by a run stopped mid-answer (a tab switched, a setting changed)
+    at.run()
+    assert not at.exception and [m["content"] for m in at.session_state.messages][:1] == [DRIFT]
+    at.run()
+    assert len(at.session_state.messages) == 2  # answered once
+
+
+def test_the_evaluation_tab_has_no_question_box_and_the_chat_tab_gets_it_back(at):
+    ask(at, DRIFT)
+    at.session_state["view"] = "Evaluation"
+    at.run()
+    assert not at.exception and not at.chat_input
+    assert any("No evaluation runs yet" in i.value for i in at.info)
+    at.session_state["view"] = "Chat"
+    at.run()
+    assert len(at.chat_input) == 1 and [m.name for m in at.chat_message] == ["user", "assistant"]
+
+
+def test_feedback_on_a_follow_up_stores_and_exports_the_question_it_answered(at, app_env):
+    ask(at, DRIFT)
+    ask(at, FOLLOW_UP)
+    at.get("feedback")[1].set_value(1).run()
+    assert not at.exception
+    path = app_env / "feedback" / "feedback.jsonl"
+    record = json.loads(path.read_text().splitlines()[-1])
+    assert record["question"] == "How do I detect concept drift vs data drift?" and record["asked"] == FOLLOW_UP
+    ask(at, "what hydration percentage should my sourdough loaf have?")
+    at.get("feedback")[2].set_value(0).run()  # a thumbs-down on an abstention: not exported
+    rows = gold_candidates(read_feedback(path))
+    assert FOLLOW_UP not in [r["question"] for r in rows]
+    assert "How do I detect concept drift vs data drift?" in [r["question"] for r in rows]
+    (export,) = at.sidebar.get("download_button")
+    assert export.label == f"Export {len(rows)} feedback item(s) as gold candidates"
+    assert len(rows) < len(read_feedback(path))  # the count is of rows exported, not of thumbs given
+
+
+def test_follow_up_helpers():
+    answer = {"question": FOLLOW_UP, "standalone_question": "How do I detect concept drift?", "text": "x [1]",
+              "citations": [{"chunk": {"heading_path": ["Drift"], "source": "a.md"}, "quote": "drift"}]}
+    assert resolved_question(answer) == "How do I detect concept drift?"
+    assert resolved_question({"question": "what is  drift?", "standalone_question": "what is drift?"}) is None
+    record = feedback_record(FOLLOW_UP, answer, 1)
+    assert (record["question"], record["asked"]) == ("How do I detect concept drift?", FOLLOW_UP)
+    assert feedback_record(DRIFT, {"text": "x"}, 0)["question"] == DRIFT  # an answer from before: as typed
+    # closest topics from several kinds of notes: numbered and bold headings, repeated last headings
+    topics = ["Key Components › 1. Amazon SageMaker", "Services › Amazon SageMaker", "Lecture 3 › 3.2 TCP",
+              "Services › 4. **Amazon S3:**", "query-processing.txt", "Lecture 3 – Transport layer (CN, week 3)",
+              "Domain 1: Data Preparation"]
+    assert [q.removeprefix("What do my notes say about ") for q in follow_up_questions(topics)] == [
+        "Amazon SageMaker?", "TCP?", "Amazon S3?", "query-processing.txt?", "Lecture 3 – Transport layer (CN, week 3)?",
+        "Domain 1: Data Preparation?"]
 
 
 def test_backend_error_shows_st_error_and_keeps_history(at):
@@ -172,6 +269,78 @@ def test_real_browser_asks_and_opens_a_citation(app_env, tmp_path):
         page.screenshot(path=str(tmp_path / "drift-answer.png"), full_page=True)
         browser.close()
     assert (tmp_path / "drift-answer.png").stat().st_size > 20_000
+
+
+# whether chat message n is in view as a reader needs it: its start on screen, above the question box,
+# and all of it above the box, or, when it is too tall for that, starting near the top of the window
+SEEN = """n => {
+  const answer = document.querySelectorAll("[data-testid='stChatMessage']")[n]?.getBoundingClientRect();
+  const box = document.querySelector("[data-testid='stChatInput']")?.getBoundingClientRect();
+  if (!answer || !box) return false;
+  return answer.top >= 0 && answer.top < box.top && (answer.bottom <= box.top || answer.top <= 200);
+}"""
+
+OUT_OF_VIEW = """n => document.querySelectorAll("[data-testid='stChatMessage']")[n]?.getBoundingClientRect().top
+                    > window.innerHeight"""
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_real_browser_three_turns_keep_the_box_at_the_bottom_and_the_new_answer_in_view(app_env, tmp_path):
+    """Three questions in a 900 px window, the third asked after scrolling back up to the first answer:
+    each time the question box is on screen at the bottom and the new answer is in view (element boxes,
+    not timing; the page follows its own bottom unless scrolled away, then the app scrolls the new
+    question into view). The Evaluation tab has no box. The screenshot after the third turn is kept."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    with serving(app_env) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(url)
+        box = page.get_by_placeholder("Ask about your notes…")
+        box.wait_for(timeout=120_000)
+        messages = page.locator("[data-testid='stChatMessage']")
+        for n, question in enumerate((DRIFT, FOLLOW_UP, IMBALANCE), 1):
+            if n == 3:  # back up to read the first answer: the next one must still come into view
+                page.mouse.move(700, 400)
+                for _ in range(10):  # a late redraw can pull the page back to its bottom: scroll again
+                    page.mouse.wheel(0, -10_000)
+                    try:
+                        page.wait_for_function(OUT_OF_VIEW, arg=3, timeout=3_000)
+                        break
+                    except PlaywrightTimeout:
+                        continue
+                assert messages.nth(3).bounding_box()["y"] > 900  # the last answer is out of view now
+                # and read a moment, as a person does: Streamlit's own following of the page's bottom notices
+                # a scroll up only then (within 0.1 s), so the new turn must be brought into view by the app
+                page.wait_for_timeout(1_000)
+            box.fill(question)
+            box.press("Enter")
+            messages.nth(2 * n - 1).locator("[data-testid='stExpander']").first.wait_for(timeout=120_000)
+            page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60_000)
+            messages.nth(2 * n - 1).locator("[data-testid='stHtml']").first.wait_for(timeout=30_000)
+            # in view: the whole answer above the question box, or, if too tall for that, from its start
+            try:
+                page.wait_for_function(SEEN, arg=2 * n - 1, timeout=30_000)
+            except PlaywrightTimeout:
+                page.screenshot(path=str(tmp_path / f"turn-{n}-not-in-view.png"))  # the assertion says where it is
+            question_box, answer = box.bounding_box(), messages.nth(2 * n - 1).bounding_box()
+            assert question_box["y"] >= 0 and question_box["y"] + question_box["height"] <= 900, question_box
+            assert 0 <= answer["y"] < question_box["y"], (n, answer, question_box)  # its start is on screen
+            fits = answer["y"] + answer["height"] <= question_box["y"]  # and all of it, above the box
+            assert fits or answer["y"] <= 200, (n, answer, question_box)  # or as much as the window holds
+            assert messages.count() == 2 * n
+            assert messages.nth(2 * n - 2).locator("[data-testid='stText']").inner_text() == question
+        page.screenshot(path=str(tmp_path / "three-turns.png"))
+        page.get_by_role("tab", name="Evaluation").click()
+        page.get_by_text("No evaluation runs yet").wait_for(timeout=30_000)
+        box.wait_for(state="detached", timeout=30_000)  # no box here: its question would be answered out of sight
+        page.get_by_role("tab", name="Chat").click()
+        box.wait_for(timeout=30_000)
+        assert messages.count() == 6
+        browser.close()
+    print(f"screenshot in {tmp_path}")
+    assert (tmp_path / "three-turns.png").stat().st_size > 20_000
 
 
 def test_reindex_button_updates_the_index_in_place(at):

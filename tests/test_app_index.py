@@ -341,7 +341,7 @@ def test_real_browser_two_tabs_ask_at_once_after_a_note_changed(folders, embedde
             answer.filter(has_text="Concept Drift:").first.wait_for(timeout=120_000)
             idle(tab)
             tab.screenshot(path=str(tmp_path / f"tab-{n + 1}.png"), full_page=True)
-        said = [tab.locator("[data-testid='stMain']").inner_text() for tab in tabs]
+        said = [tab.locator("[data-testid='stMainBlockContainer']").inner_text() for tab in tabs]
         problems = [errors_on(tab) for tab in tabs]
         browser.close()
     print(f"screenshots in {tmp_path}")
@@ -434,7 +434,7 @@ def test_real_browser_read_only_index_with_changed_notes_still_answers(folders, 
             answer = tab.locator("[data-testid='stChatMessage']").nth(1).locator("[data-testid='stHtml']")
             answer.filter(has_text="Concept Drift:").first.wait_for(timeout=120_000)
             idle(tab)
-            text = tab.locator("[data-testid='stMain']").inner_text()
+            text = tab.locator("[data-testid='stMainBlockContainer']").inner_text()
             problems = errors_on(tab)
             tab.screenshot(path=str(tmp_path / "read-only.png"), full_page=True)
             browser.close()

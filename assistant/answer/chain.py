@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assistant.answer import followup
-from assistant.answer.citations import parse_citations
+from assistant.answer.citations import StreamRenumbering, parse_citations
 from assistant.answer.compose import Composer
 from assistant.answer.gate import Gate, Vocabulary, evidence
 from assistant.answer.prompting import load_prompt
@@ -157,16 +157,21 @@ def run(
     if draft.notice:
         notices.append(draft.notice)
     pieces: list[str] = []
+    # the streamed text shows the numbers the final answer will (1..n in order of first use)
+    shown = StreamRenumbering(len(draft.contexts))
     try:
         for piece in composer.stream(draft):
             if piece:
                 pieces.append(piece)
-                yield piece
+                if settled := shown.feed(piece):
+                    yield settled
     except BackendError as exc:
-        exc.partial = "".join(pieces)
+        exc.partial = shown.shown + shown.flush()
         raise
     except Exception as exc:  # a backend bug must still reach the user as one clear line
-        raise BackendError(f"The {composer.name} backend failed: {exc}", "".join(pieces)) from exc
+        raise BackendError(f"The {composer.name} backend failed: {exc}", shown.shown + shown.flush()) from exc
+    if rest := shown.flush():
+        yield rest
     raw = "".join(pieces).strip()
     tokens_in, tokens_out = composer.usage(draft, raw)
     contexts = draft.contexts

@@ -5,6 +5,12 @@ logged (a model inventing ``[7]`` out of five passages must not send the student
 place). Each citation carries the passage's sentence(s) that the citing sentences rely on,
 verbatim from the passage, so the UI can highlight them; a quotation the answer puts in quote
 marks is checked to really occur in the cited passage.
+
+The backend numbers passages by retrieval rank, so an answer citing the first, second and fourth
+shows ``[1] [2] [4]``, or ``[3]`` before ``[1]`` when it follows the notes' reading order. A reader
+sees the citations numbered 1..n in order of first use instead: `parse_citations` renumbers the
+text and its citations, and `StreamRenumbering` gives the streamed text the same numbers as it is
+written, so the CLI, which prints the stream, and the UI agree with the final answer.
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ _SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?](?!\d)|\n|$)")
 _TAIL_MARKERS = re.compile(r"(?:[ \t]*\[\s*\d{1,3}(?:\s*(?:,|-|–)\s*\d{1,3})*\s*,?\s*\])+")
 
 
+# what may still become a marker once more text streams in ("[", "[1", "[1, 2-")
+_OPEN_MARKER = re.compile(r"\[[\s\d,\-–]*")
+
+
 
 
 @dataclass
@@ -48,8 +58,8 @@ class ParsedAnswer:
     """An answer text after its markers were checked.
 
     Attributes:
-        text: The text with invalid markers removed.
-        citations: One per distinct valid marker, in order of first use.
+        text: The text with invalid markers removed and the others renumbered 1..n in order of first use.
+        citations: One per distinct valid marker, in order of first use (numbered 1..n).
         dropped: Marker numbers that named no passage.
         unverified_quotes: Quoted passages ("...") not found in the passage they cite.
     """
@@ -72,6 +82,94 @@ def marker_numbers(body: str) -> list[int]:
         if part.isdigit():
             numbers.append(int(part))
     return numbers
+
+
+def renumbered_marker(numbers: list[int], passages: int, mapping: dict[int, int],
+                      keep_unknown: bool = False) -> str | None:
+    """A marker's text once renumbered: None when it stays as written.
+
+    Numbers naming a passage (1..``passages``) are given the next free number on first use
+    (``mapping`` is updated: backend number -> shown number); the others are dropped.
+
+    Args:
+        numbers: The marker's numbers as the backend wrote them (see `marker_numbers`).
+        passages: How many passages the backend was shown.
+        mapping: The numbers given so far, in order of first use; extended here.
+        keep_unknown: Keep numbers naming no passage as written (while streaming: the final answer
+            drops them and says so).
+
+    Returns:
+        ``"[1, 3]"``, ``""`` when nothing in it names a passage, or None when the marker reads the
+        same after renumbering (``[1]`` while 1 stays 1; ``[2-3]`` while 2 and 3 stay).
+
+    >>> mapping = {}
+    >>> renumbered_marker([4], 5, mapping), renumbered_marker([2, 4], 5, mapping), renumbered_marker([9], 5, mapping)
+    ('[1]', '[1, 2]', '')
+    """
+    valid = [n for n in numbers if 1 <= n <= passages]
+    for n in valid:
+        mapping.setdefault(n, len(mapping) + 1)
+    kept = len(valid) == len(numbers) or keep_unknown
+    if numbers and kept and all(mapping.get(n, n) == n for n in numbers):
+        return None
+    shown = sorted({mapping.get(n, n) for n in (numbers if keep_unknown else valid)})
+    return "[" + ", ".join(str(n) for n in shown) + "]" if shown else ""
+
+
+def _masked(text: str) -> str:
+    """The text with the brackets inside code blanked out: ``arr[1]`` in code is not a citation."""
+    return CODE.sub(lambda m: re.sub(r"[\[\]]", " ", m.group(0)), text)
+
+
+class StreamRenumbering:
+    """An answer's markers renumbered as it streams, the way `parse_citations` numbers the whole answer.
+
+    A marker is rewritten once it is complete and it is known whether it stands in code: text from a
+    "[" that may still become a marker, or from an odd backtick on the line being written (a code
+    span that may still close), is held back until the next piece settles it, or `flush`. A number
+    naming no passage stays as written: the final answer drops it, and the CLI says so.
+    """
+
+    def __init__(self, passages: int) -> None:
+        """Renumber the markers of an answer written from ``passages`` numbered passages."""
+        self.passages = passages
+        self.mapping: dict[int, int] = {}
+        self._text = ""
+        self._sent = 0
+        self.shown = ""  # everything released so far
+
+    def feed(self, piece: str) -> str:
+        """Take the next piece; returns the text now settled (possibly "")."""
+        self._text += piece
+        end = len(self._text)
+        line = self._text.rfind("\n") + 1
+        if self._text.count("`", line) % 2:
+            end = self._text.rindex("`")
+        opening = self._text.rfind("[", self._sent, end)
+        if opening >= 0 and _OPEN_MARKER.fullmatch(self._text, opening, end):
+            end = opening
+        return self._release(end)
+
+    def flush(self) -> str:
+        """The rest, once the answer is complete."""
+        return self._release(len(self._text))
+
+    def _release(self, end: int) -> str:
+        if end <= self._sent:
+            return ""
+        masked = _masked(self._text[:end])
+        out, at = [], self._sent
+        for match in MARKER.finditer(masked, self._sent):
+            replacement = renumbered_marker(marker_numbers(match.group(1)), self.passages, self.mapping,
+                                            keep_unknown=True)
+            if replacement is not None:
+                out += [self._text[at:match.start()], replacement]
+                at = match.end()
+        out.append(self._text[at:end])
+        self._sent = end
+        released = "".join(out)
+        self.shown += released
+        return released
 
 
 def _normalized(text: str) -> str:
@@ -121,6 +219,9 @@ def _best_units(claim: str, units: list[Unit]) -> list[Unit]:
 def parse_citations(text: str, contexts: list[RetrievedChunk]) -> ParsedAnswer:
     """Resolve every ``[n]`` marker of an answer against the passages ``[1]..[len(contexts)]``.
 
+    The markers that remain are renumbered 1..n in order of first use (`renumbered_marker`), in the
+    text and in the citations: ``[1] [2] [4]`` reads ``[1] [2] [3]``.
+
     Args:
         text: The backend's answer.
         contexts: The passages in the order they were numbered for the backend.
@@ -133,28 +234,29 @@ def parse_citations(text: str, contexts: list[RetrievedChunk]) -> ParsedAnswer:
     order: list[int] = []
     dropped: list[int] = []
     unverified: list[str] = []
-    removals: list[tuple[int, int, str]] = []
+    markers: list[tuple[int, int, list[int]]] = []
+    tidy = False  # a marker lost numbers: tidy the spaces and brackets it leaves
     # code (`arr[1]`, fenced blocks) holds brackets that are not citations: blank it out for matching
-    masked = CODE.sub(lambda m: re.sub(r"[\[\]]", " ", m.group(0)), text)
+    masked = _masked(text)
     blocks = [(m.start(), m.end()) for m in _FENCED.finditer(text)]
-    for sentence, markers in _claims(masked):
+    for sentence, found in _claims(masked):
         claim = sentence
-        if markers and not tokens(MARKER.sub(" ", sentence)):
+        if found and not tokens(MARKER.sub(" ", sentence)):
             # a marker alone under a fenced block cites the block ("```bash ... ```" then "[1]")
-            at = markers[0][0]
+            at = found[0][0]
             before = [b for b in blocks if b[1] <= at and not masked[b[1]:at].strip()]
             if before:
                 claim = masked[before[-1][0]:before[-1][1]]
         quoted = _QUOTED.findall(sentence)
-        for start, end, body in markers:
+        for start, end, body in found:
             numbers = marker_numbers(body)
+            markers.append((start, end, numbers))
             valid = [n for n in numbers if 1 <= n <= len(contexts)]
             bad = [n for n in numbers if n not in valid]
             if bad or not numbers:
+                tidy = True
                 dropped.extend(bad)
                 log.warning("dropped citation marker %r: only [1]..[%d] exist", text[start:end], len(contexts))
-                replacement = "[" + ", ".join(str(n) for n in valid) + "]" if valid else ""
-                removals.append((start, end, replacement))
             for q in quoted:
                 if valid and not any(quote_occurs(q, contexts[n - 1].text) for n in valid) and q not in unverified:
                     unverified.append(q)
@@ -166,9 +268,12 @@ def parse_citations(text: str, contexts: list[RetrievedChunk]) -> ParsedAnswer:
                 for unit in _best_units(claim, units[n - 1]):
                     if unit not in quotes[n]:
                         quotes[n].append(unit)
-    for start, end, replacement in sorted(removals, reverse=True):
+    mapping: dict[int, int] = {}
+    rewrites = [(start, end, new) for start, end, numbers in markers
+                if (new := renumbered_marker(numbers, len(contexts), mapping)) is not None]
+    for start, end, replacement in sorted(rewrites, reverse=True):
         text = text[:start] + replacement + text[end:]
-    if removals:
+    if tidy:
         text = re.sub(r"\(\s*(?:see\s*)?\)", "", text)
         text = re.sub(r"[ \t]+([.,;:!?)])", r"\1", re.sub(r"[ \t]{2,}", " ", text))
     citations = []
@@ -176,7 +281,7 @@ def parse_citations(text: str, contexts: list[RetrievedChunk]) -> ParsedAnswer:
         chunk = contexts[n - 1]
         picked = sorted(quotes[n], key=lambda u: (u.line, chunk.text.find(u.raw)))
         citations.append(Citation(
-            n=n, chunk=chunk, quote="\n".join(dict.fromkeys(u.raw for u in picked)),
+            n=mapping[n], chunk=chunk, quote="\n".join(dict.fromkeys(u.raw for u in picked)),
             start_line=picked[0].line if picked else chunk.start_line,
             end_line=max(u.last_line for u in picked) if picked else chunk.end_line,
         ))

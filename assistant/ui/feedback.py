@@ -9,10 +9,22 @@ from pathlib import Path
 
 
 def feedback_record(question: str, answer: Mapping, score: int, comment: str = "") -> dict:
-    """One feedback line: the question, the answer, how it was made, its sources, and the thumbs."""
+    """One feedback line: the question, the answer, how it was made, its sources, and the thumbs.
+
+    The question stored is the one the answer was searched for: a follow-up ("and how do I detect
+    it?") means nothing without its conversation, so its rewrite (the answer's
+    ``standalone_question``) is kept, and what was typed goes in ``asked``.
+
+    Args:
+        question: The question as typed.
+        answer: The answer (`Answer.to_dict`).
+        score: The thumb: 1 up, 0 down.
+        comment: The student's words, if any.
+    """
     return {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "question": question,
+        "question": answer.get("standalone_question") or question,
+        "asked": question,
         "answer": answer.get("text", ""),
         "abstained": bool(answer.get("abstained")),
         "backend": answer.get("backend", ""),

@@ -433,6 +433,43 @@ def cited_lines(quote: str, passage: str, start_line: int) -> list[int]:
             if line and (line in exact or any(q in line for q in partial))]
 
 
+# a heading's own list or section number ("1. ", "2) ", "3.2 "), which a question does not say
+_ENUMERATOR = re.compile(r"^\s*(?:\d{1,3}(?:\.\d{1,3})*[.)]|\d{1,3}(?:\.\d{1,3})+)\s+")
+
+
 def follow_up_question(topic: str) -> str:
-    """A question to ask about one of the closest topics: its last heading."""
-    return f"What do my notes say about {topic.split(' › ')[-1]}?"
+    """A question to ask about one of the closest topics: its last heading, as a person would say it.
+
+    The heading's list number and its bold markers and closing colon go ("4. **Amazon S3:**" is
+    asked about as "Amazon S3").
+
+    >>> follow_up_question("Key Components of SageMaker › 5. SageMaker Feature Store")
+    'What do my notes say about SageMaker Feature Store?'
+    """
+    last = topic.split(" › ")[-1]
+    name = _ENUMERATOR.sub("", re.sub(r"\*\*|__", "", last)).strip().rstrip(":").strip()
+    return f"What do my notes say about {name or last.strip()}?"
+
+
+def follow_up_questions(topics: Iterable[str]) -> list[str]:
+    """One question per closest topic, each asked once (two sections can end in the same heading).
+
+    >>> follow_up_questions(["A › 1. Amazon SageMaker", "B › Amazon SageMaker", "B › Glue"])
+    ['What do my notes say about Amazon SageMaker?', 'What do my notes say about Glue?']
+    """
+    questions: dict[str, str] = {}
+    for topic in topics:
+        question = follow_up_question(topic)
+        questions.setdefault(question.casefold(), question)
+    return list(questions.values())
+
+
+def resolved_question(answer: Mapping) -> str | None:
+    """The question an answer was searched for, when it is not what was typed (a follow-up rewritten).
+
+    >>> resolved_question({"question": "and how do I detect it?", "standalone_question": "How do I detect drift?"})
+    'How do I detect drift?'
+    """
+    standalone = (answer.get("standalone_question") or "").strip()
+    typed = " ".join((answer.get("question") or "").split())
+    return standalone if standalone and standalone != typed else None
