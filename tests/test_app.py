@@ -14,6 +14,8 @@ from assistant.ui.render import answer_html, cited_lines, follow_up_questions, p
 
 DRIFT = "Explain concept drift vs data drift"
 FOLLOW_UP = "and how do I detect it?"
+# the follow-up as answered: both sides of the comparison asked about together, not compared again
+RESOLVED = "how do I detect concept drift and data drift?"
 IMBALANCE = "How do I handle class imbalance?"
 
 
@@ -92,7 +94,7 @@ def test_three_turns_come_in_order_above_the_question_box_pinned_at_page_level(a
     assert not at.main.chat_input and not at.sidebar.chat_input and not at.tabs[0].chat_input
     # the follow-up says what it was answered as, as text
     answering = [as_shown(c.value) for c in at.caption if c.value.startswith("Answering")]
-    assert answering == ["Answering: How do I detect concept drift vs data drift?"]
+    assert answering == [f"Answering: {RESOLVED}"]
 
 
 def test_citations_are_numbered_in_order_of_first_use_in_the_answer_and_its_sources(at):
@@ -141,12 +143,12 @@ def test_feedback_on_a_follow_up_stores_and_exports_the_question_it_answered(at,
     assert not at.exception
     path = app_env / "feedback" / "feedback.jsonl"
     record = json.loads(path.read_text().splitlines()[-1])
-    assert record["question"] == "How do I detect concept drift vs data drift?" and record["asked"] == FOLLOW_UP
+    assert record["question"] == RESOLVED and record["asked"] == FOLLOW_UP
     ask(at, "what hydration percentage should my sourdough loaf have?")
     at.get("feedback")[2].set_value(0).run()  # a thumbs-down on an abstention: not exported
     rows = gold_candidates(read_feedback(path))
     assert FOLLOW_UP not in [r["question"] for r in rows]
-    assert "How do I detect concept drift vs data drift?" in [r["question"] for r in rows]
+    assert RESOLVED in [r["question"] for r in rows]
     (export,) = at.sidebar.get("download_button")
     assert export.label == f"Export {len(rows)} feedback item(s) as gold candidates"
     assert len(rows) < len(read_feedback(path))  # the count is of rows exported, not of thumbs given
