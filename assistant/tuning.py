@@ -10,8 +10,10 @@ Measuring commands (run from the repository root):
 
 * retrieval quality (recall@5, MRR@5, hit@5, gold and held-out):
   ``.venv/bin/python eval/bench_retrieval.py`` and ``... eval/bench_retrieval.py --gold eval/holdout.jsonl``
-* answers (evidence coverage, abstention, citations): ``.venv/bin/python eval/bench_answers.py``
-  (``--gold eval/holdout.jsonl`` for the check)
+* answers (evidence coverage, answer words, abstention, citations): ``.venv/bin/python eval/bench_answers.py``
+  (``--gold eval/holdout.jsonl`` for the check); on every note set ``.venv/bin/python eval/bench_corpora.py``
+* a trial value of an answer setting on every note set without a code change (coverage and answer words):
+  ``.venv/bin/python eval/sweep_answers.py '{"WORD_BUDGET": 120}' --index-root /tmp/sweep``
 * speed and memory: ``.venv/bin/python eval/bench_speed.py``; at 10x/100x the notes:
   ``.venv/bin/python eval/bench_scale.py --copies 1,10,100``
 * the coverage gate's weights are fitted, not tuned by hand: ``.venv/bin/python eval/calibrate_abstention.py``

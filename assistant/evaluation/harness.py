@@ -139,7 +139,9 @@ def answer_words(text: str, notice: str = "") -> int:
     body = text.rstrip()
     if notice and body.endswith(notice.strip()):
         body = body[: len(body) - len(notice.strip())]
-    return sum(any(c.isalnum() for c in token) for token in _MARKERS.sub(" ", body).split())
+    from assistant.text.words import reader_words
+
+    return reader_words(_MARKERS.sub(" ", body))
 
 
 def word_spread(counts: Sequence[int]) -> tuple[float, float]:

@@ -58,15 +58,15 @@ class ExtractiveComposer:
 
     name = "extractive"
 
-    def __init__(self, embedder: Callable[[], Embedder], word_budget: int = tuning.WORD_BUDGET,
+    def __init__(self, embedder: Callable[[], Embedder], word_budget: int | None = None,
                  cache_size: int = 20_000,
                  line_vectors: Callable[[RetrievedChunk], dict[int, np.ndarray] | None] | None = None) -> None:
         """Keep a handle on the embedding model (loaded on first use).
 
         Args:
             embedder: Returns the loaded embedder (the index's own model).
-            word_budget: Longest answer about one topic, in words (lead-ins included); a
-                comparison has `tuning.COMPARISON_WORDS` for its sides and contrast.
+            word_budget: Longest answer about one topic, in words (lead-ins included); None:
+                `tuning.WORD_BUDGET`. A comparison has `tuning.COMPARISON_WORDS` for its sides and contrast.
             cache_size: Line vectors (fallback path) kept in memory.
             line_vectors: A passage's stored token vectors per file line (see `embedding.lines`);
                 without it, or where it returns None, lines are embedded (and cached) instead.
@@ -169,7 +169,7 @@ class ExtractiveComposer:
             return title
         return " ".join(words[:-1])
 
-    def compose(self, question: str, contexts: Sequence[RetrievedChunk], max_words: int = tuning.WORD_BUDGET) -> str:
+    def compose(self, question: str, contexts: Sequence[RetrievedChunk], max_words: int = 150) -> str:
         """The whole answer (markdown with ``[n]`` markers), or "" when no sentence qualifies.
 
         Args:
@@ -177,7 +177,7 @@ class ExtractiveComposer:
             contexts: The passages, numbered ``[1]..[n]`` in this order.
             max_words: Longest answer the prompt template asks for.
         """
-        budget = min(self.word_budget_limit, max_words)
+        budget = min(self.word_budget_limit or tuning.WORD_BUDGET, max_words)
         how_to = code_intent(question)
         # code is quoted only for a question that asks how to do something (or for a command); for
         # any other question a code block speaks through the lines that explain (comments, prose

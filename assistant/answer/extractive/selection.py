@@ -9,7 +9,7 @@ import numpy as np
 
 from assistant import tuning
 from assistant.text.sentences import GENERIC_LABELS, Unit, split_sentences
-from assistant.text.words import jaccard, salient
+from assistant.text.words import jaccard, reader_words, salient
 
 
 @lru_cache(maxsize=50_000)
@@ -44,8 +44,8 @@ def names_asked(question: str, unit: Unit) -> float:
 def shown_words(unit: Unit) -> int:
     """Words a unit costs in the answer (a line as shown, cut by `shorten`; code and rows whole)."""
     if unit.kind != "text":
-        return len(unit.text.split())
-    return len(shorten(unit.text).split())
+        return reader_words(unit.text)
+    return reader_words(shorten(unit.text))
 
 
 def _said_share(words: frozenset[str], said: set[str]) -> float:
@@ -92,7 +92,7 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
             continue
         size = shown_words(units[best])
         if leads is not None and leads[best] not in shown:
-            size += len(leads[best].split())
+            size += reader_words(leads[best])
         if used + size > budget and picked:
             continue
         picked.append(best)
