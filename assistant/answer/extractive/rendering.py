@@ -165,9 +165,12 @@ def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[Retr
         last = groups[-1][1][-1] if groups else None
         same_table = (last is not None and unit.kind == last.kind == "row" and unit.chunk == last.chunk
                       and unit.parent_line == last.parent_line)
-        joins = (groups and unit.kind == "code" and last.kind == "text" and unit_lead == groups[-1][0]  # its command
-                 or same_table
-                 or (groups and unit.kind in _LINES and last.kind in _LINES and unit_lead == groups[-1][0]
+        same_lead = bool(groups) and unit_lead == groups[-1][0]
+        joins = (same_table
+                 # a command under the lines it belongs to
+                 or (same_lead and unit.kind == "code" and last.kind == "text")
+                 # lines under one lead-in that sit close together in the notes
+                 or (same_lead and unit.kind in _LINES and last.kind in _LINES
                      and unit.line - last.last_line <= tuning.GROUP_LINE_GAP))
         if joins:
             groups[-1][1].append(unit)
