@@ -481,3 +481,48 @@ def test_unknown_words_count_by_how_central_they_are_to_the_question(embedder):
     assert vocab.unknown_terms(rush) == ["hammered"]
     assert asked == 1.0 and unknown_term(rush, vocab, embedder) == 0.0
     assert unknown_term("PODMAN vs Docker", vocab, embedder) == asked
+
+
+CANVAS = ("- **Sharing:** Analysts share Canvas models with data scientists.\n"
+          "- **SageMaker Canvas:** A no-code interface for building models.\n"
+          "- **Example:** A SageMaker Canvas model predicts churn.")
+
+
+def test_the_entry_a_question_names_is_told_from_lines_beside_it():
+    from assistant.answer.extractive.selection import names_asked
+
+    units = passage_units(chunk(CANVAS, heading=("Tools", "SageMaker Canvas")), 0)
+    # every line sits under "SageMaker Canvas"; only the second is the notes' entry for it, and a
+    # lead-in that names a kind of line ("Example") names nothing
+    assert [names_asked("what is sagemaker canvas?", u) for u in units] == [0.0, 1.0, 0.0]
+    assert names_asked("what does canvas do?", units[1]) == 0.5
+
+
+def test_a_lead_in_counts_against_the_budget_once():
+    import numpy as np
+
+    from assistant.answer.extractive.selection import select
+
+    text = ("- **Data Drift:** Inputs change over time.\n"        # 4 words + "Data Drift" (2)
+            "- **Data Drift:** Alert when inputs shift.\n"         # 4 words, same lead-in
+            "- **Concept Drift:** The target relation changes.")  # 4 words + 2
+    units = passage_units(chunk(text), 0)
+    scores = np.array([1.0, 0.9, 0.8])
+    leads = ["Data Drift", "Data Drift", "Concept Drift"]
+    # without lead-ins all three lines fit in 12 words; with them the third one's lead-in does not
+    assert select(scores, units, budget=12, floor=0.0) == [0, 1, 2]
+    assert select(scores, units, budget=12, floor=0.0, leads=leads) == [0, 1]
+    assert select(scores, units, budget=16, floor=0.0, leads=leads) == [0, 1, 2]
+
+
+def test_bullets_come_most_relevant_first_and_a_lead_in_keeps_its_lines_in_reading_order():
+    from assistant.answer.extractive.rendering import render
+
+    text = ("- **Studio:** SageMaker hosts many tools.\n"
+            "- **Canvas:** A no-code interface.\n"
+            "- **Canvas:** Models can be shared.")
+    units = passage_units(chunk(text, heading=("Tools",)), 0)
+    # picked best first: the Canvas lines (the later one first), then the Studio line
+    parts = render(units, [2, 1, 0], [chunk(text, heading=("Tools",))])
+    assert parts == ["- **Canvas:** A no-code interface. [1] Models can be shared. [1]",
+                     "- **Studio:** SageMaker hosts many tools. [1]"]

@@ -14,7 +14,7 @@ from test_cli import env_for
 
 from assistant.cli import main
 from assistant.evaluation.gold import GoldItem, load_gold
-from assistant.evaluation.harness import Row, Variant, load_variants, run, summarize
+from assistant.evaluation.harness import Row, Variant, answer_words, load_variants, run, summarize, word_spread
 from assistant.evaluation.ragas_metrics import NON_LLM_METRICS, Measured, NonLLMScorer
 
 FIVE = [
@@ -220,6 +220,16 @@ def test_unknown_variant_lists_what_exists():
 
 
 @pytest.mark.eval
+def test_answer_words_leave_out_markers_markdown_and_the_notice():
+    notice = "Quoted from your notes (extractive mode)."
+    text = "- **Data drift:** inputs change [1] [2]\n  - *Trade-offs:* slower [1, 3]\n| a | b |\n|---|---|"
+    # Data drift: inputs change Trade-offs: slower a b
+    assert answer_words(text) == 8
+    assert answer_words(text + "\n\n" + notice, notice) == 8
+    assert answer_words("") == 0
+    assert word_spread([10, 30, 20, 40]) == (25.0, 40.0) and word_spread([]) == (0.0, 0.0)
+
+
 def test_full_gold_set_quality_floors(notes_assistant):
     """The whole gold set through the harness: floors a little under the measured values (docs/benchmarks.md)."""
     from assistant.evaluation.gold import load_gold

@@ -10,6 +10,7 @@ is recorded as unmeasured with its reason and left out of the averages, with the
 from __future__ import annotations
 
 import math
+import re
 import statistics
 import time
 import tomllib
@@ -118,6 +119,36 @@ def evidence_covered(evidence: str, answer: str) -> bool:
     # tags in an evidence string copied from a note's source are not words an answer can state
     wanted = set(salient(without_html_tags(evidence)))
     return bool(wanted) and len(wanted & set(salient(answer))) / len(wanted) >= COVERED
+
+
+_MARKERS = re.compile(r"\[\d+(?:\s*[,;-]\s*\d+)*\]")
+
+
+def answer_words(text: str, notice: str = "") -> int:
+    """An answer's length as a reader counts it: words, without citation markers or the notice.
+
+    A word is a whitespace-separated token holding a letter or digit, so markdown alone ("-",
+    "|", "**", a table's "---|") is not a word, and ``[2]`` or ``[1, 3]`` markers are not either.
+    The notice ("Quoted from your notes ...") is shown with every extractive answer, not part of it:
+    it is left out when the text ends with it.
+
+    Args:
+        text: The answer text.
+        notice: The answer's notice, if the text may end with it.
+    """
+    body = text.rstrip()
+    if notice and body.endswith(notice.strip()):
+        body = body[: len(body) - len(notice.strip())]
+    from assistant.text.words import reader_words
+
+    return reader_words(_MARKERS.sub(" ", body))
+
+
+def word_spread(counts: Sequence[int]) -> tuple[float, float]:
+    """Median and 90th percentile (nearest rank) of answer lengths in words; (0, 0) for none."""
+    if not counts:
+        return 0.0, 0.0
+    return float(statistics.median(counts)), float(percentile(counts, 0.9))
 
 
 @dataclass

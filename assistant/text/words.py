@@ -94,3 +94,12 @@ def salient(text: str) -> list[str]:
 def jaccard(a: set | frozenset, b: set | frozenset) -> float:
     """Share of distinct words two texts have in common (1.0 for two empty texts)."""
     return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def reader_words(text: str) -> int:
+    """Words as a reader counts them: whitespace-separated tokens holding a letter or digit.
+
+    Markdown alone ("-", "|", "**", "—", "…") is not a word. Shared by the extractive answer's word
+    budget and the evaluation's answer length (`evaluation.harness.answer_words`).
+    """
+    return sum(any(c.isalnum() for c in token) for token in text.split())

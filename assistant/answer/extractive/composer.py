@@ -1,9 +1,10 @@
 """The default composer: no language model. It quotes the most relevant sentences of the notes.
 
 Every sentence of the retrieved passages is scored against the question (embedding similarity plus
-the share of the question's topic words it holds); the best ones are kept, without repeats, up to
-~150 words, and shown in reading order under short bold lead-ins, each cited. For a comparison
-("X vs Y") each side gets its own part, then the contrast if the notes state one.
+the share of the question's topic words it holds, and how well retrieval ranked its passage); the
+best ones are kept, without repeats, up to ~100 words as the reader counts them (lead-ins included),
+and shown under short bold lead-ins, the most relevant first, each cited. For a comparison ("X vs Y")
+each side gets its own part of ~150 words, then the contrast if the notes state one.
 
 Offline, deterministic and fast: sentence vectors are cached, so a warm answer costs one small
 embedding call for the question.
@@ -19,8 +20,8 @@ import numpy as np
 
 from assistant import tuning
 from assistant.answer.compose import Draft
-from assistant.answer.extractive.rendering import render, render_table
-from assistant.answer.extractive.selection import keyword_share, select, shown_words
+from assistant.answer.extractive.rendering import lead_in, render, render_table
+from assistant.answer.extractive.selection import keyword_share, names_asked, select, shown_words
 from assistant.answer.extractive.sides import (
     _phrase,
     asked_about,
@@ -57,14 +58,15 @@ class ExtractiveComposer:
 
     name = "extractive"
 
-    def __init__(self, embedder: Callable[[], Embedder], word_budget: int = tuning.WORD_BUDGET,
+    def __init__(self, embedder: Callable[[], Embedder], word_budget: int | None = None,
                  cache_size: int = 20_000,
                  line_vectors: Callable[[RetrievedChunk], dict[int, np.ndarray] | None] | None = None) -> None:
         """Keep a handle on the embedding model (loaded on first use).
 
         Args:
             embedder: Returns the loaded embedder (the index's own model).
-            word_budget: Longest answer, in words.
+            word_budget: Longest answer about one topic, in words (lead-ins included); None:
+                `tuning.WORD_BUDGET`. A comparison has `tuning.COMPARISON_WORDS` for its sides and contrast.
             cache_size: Line vectors (fallback path) kept in memory.
             line_vectors: A passage's stored token vectors per file line (see `embedding.lines`);
                 without it, or where it returns None, lines are embedded (and cached) instead.
@@ -167,7 +169,7 @@ class ExtractiveComposer:
             return title
         return " ".join(words[:-1])
 
-    def compose(self, question: str, contexts: Sequence[RetrievedChunk], max_words: int = tuning.WORD_BUDGET) -> str:
+    def compose(self, question: str, contexts: Sequence[RetrievedChunk], max_words: int = 150) -> str:
         """The whole answer (markdown with ``[n]`` markers), or "" when no sentence qualifies.
 
         Args:
@@ -175,7 +177,7 @@ class ExtractiveComposer:
             contexts: The passages, numbered ``[1]..[n]`` in this order.
             max_words: Longest answer the prompt template asks for.
         """
-        budget = min(self.word_budget_limit, max_words)
+        budget = min(self.word_budget_limit or tuning.WORD_BUDGET, max_words)
         how_to = code_intent(question)
         # code is quoted only for a question that asks how to do something (or for a command); for
         # any other question a code block speaks through the lines that explain (comments, prose
@@ -216,22 +218,30 @@ class ExtractiveComposer:
             similarity = similarity[:, keep]
             code, passage, length = code[keep], passage[keep], length[keep]
 
-        def scores(q: int) -> np.ndarray:
+        def scores(q: int, passage_weight: float = tuning.COMPARISON_PASSAGE_WEIGHT) -> np.ndarray:
             keywords = np.array([keyword_share(queries[q], u, h) for u, h in zip(units, headings, strict=True)])
-            return (similarity[q] + tuning.KEYWORD_WEIGHT * keywords + tuning.PASSAGE_WEIGHT * passage
+            return (similarity[q] + tuning.KEYWORD_WEIGHT * keywords + passage_weight * passage
                     - tuning.LENGTH_PENALTY * length + code)
 
         if not sides:
-            s = scores(0)
+            # the notes' entry on what is asked ("SageMaker Canvas: a no-code ...") before the lines
+            # that only sit under the same heading ("Sharing: analysts share Canvas models ...")
+            entry = np.array([names_asked(question, u) for u in units])
+            s = scores(0, tuning.PASSAGE_WEIGHT) + tuning.ENTRY_BONUS * entry
             floor = tuning.RELATIVE_FLOOR * float(s.max())
             if code.any():
                 # a how-to question is answered by a command: the best block is quoted even when a
                 # prose line that shares more of the question's words scores far above it
                 s[int(np.argmax(code > 0))] = max(float(s[int(np.argmax(code > 0))]), floor)
-            picked = select(s, units, budget, floor=floor)
+            # the budget is the words the reader reads: a lead-in's too, once per lead-in
+            leads = [lead_in(u, contexts[u.chunk].heading_path) for u in units]
+            picked = select(s, units, budget, floor=floor, leads=leads)
+            # the most relevant line leads (`select` picks by score less repetition, plus coherence)
+            picked.sort(key=lambda i: -s[i])
             return "\n".join(render(units, picked, contexts))
 
         # a comparison: each side's best sentences under the side's name, then the contrast
+        budget = min(tuning.COMPARISON_WORDS, max_words)
         parts: list[str] = []
         taken: list[int] = []
         # each line's own topic: the heading of its section, also inside a passage that merged sections

@@ -1,4 +1,4 @@
-"""How the picked lines are shown: bullets in reading order under their lead-ins, each cited."""
+"""How the picked lines are shown: bullets under their lead-ins, the most relevant first, each cited."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def _named(text: str) -> bool:
     return any(c.isalnum() for c in text)
 
 
-def _lead(unit: Unit, heading_path: Sequence[str]) -> str:
-    """A line's lead-in: its label, qualified by its topic when the label alone says little.
+def lead_in(unit: Unit, heading_path: Sequence[str]) -> str:
+    """A line's lead-in as shown: its label, qualified by its topic when the label alone says little.
 
     The topic is the nearest heading that names one: a template's section name ("Concept",
     "Key Commands") is passed over for the heading above it.
@@ -91,8 +91,8 @@ def _render_side(ordered: Sequence[Unit], lead: str) -> list[str]:
     loses the metric's name.
 
     The notes' own entry for the side (a line whose lead-in is exactly the side's name,
-    "Bagging: combine weak learners ...") opens the bullet; the other lines follow in reading
-    order.
+    "Bagging: combine weak learners ...") opens the bullet; the other lines follow as given (the
+    most relevant first).
     """
     out: list[str] = []
     head = ""
@@ -132,42 +132,54 @@ def render_table(units: Sequence[Unit], picked: Sequence[int], contexts: Sequenc
     ordered = sorted((units[i] for i in picked), key=lambda u: u.line)
     if not ordered:
         return []
-    return [_render_table(ordered, lead or _lead(ordered[0], contexts[ordered[0].chunk].heading_path))]
+    return [_render_table(ordered, lead or lead_in(ordered[0], contexts[ordered[0].chunk].heading_path))]
 
 
 def render(units: Sequence[Unit], picked: Sequence[int], contexts: Sequence[RetrievedChunk],
            lead: str | None = None) -> list[str]:
-    """Bullets for the picked lines in reading order, grouped under their lead-ins.
+    """Bullets for the picked lines, grouped under their lead-ins, the most relevant first.
+
+    Lines under one lead-in that sit close together in the notes form one bullet, in reading
+    order (a definition, then its example); the bullets come in the order of their best line in
+    ``picked``, so the line that answers the question leads and a line from a passage that
+    merely ranked high does not open the answer.
 
     Args:
         units: All candidate lines.
-        picked: Which ones to show.
+        picked: Which ones to show, the most relevant first (as `selection.select` returns them).
         contexts: The passages (for heading paths).
         lead: A comparison side's title: the side becomes one bullet, led by the side's name
             (or by a line's own lead-in that names the side: "PCA (Principal Component
             Analysis)"), its other lines sub-bullets. None: every line under its own lead-in.
     """
-    ordered = sorted((units[i] for i in picked),
-                     key=lambda u: (contexts[u.chunk].source, u.line, contexts[u.chunk].text.find(u.raw),
-                                  u.share))
     if lead is not None:
-        return _render_side(ordered, lead)
+        return _render_side([units[i] for i in dict.fromkeys(picked)], lead)
+    rank = {i: n for n, i in reversed(list(enumerate(picked)))}
+    ordered = sorted(rank, key=lambda i: (contexts[units[i].chunk].source, units[i].line,
+                                          contexts[units[i].chunk].text.find(units[i].raw), units[i].share))
     groups: list[tuple[str, list[Unit]]] = []
-    for unit in ordered:
-        unit_lead = _lead(unit, contexts[unit.chunk].heading_path)
+    best: list[int] = []  # each group's best rank
+    for i in ordered:
+        unit = units[i]
+        unit_lead = lead_in(unit, contexts[unit.chunk].heading_path)
         last = groups[-1][1][-1] if groups else None
         same_table = (last is not None and unit.kind == last.kind == "row" and unit.chunk == last.chunk
                       and unit.parent_line == last.parent_line)
-        if groups and unit.kind == "code" and not (last.kind == "text" and unit_lead == groups[-1][0]):
-            groups.append((unit_lead, [unit]))
-        elif groups and unit.kind == "code":
-            groups[-1][1].append(unit)  # the command under the lines it belongs to
-        elif same_table or (groups and unit.kind in _LINES and last.kind in _LINES and unit_lead == groups[-1][0]
-                            and unit.line - last.last_line <= tuning.GROUP_LINE_GAP):
+        same_lead = bool(groups) and unit_lead == groups[-1][0]
+        joins = (same_table
+                 # a command under the lines it belongs to
+                 or (same_lead and unit.kind == "code" and last.kind == "text")
+                 # lines under one lead-in that sit close together in the notes
+                 or (same_lead and unit.kind in _LINES and last.kind in _LINES
+                     and unit.line - last.last_line <= tuning.GROUP_LINE_GAP))
+        if joins:
             groups[-1][1].append(unit)
+            best[-1] = min(best[-1], rank[i])
         else:
             groups.append((unit_lead, [unit]))
-    return [_render_kind(group, group_lead) for group_lead, group in groups]
+            best.append(rank[i])
+    order = sorted(range(len(groups)), key=best.__getitem__)
+    return [_render_kind(groups[n][1], groups[n][0]) for n in order]
 
 
 def _render_kind(units: list[Unit], lead: str) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 
 from assistant import tuning
 from assistant.text.sentences import GENERIC_LABELS, Unit, split_sentences
-from assistant.text.words import jaccard, salient
+from assistant.text.words import jaccard, reader_words, salient
 
 
 @lru_cache(maxsize=50_000)
@@ -27,11 +27,25 @@ def keyword_share(query: str, unit: Unit, heading: str) -> float:
     return len(wanted & have) / len(wanted)
 
 
+def names_asked(question: str, unit: Unit) -> float:
+    """Share of a line's lead-in that the question says: 1.0 for the notes' entry on what is asked.
+
+    "**SageMaker Canvas:** A no-code interface ..." is the entry for "what is sagemaker canvas?";
+    "**Sharing:** analysts share Canvas models ..." names something else, and a lead-in that
+    names a kind of line ("Example:", "Use Cases:") names nothing.
+    """
+    label = unit.label.lower()
+    named = topic_words(unit.label)
+    if not named or label in GENERIC_LABELS:
+        return 0.0
+    return len(named & topic_words(question)) / len(named)
+
+
 def shown_words(unit: Unit) -> int:
     """Words a unit costs in the answer (a line as shown, cut by `shorten`; code and rows whole)."""
     if unit.kind != "text":
-        return len(unit.text.split())
-    return len(shorten(unit.text).split())
+        return reader_words(unit.text)
+    return reader_words(shorten(unit.text))
 
 
 def _said_share(words: frozenset[str], said: set[str]) -> float:
@@ -39,7 +53,7 @@ def _said_share(words: frozenset[str], said: set[str]) -> float:
 
 
 def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
-           taken: list[int] | None = None) -> list[int]:
+           taken: list[int] | None = None, leads: Sequence[str] | None = None) -> list[int]:
     """Greedy pick of the best sentences: above ``floor``, not redundant, within ``budget`` words.
 
     Maximal marginal relevance (Carbonell & Goldstein, 1998) on words: each step takes the line
@@ -55,6 +69,8 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
         budget: Words allowed for the picked sentences together.
         floor: Lowest score worth keeping.
         taken: Units already picked elsewhere (not repeated, and redundant with).
+        leads: Each unit's lead-in as the answer shows it: its words count against the budget
+            once, with the first picked line under it (None: only the lines' own words count).
 
     Returns:
         Positions of the picked units, in the order they were picked.
@@ -65,6 +81,7 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
     candidates = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] >= floor and int(i) not in taken]
     picked: list[int] = []
     topics: set[str] = set()  # lead-ins of this call's picks (another comparison side's are not this part's)
+    shown: set[str] = set()  # lead-ins already paid for
     used = 0
     while candidates and used < budget:
         gains = [float(scores[i]) - tuning.NOVELTY * _said_share(words[i], said)
@@ -74,10 +91,14 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
         if any(jaccard(words[best], words[j]) >= tuning.REDUNDANT for j in taken + picked):
             continue
         size = shown_words(units[best])
+        if leads is not None and leads[best] not in shown:
+            size += reader_words(leads[best])
         if used + size > budget and picked:
             continue
         picked.append(best)
         used += size
+        if leads is not None:
+            shown.add(leads[best])
         said |= words[best]
         if units[best].label and units[best].label.lower() not in GENERIC_LABELS:
             topics.add(units[best].label.lower())
