@@ -526,3 +526,16 @@ def test_bullets_come_most_relevant_first_and_a_lead_in_keeps_its_lines_in_readi
     parts = render(units, [2, 1, 0], [chunk(text, heading=("Tools",))])
     assert parts == ["- **Canvas:** A no-code interface. [1] Models can be shared. [1]",
                      "- **Studio:** SageMaker hosts many tools. [1]"]
+
+
+def test_a_defining_lead_in_under_the_section_named_by_the_question_is_its_entry():
+    from assistant.answer.extractive.selection import names_asked
+
+    notes = ("- **Description:** A service for detecting bias in models.\n"
+             "- **Example:** Clarify reports bias metrics after training.")
+    units = passage_units(chunk(notes, heading=("Services", "9. SageMaker Clarify")), 0)
+    # "Description:" says what the section's subject is; "Example:" stays a kind of line
+    assert [names_asked("what is sagemaker clarify?", u, "9. SageMaker Clarify") for u in units] == [1.0, 0.0]
+    # without the section title, or under a section about something else, it names nothing asked
+    assert names_asked("what is sagemaker clarify?", units[0]) == 0.0
+    assert names_asked("what is sagemaker clarify?", units[0], "Amazon Textract") == 0.0

@@ -226,7 +226,8 @@ class ExtractiveComposer:
         if not sides:
             # the notes' entry on what is asked ("SageMaker Canvas: a no-code ...") before the lines
             # that only sit under the same heading ("Sharing: analysts share Canvas models ...")
-            entry = np.array([names_asked(question, u) for u in units])
+            entry = np.array([names_asked(question, u, u.topic or (contexts[u.chunk].heading_path or [""])[-1])
+                              for u in units])
             s = scores(0, tuning.PASSAGE_WEIGHT) + tuning.ENTRY_BONUS * entry
             floor = tuning.RELATIVE_FLOOR * float(s.max())
             if code.any():

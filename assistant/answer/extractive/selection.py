@@ -27,14 +27,28 @@ def keyword_share(query: str, unit: Unit, heading: str) -> float:
     return len(wanted & have) / len(wanted)
 
 
-def names_asked(question: str, unit: Unit) -> float:
+#: lead-ins that say "what this section's subject is": under a heading naming the thing asked, the entry
+DEFINING_LABELS = frozenset({"description", "definition", "overview", "purpose", "explanation", "what it is"})
+
+
+def names_asked(question: str, unit: Unit, section: str = "") -> float:
     """Share of a line's lead-in that the question says: 1.0 for the notes' entry on what is asked.
 
     "**SageMaker Canvas:** A no-code interface ..." is the entry for "what is sagemaker canvas?";
     "**Sharing:** analysts share Canvas models ..." names something else, and a lead-in that
-    names a kind of line ("Example:", "Use Cases:") names nothing.
+    names a kind of line ("Example:", "Use Cases:") names nothing. A defining lead-in
+    ("**Description:** A service for detecting bias ...") under a section titled with the thing
+    asked ("9. SageMaker Clarify") is that thing's entry too: the section title names it.
+
+    Args:
+        question: The question.
+        unit: The line.
+        section: The title of the line's own section (its last heading), when known.
     """
     label = unit.label.lower()
+    if label in DEFINING_LABELS and section:
+        named = topic_words(section)
+        return len(named & topic_words(question)) / len(named) if named else 0.0
     named = topic_words(unit.label)
     if not named or label in GENERIC_LABELS:
         return 0.0
