@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.evaluation.gold import GoldItem, GoldSetError, decode
+from assistant.evaluation.gold import GoldItem, GoldSetError, decode, json_rows
 from assistant.evaluation.harness import LLM_BACKENDS, Row, Variant, evidence_covered, score_row
 
 KINDS = ("first", "pronoun", "ellipsis", "comparison", "shift", "after-abstention", "own-subject")
@@ -95,22 +95,9 @@ def load_conversations(path: Path) -> list[Conversation]:
     Raises:
         GoldSetError: On the first bad row, naming its line number and field.
     """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise GoldSetError(f"Cannot read the conversation set {path}: {exc.strerror or exc}.") from None
     out: list[Conversation] = []
     seen: set[str] = set()
-    for number, line in enumerate(decode(data, path).splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path} line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise GoldSetError(f"{where}: not valid JSON ({exc.msg}).") from None
-        if not isinstance(row, dict):
-            raise GoldSetError(f"{where}: expected a JSON object.")
+    for where, row in json_rows(path, "conversation set"):
         cid, turns = row.get("id"), row.get("turns")
         if not isinstance(cid, str) or not cid.strip():
             raise GoldSetError(f"{where}: field 'id' must be a non-empty string.")

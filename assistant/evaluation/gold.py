@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,20 +53,21 @@ def decode(data: bytes, path: Path) -> str:
         ) from None
 
 
-def load_gold(path: Path) -> list[GoldItem]:
-    """Read and validate a gold JSONL file.
+def json_rows(path: Path, what: str) -> Iterator[tuple[str, dict]]:
+    """Each non-blank row of a JSONL file as (``"<path> line N"``, the row's object), validated as JSON.
+
+    Args:
+        path: The file.
+        what: What the file holds, for the message when it cannot be read ("gold set").
 
     Raises:
-        GoldSetError: On the first bad row, naming its line number and field.
+        GoldSetError: The file cannot be read, is not UTF-8, or a row is not a JSON object.
     """
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise GoldSetError(f"Cannot read the gold set {path}: {exc.strerror or exc}.") from None
-    lines = decode(data, path).splitlines()
-    items: list[GoldItem] = []
-    seen: set[str] = set()
-    for number, line in enumerate(lines, 1):
+        raise GoldSetError(f"Cannot read the {what} {path}: {exc.strerror or exc}.") from None
+    for number, line in enumerate(decode(data, path).splitlines(), 1):
         if not line.strip():
             continue
         where = f"{path} line {number}"
@@ -75,6 +77,18 @@ def load_gold(path: Path) -> list[GoldItem]:
             raise GoldSetError(f"{where}: not valid JSON ({exc.msg}).") from None
         if not isinstance(row, dict):
             raise GoldSetError(f"{where}: expected a JSON object.")
+        yield where, row
+
+
+def load_gold(path: Path) -> list[GoldItem]:
+    """Read and validate a gold JSONL file.
+
+    Raises:
+        GoldSetError: On the first bad row, naming its line number and field.
+    """
+    items: list[GoldItem] = []
+    seen: set[str] = set()
+    for where, row in json_rows(path, "gold set"):
         for name, kind in FIELDS.items():
             if name not in row:
                 raise GoldSetError(f"{where}: missing field '{name}'.")
