@@ -539,3 +539,59 @@ def test_a_defining_lead_in_under_the_section_named_by_the_question_is_its_entry
     # without the section title, or under a section about something else, it names nothing asked
     assert names_asked("what is sagemaker clarify?", units[0]) == 0.0
     assert names_asked("what is sagemaker clarify?", units[0], "Amazon Textract") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("question", "action"),
+    [
+        ("how do I detect data drift?", "detect"),
+        ("How to restore etcd from a snapshot", "restore"),
+        ("how can we shard a collection?", "shard"),
+        ("how do i use pandas merge?", ""),  # a light verb asks for no action of its own
+        ("what is data drift?", ""),
+    ],
+)
+def test_the_action_a_how_to_question_asks_for(question, action):
+    from assistant.text.question import asked_action
+
+    assert asked_action(question) == action
+
+
+def test_a_line_does_the_action_when_it_uses_the_verb_not_the_noun():
+    from assistant.text.question import does_action
+
+    assert does_action("detect", "Model Monitor detects drift and alerts you.")
+    assert does_action("detect", "Alerts fire when drift is detected.")
+    assert does_action("restore", "Restoring the snapshot brings the cluster back.")
+    assert not does_action("detect", "In a fraud detection model, new schemes appear.")
+    assert not does_action("store", "Restore the snapshot.")  # inside another word
+    assert not does_action("", "anything")
+
+
+def test_a_side_typed_in_lower_case_is_named_as_the_notes_spell_it():
+    from assistant.answer.extractive.composer import ExtractiveComposer
+
+    text = ("- **AWS Step Functions:** Orchestrates workflows across services.\n"
+            "- **SageMaker Pipelines:** Orchestrates ML workflows end to end.")
+    units = passage_units(chunk(text, heading=("Orchestration",)), 0)
+    topics = ["Orchestration"] * len(units)
+    question = "how is aws step functions different from sagemaker pipelines?"
+    assert ExtractiveComposer._side_name("Aws step functions", question, units, topics) == "AWS Step Functions"
+    assert ExtractiveComposer._side_name("Sagemaker pipelines", question, units, topics) == "SageMaker Pipelines"
+    # typed with capitals of its own: kept as typed
+    assert ExtractiveComposer._side_name("Step Functions", "Step Functions vs X", units, topics) == "Step Functions"
+
+
+def test_a_short_restatement_of_a_kept_line_is_left_out():
+    import numpy as np
+
+    from assistant.answer.extractive.selection import select
+
+    text = ("- **Concept Drift:** Refers to changes in the relationship between the input data and the target "
+            "variable, so learned relationships no longer hold.\n"
+            "- **Concept Drift:** Occurs when the relationship between input data and the target changes.\n"
+            "- **Model Monitor:** Alerts when live data moves away from the training baseline.")
+    units = passage_units(chunk(text), 0)
+    picked = select(np.array([1.0, 0.95, 0.9]), units, budget=100, floor=0.5)
+    # the second line's words are nearly all in the first (Jaccard alone keeps it: the first is longer)
+    assert picked == [0, 2]

@@ -122,3 +122,35 @@ def comparison_sides(question: str) -> tuple[str, ...] | None:
             sides = [" ".join([x, *longest[1:]]) if len(x.split()) == 1 else x for x in sides]
         return tuple(sides)
     return None
+
+
+# "how do I detect data drift?": the verb after the how-to opener is the action asked for
+_ACTION = re.compile(r"\bhow (?:do|can|should|would|could) (?:i|we|you|one) ([a-z]+)|\bhow to ([a-z]+)", re.I)
+# verbs that carry no action of their own ("how do I use ...", "how can I get ...")
+_LIGHT_VERBS = frozenset({"use", "get", "make", "do", "have", "be", "go", "know", "tell", "see", "find", "work",
+                          "handle", "deal", "approach", "choose", "pick", "decide"})
+
+
+def asked_action(question: str) -> str:
+    """The action a how-to question asks for ("detect" in "how do I detect data drift?"), or "".
+
+    A line that says how to do it uses the verb or one of its forms ("detects", "detection"); a
+    line that only defines the subject ("Data drift: occurs when ...") does not.
+    """
+    found = _ACTION.search(question)
+    if not found:
+        return ""
+    verb = (found.group(1) or found.group(2)).lower()
+    return "" if verb in _LIGHT_VERBS else verb
+
+
+def does_action(action: str, text: str) -> bool:
+    """Whether a text uses the action as a verb: "detect", "detects", "detected", "detecting".
+
+    The noun ("fraud detection") names a kind of thing more often than it says how to do it.
+    """
+    if not action:
+        return False
+    base = action[:-1] if action.endswith("e") else action
+    forms = rf"(?:{re.escape(action)}(?:s|es|d)?|{re.escape(base)}(?:ed|ing))"
+    return re.search(rf"\b{forms}\b", text, re.I) is not None

@@ -34,7 +34,7 @@ from assistant.answer.prompting import PromptTemplate
 from assistant.embedding.encoders import Embedder, content_vectors
 from assistant.embedding.lines import HEADING
 from assistant.schema import RetrievedChunk
-from assistant.text.question import comparison_sides
+from assistant.text.question import asked_action, comparison_sides, does_action
 from assistant.text.sentences import Unit, code_intent, code_lines, code_notes, passage_units
 
 NOTICE = ("Quoted from your notes (extractive mode: no language model; "
@@ -162,10 +162,17 @@ class ExtractiveComposer:
                 for token in re.findall(r"[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9]", unit.text):
                     if token.lower() == title.lower() and token != token.lower():
                         return token
-        if len(words) < 2 or _phrase(title) in _phrase(question):
+        if len(words) < 2:
             return title
         texts = [f"{t} . {u.parent} . {u.label} {u.text}" for u, t in zip(units, topics, strict=True)]
-        if any(_phrase(title) in _phrase(t) for t in texts):
+        if title[1:].islower():
+            # typed in lower case ("aws step functions"): the notes' own spelling ("AWS Step Functions")
+            said = re.compile(r"(?<![\w-])" + r"\s+".join(map(re.escape, words)) + r"(?![\w-])", re.I)
+            for text in texts:
+                found = said.search(text)
+                if found and not found.group(0)[1:].islower():
+                    return " ".join(found.group(0).split())
+        if _phrase(title) in _phrase(question) or any(_phrase(title) in _phrase(t) for t in texts):
             return title
         return " ".join(words[:-1])
 
@@ -228,7 +235,12 @@ class ExtractiveComposer:
             # that only sit under the same heading ("Sharing: analysts share Canvas models ...")
             entry = np.array([names_asked(question, u, u.topic or (contexts[u.chunk].heading_path or [""])[-1])
                               for u in units])
+            action = asked_action(question)
             s = scores(0, tuning.PASSAGE_WEIGHT) + tuning.ENTRY_BONUS * entry
+            if action:
+                # "how do I detect data drift?": a line that does it ("Model Monitor ... detects drift")
+                # before one that only defines the subject (which matches "data drift" as well or better)
+                s = s + tuning.ACTION_BONUS * np.array([does_action(action, f"{u.label} {u.text}") for u in units])
             floor = tuning.RELATIVE_FLOOR * float(s.max())
             if code.any():
                 # a how-to question is answered by a command: the best block is quoted even when a

@@ -62,6 +62,11 @@ def shown_words(unit: Unit) -> int:
     return reader_words(shorten(unit.text))
 
 
+def _contained(words: frozenset[str], kept: frozenset[str]) -> bool:
+    # a short restatement of a longer kept line: Jaccard is low (the long line has many more words)
+    return bool(words) and len(words & kept) / len(words) >= tuning.CONTAINED
+
+
 def _said_share(words: frozenset[str], said: set[str]) -> float:
     return len(words & said) / len(words) if words else 1.0
 
@@ -73,7 +78,9 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
     Maximal marginal relevance (Carbonell & Goldstein, 1998) on words: each step takes the line
     whose score, less ``tuning.NOVELTY`` times the share of its words already said, is highest. The
     notes restate things ("Model Monitor detects drift" four ways); a line that adds new words
-    (baselines, alerts) beats a fifth restatement. A line filed under the lead-in of a line
+    (baselines, alerts) beats a fifth restatement. A line sharing ``tuning.REDUNDANT`` of its words
+    with a picked one (Jaccard), or holding ``tuning.CONTAINED`` of its own words inside one, is left
+    out. A line filed under the lead-in of a line
     already picked gains ``tuning.COHERENCE``: once the answer is about "Overfitting", the notes' other
     "Overfitting:" line (how to fix it) belongs in it.
 
@@ -102,7 +109,8 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
                  + tuning.COHERENCE * (units[i].label.lower() in topics) for i in candidates]
         best = candidates[int(np.argmax(gains))]  # first of equals: the higher-scored line
         candidates.remove(best)
-        if any(jaccard(words[best], words[j]) >= tuning.REDUNDANT for j in taken + picked):
+        if any(jaccard(words[best], words[j]) >= tuning.REDUNDANT or _contained(words[best], words[j])
+               for j in taken + picked):
             continue
         size = shown_words(units[best])
         if leads is not None and leads[best] not in shown:
