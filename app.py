@@ -20,7 +20,7 @@ from assistant import AssistantError, StudyAssistant
 from assistant.answer.composers import NAMES, availability
 from assistant.answer.prompting import available_prompts
 from assistant.errors import BackendError, IndexBusyError, IndexCorruptError, IndexNotWritableError
-from assistant.schema import Answer, IndexStatus, IngestReport, place, shown_place
+from assistant.schema import Answer, IndexStatus, IngestReport, Retraction, place, shown_place
 from assistant.ui.feedback import append_feedback, feedback_record, gold_candidates, read_feedback
 from assistant.ui.render import (
     STARTERS,
@@ -556,6 +556,11 @@ def stream_answer(sa: StudyAssistant, options: dict, question: str, history: lis
     shown, drawn = "", 0.0
     try:
         for piece in pieces():
+            if isinstance(piece, Retraction):  # an LLM attempt that failed its checks: its text goes
+                shown = ""
+                slot.html(answer_html(piece.reason, badges=False))
+                drawn = time.monotonic()
+                continue
             shown += piece
             if time.monotonic() - drawn > 0.05:  # each redraw sends the whole text: not per token
                 slot.html(answer_html(shown, badges=False))

@@ -236,16 +236,21 @@ def _print_footer(answer) -> None:
 def _stream_answer(sa, question: str, history, backend: str | None, prompt: str | None, k: int | None):
     """Print an answer as it streams, then its sources; return the Answer.
 
-    A backend that fails midway leaves its partial text on screen, then the error.
+    A backend that fails midway leaves its partial text on screen, then the error. An LLM answer
+    that fails its checks stays on screen with a line saying it was set aside; the replacement follows.
     """
     from assistant.errors import BackendError
-    from assistant.schema import Answer
+    from assistant.schema import Answer, Retraction
 
     answer = None
     try:
         for event in sa.stream(question, history=history, backend=backend, prompt=prompt, k=k):
             if isinstance(event, Answer):
                 answer = event
+            elif isinstance(event, Retraction):
+                # a terminal cannot take back what it printed: say that it is withdrawn
+                click.echo()
+                click.secho(f"[{event.reason}]", fg="yellow", err=True)
             else:
                 click.echo(event, nl=False)
     except BackendError as exc:

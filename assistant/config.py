@@ -16,6 +16,9 @@ from pathlib import Path
 from assistant.errors import ConfigError
 
 EMBED_ENGINES = ("onnx", "sentence-transformers")
+#: ASSISTANT_ANSWER_CHECKS: check an LLM answer, retry once, then quote the notes ("retry"); quote at once
+#: ("fallback"); record the problems only and show the answer as it came ("off")
+CHECK_MODES = ("retry", "fallback", "off")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class Settings:
         max_tokens: Most tokens an LLM backend may generate per answer.
         context_tokens: The LLM's context window; passages are trimmed to fit in it.
         llm_timeout: Seconds to wait for an LLM backend before giving up.
+        answer_checks: What happens to an LLM answer that fails its checks (marker-only, echo,
+            unsupported markers): ``retry`` once then quote the notes, ``fallback`` to the quotes
+            at once, or ``off`` (shown as it came; the problems are recorded on the answer).
     """
 
     corpus_dir: Path = Path("corpus")
@@ -73,6 +79,7 @@ class Settings:
     max_tokens: int = 512
     context_tokens: int = 4096
     llm_timeout: float = 60.0
+    answer_checks: str = "retry"
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced (None values are ignored)."""
@@ -174,6 +181,7 @@ _ENV: tuple[tuple[str, str, _Rule], ...] = (
     ("ASSISTANT_GGUF", "gguf", _PATH),
     ("ASSISTANT_TEMPERATURE", "temperature", _number(lambda value: 0 <= value <= 2, "a number from 0 to 2")),
     ("ASSISTANT_MAX_TOKENS", "max_tokens", _whole(16)),
+    ("ASSISTANT_ANSWER_CHECKS", "answer_checks", _choice(CHECK_MODES)),
     ("ASSISTANT_CONTEXT_TOKENS", "context_tokens", _whole(512)),
     ("ASSISTANT_LLM_TIMEOUT", "llm_timeout", _POSITIVE),
 )

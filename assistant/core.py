@@ -18,7 +18,7 @@ from assistant.errors import CorpusError, IndexCorruptError, QuestionError
 from assistant.ingest.chunking import CHUNKER_VERSION, chunk_text
 from assistant.ingest.plan import plan
 from assistant.ingest.regions import split_by_region
-from assistant.schema import Answer, Chunk, IndexStatus, IngestReport, ProgressArg, RetrievedChunk
+from assistant.schema import Answer, Chunk, IndexStatus, IngestReport, ProgressArg, Retraction, RetrievedChunk
 from assistant.sources.notes import NoteFile, load_corpus
 from assistant.sources.views import READERS_VERSION
 from assistant.store import IndexStore
@@ -387,13 +387,17 @@ class StudyAssistant:
         from assistant.answer.chain import ChainParts
 
         return ChainParts(retrieve=lambda q, k, hybrid: self.retrieve(q, k=k, hybrid=hybrid),
-                          vocabulary=self.vocabulary, gate=self.gate, embedder=self.question_embedder)
+                          vocabulary=self.vocabulary, gate=self.gate, embedder=self.question_embedder,
+                          fallback=lambda: self.backend("extractive"))
 
     def stream(
         self, question: str, history: Sequence[Mapping[str, str]] | None = None, backend: str | None = None,
         prompt: str | None = None, k: int | None = None, hybrid: bool | None = None,
-    ) -> Iterator[str | Answer]:
+    ) -> Iterator[str | Retraction | Answer]:
         """Answer a question, yielding text pieces as they are generated and then the final `Answer`.
+
+        A `Retraction` withdraws the text streamed so far (an LLM answer that failed its checks);
+        the pieces after it replace it.
 
         Args:
             question: The student's question.

@@ -271,6 +271,19 @@ class Citation:
         }
 
 
+@dataclass(frozen=True)
+class Retraction:
+    """A stream event: the text streamed for this answer so far is withdrawn.
+
+    An LLM attempt that failed its checks; the pieces after the event replace it.
+
+    Attributes:
+        reason: One line for the reader: what was wrong and what happens instead.
+    """
+
+    reason: str
+
+
 @dataclass
 class Answer:
     """A grounded answer: text with ``[n]`` markers, the passages they cite, and how it was made.
@@ -293,6 +306,8 @@ class Answer:
         dropped_markers: ``[n]`` markers removed because they named no passage.
         unverified_quotes: Quotations in the text not found in the passage they cite.
         evidence: The retrieval evidence the "do the notes cover this" decision used.
+        checks: How an LLM answer was checked (`validation.CheckRecord.to_dict`: outcome,
+            attempts, problems, markers, supported); empty for the extractive backend.
     """
 
     text: str
@@ -311,6 +326,7 @@ class Answer:
     dropped_markers: list[int] = field(default_factory=list)
     unverified_quotes: list[str] = field(default_factory=list)
     evidence: dict = field(default_factory=dict)
+    checks: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of every field."""
@@ -329,6 +345,7 @@ class Answer:
             "dropped_markers": list(self.dropped_markers),
             "unverified_quotes": list(self.unverified_quotes),
             "evidence": dict(self.evidence),
+            "checks": dict(self.checks),
             "citations": [c.to_dict() for c in self.citations],
             "contexts": [c.to_dict() for c in self.contexts],
         }

@@ -60,14 +60,20 @@ def stream_bytes(pieces: Iterable[str], error: str | None = None, error_message:
                                              "metrics": {"latencyMs": 100}})
 
 
-def serve_bytes(client, data: bytes, calls: list | None = None) -> None:
-    """Answer the client's ConverseStream calls with ``data`` (request bodies appended to ``calls``)."""
+def serve_bytes(client, data: bytes | list[bytes], calls: list | None = None) -> None:
+    """Answer the client's ConverseStream calls with ``data`` (request bodies appended to ``calls``).
+
+    A list answers successive calls in order (the last one again after that).
+    """
     from botocore.awsrequest import AWSResponse  # here: the probes that import this module without AWS need no botocore
+
+    replies = list(data) if isinstance(data, list) else [data]
 
     def before_send(request, **_):
         if calls is not None:
             calls.append(json.loads(request.body))
-        return AWSResponse(request.url, 200, {"content-type": "application/vnd.amazon.eventstream"}, RawStream(data))
+        body = replies.pop(0) if len(replies) > 1 else replies[0]
+        return AWSResponse(request.url, 200, {"content-type": "application/vnd.amazon.eventstream"}, RawStream(body))
     client.meta.events.register("before-send.bedrock-runtime.ConverseStream", before_send)
 
 
@@ -75,6 +81,11 @@ def serve_stream(client, pieces: Iterable[str], error: str | None = None, error_
                  calls: list | None = None) -> None:
     """Answer the client's ConverseStream calls with these text pieces (see `stream_bytes`)."""
     serve_bytes(client, stream_bytes(pieces, error, error_message), calls)
+
+
+def serve_streams(client, replies: Iterable[Iterable[str]], calls: list | None = None) -> None:
+    """Answer successive ConverseStream calls with successive replies (each a list of text pieces)."""
+    serve_bytes(client, [stream_bytes(pieces) for pieces in replies], calls)
 
 
 def serve_converse(client, reply: str | None, calls: list | None = None):

@@ -231,7 +231,8 @@ def test_every_setting_has_its_variable_in_env_example():
                        "ASSISTANT_OPENAI_BASE_URL": "http://o:2/v1", "ASSISTANT_OPENAI_MODEL": "m2",
                        "ASSISTANT_OPENAI_API_KEY": "sk-secret", "ASSISTANT_GGUF": "/g.gguf",
                        "ASSISTANT_TEMPERATURE": "0.5", "ASSISTANT_MAX_TOKENS": "100",
-                       "ASSISTANT_CONTEXT_TOKENS": "1000", "ASSISTANT_LLM_TIMEOUT": "5"}, env_file=None)
+                       "ASSISTANT_CONTEXT_TOKENS": "1000", "ASSISTANT_LLM_TIMEOUT": "5",
+                       "ASSISTANT_ANSWER_CHECKS": "fallback"}, env_file=None)
     changed = {name for name in (f.name for f in fields(Settings)) if getattr(s, name) != getattr(Settings(), name)}
     assert changed == {f.name for f in fields(Settings)}
     assert "sk-secret" not in repr(s)  # the API key stays out of repr
@@ -265,3 +266,9 @@ def test_context_rule_is_one_more_sentence_on_the_same_line():
     with pytest.raises(ConfigError) as info:
         load_settings({"ASSISTANT_MAX_TOKENS": "8", "ASSISTANT_CONTEXT_TOKENS": "600"}, env_file=None)
     assert str(info.value) == "ASSISTANT_MAX_TOKENS='8' is not allowed; use a whole number, 16 or more."
+
+
+def test_answer_checks_name_their_choices():
+    with pytest.raises(ConfigError, match="retry"):
+        load_settings({"ASSISTANT_ANSWER_CHECKS": "sometimes"}, env_file=None)
+    assert load_settings({"ASSISTANT_ANSWER_CHECKS": " OFF "}, env_file=None).answer_checks == "off"

@@ -13,16 +13,17 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from assistant.answer import followup
-from assistant.answer.citations import StreamRenumbering, parse_citations
-from assistant.answer.compose import Composer
+from assistant.answer.citations import StreamRenumbering, marker_support, parse_citations
+from assistant.answer.compose import Composer, Draft
 from assistant.answer.gate import Gate, Vocabulary, evidence
 from assistant.answer.prompting import load_prompt
+from assistant.answer.validation import CheckRecord, check_answer, corrective_instruction
 from assistant.errors import BackendError, QuestionError
-from assistant.schema import Answer, RetrievedChunk
+from assistant.schema import Answer, Retraction, RetrievedChunk
 
 if TYPE_CHECKING:
     from assistant.embedding.encoders import Embedder
@@ -43,12 +44,14 @@ class ChainParts:
         vocabulary: What the notes contain (for the coverage gate).
         gate: The calibrated coverage gate.
         embedder: The question embedder (the gate weighs unknown words by it).
+        fallback: The extractive composer, for an LLM answer that fails its checks (None: none).
     """
 
     retrieve: Callable[[str, int | None, bool | None], list[RetrievedChunk]]
     vocabulary: Vocabulary
     gate: Gate
     embedder: Embedder | None = None
+    fallback: Callable[[], Composer] | None = None
 
 
 def clean_question(question: str) -> tuple[str, str]:
@@ -110,8 +113,13 @@ def run(
     history: Sequence[Mapping[str, str]] | None = None,
     k: int | None = None,
     hybrid: bool | None = None,
-) -> Iterator[str | Answer]:
+) -> Iterator[str | Retraction | Answer]:
     """Answer one question, yielding text pieces as they are produced and then the `Answer`.
+
+    An LLM's answer is checked (`validation.check_answer`) before it becomes the `Answer`: a
+    refusal in its own words is an abstention; an answer that fails gets one retry and then the
+    extractive answer (``ASSISTANT_ANSWER_CHECKS``). Text already streamed for a rejected attempt
+    is withdrawn by a `Retraction` event; what follows it replaces it.
 
     Args:
         question: As the student typed it.
@@ -156,29 +164,81 @@ def run(
     draft = composer.draft(standalone, hits, template)
     if draft.notice:
         notices.append(draft.notice)
-    pieces: list[str] = []
-    # the streamed text shows the numbers the final answer will (1..n in order of first use)
-    shown = StreamRenumbering(len(draft.contexts))
-    try:
-        for piece in composer.stream(draft):
-            if piece:
-                pieces.append(piece)
-                if settled := shown.feed(piece):
-                    yield settled
-    except BackendError as exc:
-        exc.partial = shown.shown + shown.flush()
-        raise
-    except Exception as exc:  # a backend bug must still reach the user as one clear line
-        raise BackendError(f"The {composer.name} backend failed: {exc}", shown.shown + shown.flush()) from exc
-    if rest := shown.flush():
-        yield rest
-    raw = "".join(pieces).strip()
-    tokens_in, tokens_out = composer.usage(draft, raw)
+    spent = [0, 0]  # tokens in / out over every model call of this answer
+
+    def write(writer: Composer, draft: Draft) -> Iterator[str]:
+        """Stream one attempt (numbers shown as the final answer will show them); its text is returned."""
+        pieces: list[str] = []
+        shown = StreamRenumbering(len(draft.contexts))
+        try:
+            for piece in writer.stream(draft):
+                if piece:
+                    pieces.append(piece)
+                    if settled := shown.feed(piece):
+                        yield settled
+        except BackendError as exc:
+            exc.partial = shown.shown + shown.flush()
+            raise
+        except Exception as exc:  # a backend bug must still reach the user as one clear line
+            raise BackendError(f"The {writer.name} backend failed: {exc}", shown.shown + shown.flush()) from exc
+        if rest := shown.flush():
+            yield rest
+        raw = "".join(pieces).strip()
+        used = writer.usage(draft, raw)
+        spent[0] += used[0]
+        spent[1] += used[1]
+        return raw
+
+    raw = yield from write(composer, draft)
     contexts = draft.contexts
+    mode = getattr(composer, "checks", None)  # LLM composers: how their answers are checked
+    record: CheckRecord | None = None
+    refused = not raw
+    if mode:
+        instructions = [m["content"] for m in draft.messages if m.get("role") == "system"]
+        check = check_answer(raw, standalone, contexts, instructions)
+        record = CheckRecord(markers=check.markers, supported=check.supported)
+        refused = check.refusal
+        if check.problems and mode == "off":
+            record.outcome, record.problems = "unchecked", list(check.problems)
+        elif check.problems:
+            record.problems.append("; ".join(check.problems))
+            if mode == "retry":
+                yield Retraction(f"The {composer.name} model's answer was set aside ({'; '.join(check.problems)}); "
+                                 "asking it once more.")
+                again = replace(draft, messages=[*draft.messages, {"role": "assistant", "content": raw},
+                                                 {"role": "user", "content": corrective_instruction(check)}])
+                raw = yield from write(composer, again)
+                record.attempts = 2
+                check = check_answer(raw, standalone, contexts, instructions)
+                record.markers, record.supported, refused = check.markers, check.supported, check.refusal
+                if check.problems:
+                    record.problems.append("; ".join(check.problems))
+                elif not check.refusal:
+                    record.outcome = "retried"
+            if check.problems and parts.fallback is not None:
+                # never a marker-only or echoed answer shown as one: the notes' own lines, labelled
+                yield Retraction(f"The {composer.name} model's answer did not pass the checks "
+                                 f"({'; '.join(check.problems)}); quoting your notes instead.")
+                extractive = parts.fallback()
+                fallback = extractive.draft(standalone, hits, template)
+                raw = yield from write(extractive, fallback)
+                contexts = fallback.contexts
+                record.outcome, refused = "fallback", not raw
+                notices.append(f"The {composer.name} model's answer did not pass the checks "
+                               f"({'; '.join(check.problems)}), so this is quoted from your notes.")
+            elif check.problems:
+                record.outcome = "failed"  # nothing to fall back to: shown, with its problems recorded
+        if refused and raw:
+            record.outcome = "refused"
     parsed = parse_citations(raw, contexts)
-    # an LLM that says the notes don't cover it, and cites nothing, has abstained
-    if not raw or (_LLM_ABSTAINS.search(raw) and not parsed.citations):
-        answer = abstain(contexts, tokens_in, tokens_out)
+    if record is not None and record.outcome == "fallback":
+        support = marker_support(raw, list(contexts))
+        record.markers, record.supported = len(support), sum(support)
+    # an LLM that says the notes don't cover it has abstained (unchecked: when it cites nothing)
+    if refused or (not mode and _LLM_ABSTAINS.search(raw) and not parsed.citations):
+        answer = abstain(contexts, *spent)
+        answer.checks = record.to_dict() if record else {}
         if not raw:
             yield answer.text
         else:  # its own words are on screen already; add the closest topics
@@ -189,6 +249,6 @@ def run(
         text=parsed.text, citations=parsed.citations, abstained=False, backend=composer.name,
         prompt=template.name, seconds=time.perf_counter() - started, question=text,
         standalone_question=standalone, contexts=contexts, notice=" ".join(notices),
-        tokens_in=tokens_in, tokens_out=tokens_out, dropped_markers=parsed.dropped,
-        unverified_quotes=parsed.unverified_quotes, evidence=facts,
+        tokens_in=spent[0], tokens_out=spent[1], dropped_markers=parsed.dropped,
+        unverified_quotes=parsed.unverified_quotes, evidence=facts, checks=record.to_dict() if record else {},
     )

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from assistant import tuning
 from assistant.schema import Citation, RetrievedChunk
 from assistant.text.sentences import Unit, clean, passage_units
-from assistant.text.words import tokens
+from assistant.text.words import salient, tokens
 
 log = logging.getLogger(__name__)
 
@@ -286,3 +286,34 @@ def parse_citations(text: str, contexts: list[RetrievedChunk]) -> ParsedAnswer:
             end_line=max(u.last_line for u in picked) if picked else chunk.end_line,
         ))
     return ParsedAnswer(text, citations, dropped, unverified)
+
+
+def marker_support(text: str, contexts: list[RetrievedChunk]) -> list[bool]:
+    """For each marker number that names a passage: does that passage support its sentence?
+
+    Supported means the passage holds a line that, with the passage's headings, has at least
+    ``tuning.MIN_SUPPORT`` of the sentence's topic words (`words.salient` stems). A marker alone on
+    its line speaks for the sentence before it.
+
+    Args:
+        text: An answer with ``[n]`` markers as the backend numbered them.
+        contexts: The passages ``[1]..[n]``.
+    """
+    # topic-word stems ("detects" and "detecting" alike), a line read with its passage's headings: a
+    # paraphrase says "Clarify detects bias" of a line filed under "SageMaker Clarify"
+    lines = {i: [set(salient(f"{u.label} {u.parent} {u.text}")) for u in passage_units(chunk, i)]
+             for i, chunk in enumerate(contexts)}
+    headings = {i: set(salient(" ".join(chunk.heading_path))) for i, chunk in enumerate(contexts)}
+    out: list[bool] = []
+    previous: set[str] = set()
+    for sentence, found in _claims(_masked(text)):
+        words = set(salient(MARKER.sub(" ", sentence))) or previous
+        for _, _, body in found:
+            for n in marker_numbers(body):
+                if 1 <= n <= len(contexts):
+                    have = headings[n - 1]
+                    out.append(bool(words) and any(len(words & (line | have)) / len(words) >= tuning.MIN_SUPPORT
+                                                   for line in lines[n - 1]))
+        if set(salient(MARKER.sub(" ", sentence))):
+            previous = words
+    return out

@@ -84,7 +84,7 @@ class LLMComposer:
 
     def __init__(self, backend: LLMBackend, count_messages: Callable[[list[dict[str, str]]], int],
                  count_text: Callable[[str], int], max_tokens: int = 512, temperature: float = 0.0,
-                 condense_tokens: int = 64) -> None:
+                 condense_tokens: int = 64, checks: str = "retry") -> None:
         """Wrap a backend.
 
         Args:
@@ -94,6 +94,7 @@ class LLMComposer:
             max_tokens: Most tokens an answer may take.
             temperature: Sampling temperature.
             condense_tokens: Most tokens a follow-up's rewrite may take.
+            checks: How the chain checks this model's answers (`validation.CHECK_MODES`).
         """
         self.backend = backend
         self.name = backend.name
@@ -102,6 +103,7 @@ class LLMComposer:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.condense_tokens = condense_tokens
+        self.checks = checks
 
     def standalone(self, question: str, history: Sequence[Mapping[str, str]], by_rule: str) -> str:
         """The condense prompt's rewrite; ``by_rule`` when the model fails or rambles."""

@@ -48,4 +48,5 @@ def create(name: str, settings: Settings, count_messages: Callable[[list[dict[st
     if key not in BACKENDS:
         raise BackendConfigError(f"Unknown backend {name!r}; available: {', '.join(NAMES)}.")
     backend = create_backend(key, settings, **deps)
-    return LLMComposer(backend, count_messages, count_text, settings.max_tokens, settings.temperature)
+    return LLMComposer(backend, count_messages, count_text, settings.max_tokens, settings.temperature,
+                       checks=settings.answer_checks)

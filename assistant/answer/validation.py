@@ -1,0 +1,165 @@
+"""Is an LLM's answer an answer? Checks on what came back, before it is shown as one.
+
+A small local model may return only citation markers ("[2] vs [3]"), echo the question or the
+prompt, use ``[n]`` as list numbers, cite passages that do not say what the sentence says, or
+refuse in its own words while citing a source. The chain (`chain.run`) checks every LLM answer
+here: a refusal becomes an abstention; anything else that fails gets one retry with a corrective
+instruction (`corrective_instruction`), then the extractive answer, labelled as such.
+
+Pure functions on the answer text and the passages: no model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from assistant.answer.citations import MARKER, marker_support
+from assistant.schema import RetrievedChunk
+from assistant.text.words import tokens
+
+# the model saying the notes don't have it, in the words small models use
+_REFUSAL = re.compile(
+    r"\b(?:(?:notes|passages|context|sources?|documents?|provided (?:text|information))\s+"
+    r"(?:do not|don['’]t|does not|doesn['’]t|did not|didn['’]t)\s+(?:cover|answer|mention|contain|include|say|"
+    r"provide|have)"
+    r"|(?:no|not enough|insufficient) (?:relevant )?information (?:about|on|in|to)"
+    r"|(?:i (?:do not|don['’]t) know|i (?:cannot|can['’]t|am unable to) (?:answer|find|tell))"
+    r"|(?:is|are) not (?:covered|mentioned|discussed) in the (?:notes|passages|context))", re.I)
+# "[1] Data drift ..." at the start of lines: markers used as list numbers, not as citations
+_LIST_MARKER = re.compile(r"^\s*(?:[-*]\s*)?\[\d+\]", re.M)
+#: fewer words than this outside the markers is no answer ("[2] vs [3]", "See [1].")
+MIN_PROSE_WORDS = 4
+#: a refusal with more words than this around it is an answer that also says what the notes lack
+#: ("Your notes don't cover SHAP in depth, but Clarify detects bias before and after training [1].")
+REFUSAL_WORDS = 6
+#: share of markers whose passage must support their sentence
+MIN_SUPPORTED = 0.5
+# filler that says nothing about the notes ("see", "vs", "and")
+_FILLER = frozenset({"see", "vs", "versus", "and", "or", "the", "a", "an", "in", "of", "is", "are", "passage",
+                     "passages", "source", "sources", "answer", "cf"})
+
+
+@dataclass(frozen=True)
+class AnswerCheck:
+    """What the checks found in one LLM answer.
+
+    Attributes:
+        problems: Why it is not shown as an answer, one short reason each ("" reasons: it passed).
+        refusal: The model said the notes don't cover the question.
+        markers: Citation markers that name a passage.
+        supported: Of those, markers whose passage shares enough of its sentence's words.
+    """
+
+    problems: tuple[str, ...] = ()
+    refusal: bool = False
+    markers: int = 0
+    supported: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Shown as an answer as it is."""
+        return not self.problems and not self.refusal
+
+
+@dataclass
+class CheckRecord:
+    """How an LLM answer was checked, kept on the `Answer` (``Answer.checks``).
+
+    Attributes:
+        outcome: ``accepted`` (first answer passed), ``retried`` (the retry passed), ``fallback``
+            (the extractive answer is shown), ``refused`` (the model's own refusal, shown as an
+            abstention), ``unchecked`` (checks off: shown as it came, problems recorded), ``failed``
+            (failed with no extractive answer to fall back to: shown, problems recorded).
+        attempts: Model answers generated (1 or 2).
+        problems: The reasons each rejected attempt failed.
+        markers: Citation markers in the shown answer that name a passage.
+        supported: Of those, the ones their passage supports.
+    """
+
+    outcome: str = "accepted"
+    attempts: int = 1
+    problems: list[str] = field(default_factory=list)
+    markers: int = 0
+    supported: int = 0
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return {"outcome": self.outcome, "attempts": self.attempts, "problems": list(self.problems),
+                "markers": self.markers, "supported": self.supported}
+
+
+def _words(text: str) -> list[str]:
+    return tokens(MARKER.sub(" ", text))
+
+
+def _prose(text: str) -> list[str]:
+    """The answer's words outside markers, without filler."""
+    return [w for w in _words(text) if w not in _FILLER]
+
+
+def is_refusal(text: str) -> bool:
+    """The model says the notes don't cover the question, and says little else."""
+    found = _REFUSAL.search(text)
+    if not found:
+        return False
+    rest = text[: found.start()] + " " + text[found.end():]
+    return len(_prose(rest)) <= REFUSAL_WORDS
+
+
+def _echoes(text: str, source: str, least: int = 8) -> bool:
+    """Whether ``text`` repeats a run of ``least`` words of ``source`` (the prompt's instructions)."""
+    words = _words(source)
+    if len(words) < least:
+        return False
+    runs = {" ".join(words[i:i + least]) for i in range(len(words) - least + 1)}
+    said = _words(text)
+    return any(" ".join(said[i:i + least]) in runs for i in range(len(said) - least + 1))
+
+
+def check_answer(text: str, question: str, contexts: Sequence[RetrievedChunk],
+                 instructions: Sequence[str] = ()) -> AnswerCheck:
+    """Check one LLM answer against the question and the numbered passages.
+
+    Args:
+        text: The model's answer as it came (markers as the model numbered them).
+        question: The standalone question.
+        contexts: The passages, ``[1]..[n]`` in this order.
+        instructions: The prompt's own text (system message, template lines) an answer must not echo.
+
+    Returns:
+        The problems found (none: show it), whether it is a refusal, and marker support counts.
+    """
+    text = text.strip()
+    if not text:
+        return AnswerCheck(problems=("the model returned nothing",))
+    if is_refusal(text):
+        return AnswerCheck(refusal=True)
+    problems: list[str] = []
+    prose = _prose(text)
+    if len(prose) < MIN_PROSE_WORDS:
+        problems.append("only citation markers, no sentences" if MARKER.search(text) else "no sentences")
+    else:
+        asked = set(_prose(question))
+        if len(prose) <= len(asked) + 2 and set(prose) <= asked | {"what", "how", "why", "which", "when"}:
+            problems.append("it repeats the question")
+        elif any(_echoes(text, part) for part in instructions):
+            problems.append("it repeats the instructions")
+    support = marker_support(text, list(contexts))
+    markers, supported = len(support), sum(support)
+    if not problems:
+        if not markers:
+            problems.append("no citation markers")
+        elif len(_LIST_MARKER.findall(text)) >= 2:
+            problems.append("markers used as list numbers")
+        elif supported < MIN_SUPPORTED * markers:
+            problems.append(f"{markers - supported} of {markers} markers cite a passage that does not say it")
+    return AnswerCheck(problems=tuple(problems), markers=markers, supported=supported)
+
+
+def corrective_instruction(check: AnswerCheck) -> str:
+    """The message sent with the retry: what was wrong, and what to write instead."""
+    return (f"That answer cannot be shown: {'; '.join(check.problems)}. Answer the question again in 2 to 5 "
+            "full sentences using only the passages. End each sentence with the number of the passage it "
+            "comes from, like [1]. Do not start lines with a number.")

@@ -1,0 +1,174 @@
+"""LLM answers are checked before they are shown as answers (issue 16).
+
+Pure checks on small inline strings, then the chain end to end through the real backend registry:
+the `bedrock` backend on an injected bedrock-runtime client whose ConverseStream replies are scripted
+(`bedrock_stream`), the one fake allowed (the AWS boundary).
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from bedrock_stream import serve_streams
+from test_answers import DRIFT, split_stream
+
+from assistant.answer.citations import marker_support
+from assistant.answer.validation import check_answer, is_refusal
+from assistant.core import StudyAssistant
+from assistant.schema import Retraction, RetrievedChunk
+
+PASSAGES = [
+    RetrievedChunk("a", "- **Data Drift:** Occurs when the statistical properties of the input data change over time.",
+                   "notes.md", ["Monitoring"], 10, 10, 1.0, 0.8),
+    RetrievedChunk("b", "- **Concept Drift:** The relationship between the inputs and the target changes.",
+                   "notes.md", ["Monitoring"], 11, 11, 1.0, 0.7),
+]
+QUESTION = "explain concept drift vs data drift"
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("", "nothing"),
+    ("[2] vs [1]", "only citation markers"),
+    ("[1][2]", "only citation markers"),
+    ("See [1].", "only citation markers"),
+    ("Explain concept drift vs data drift? [1]", "repeats the question"),
+    ("Answer using only the numbered passages below and cite each claim with its number [1].",
+     "repeats the instructions"),
+    ("Data drift is when the statistical properties of the input data change over time.", "no citation markers"),
+    ("[1] Data drift: input data properties change over time.\n[2] Concept drift: the target relationship "
+     "changes.", "list numbers"),
+    ("Kinesis Firehose loads streaming records into S3 buckets for batch jobs [1]. Glue crawlers build "
+     "catalog tables from those buckets [2].", "2 of 2 markers"),
+])
+def test_answers_that_are_not_answers_are_caught(text, problem):
+    check = check_answer(text, QUESTION, PASSAGES,
+                         ["Answer using only the numbered passages below and cite each claim with its number."])
+    assert not check.ok and not check.refusal
+    assert any(problem in p for p in check.problems), check.problems
+
+
+def test_a_grounded_answer_passes_with_its_markers_counted():
+    text = ("Data drift is when the statistical properties of the input data change over time [1]. "
+            "Concept drift is when the relationship between the inputs and the target changes [2].")
+    check = check_answer(text, QUESTION, PASSAGES)
+    assert check.ok and (check.markers, check.supported) == (2, 2)
+
+
+@pytest.mark.parametrize(("text", "refusal"), [
+    ("Your notes don't cover this.", True),
+    ("The passages do not mention SageMaker Canvas. [1]", True),  # cited, still a refusal
+    ("I don't know.", True),
+    ("Data drift is a change in the input data [1]. The notes don't cover how often to retrain; they only "
+     "say that Model Monitor alerts you when data drift is detected and that a baseline comes from the "
+     "training data, so set a schedule that fits your traffic and retrain on each alert [1].", False),
+])
+def test_the_models_own_refusal_is_recognised(text, refusal):
+    assert is_refusal(text) is refusal
+
+
+def test_a_marker_alone_after_a_sentence_speaks_for_it():
+    text = "Data drift is when the statistical properties of the input data change over time.\n[1]"
+    assert marker_support(text, PASSAGES) == [True]
+    assert marker_support("Firehose loads streaming records into S3 buckets [1][2]. [9]", PASSAGES) == [False, False]
+
+
+def client():
+    return boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test")
+
+
+@pytest.fixture
+def scripted(notes_assistant):
+    """A StudyAssistant whose bedrock model answers with the given replies, in order; and its calls."""
+    made = []
+
+    def make(*replies, **overrides):
+        bedrock, calls = client(), []
+        serve_streams(bedrock, [[r] for r in replies], calls)
+        settings = notes_assistant.settings.with_overrides(**overrides)
+        sa = StudyAssistant(settings, embedder=notes_assistant.embedder, client=bedrock)
+        made.append(sa)
+        return sa, calls
+
+    yield make
+    for sa in made:
+        sa.close()
+
+
+GOOD = ("Data drift is when the statistical properties of the input data change over time [2]. Concept drift "
+        "refers to changes in the relationship between the input data and the target variable [1].")
+
+
+def test_a_marker_only_answer_is_retried_with_a_corrective_instruction(scripted):
+    sa, calls = scripted("[2] vs [3]", GOOD)
+    events = list(sa.stream(DRIFT, backend="bedrock"))
+    retractions = [e for e in events if isinstance(e, Retraction)]
+    _, (answer,) = split_stream(events)
+    assert len(retractions) == 1 and "only citation markers" in retractions[0].reason
+    assert answer.checks["outcome"] == "retried" and answer.checks["attempts"] == 2
+    assert answer.text.startswith("Data drift is") and answer.citations and not answer.abstained
+    assert len(calls) == 2
+    retry = calls[1]["messages"]
+    assert retry[-2]["role"] == "assistant" and "[2] vs [3]" in retry[-2]["content"][0]["text"]
+    assert "only citation markers" in retry[-1]["content"][0]["text"]
+    # the text streamed after the retraction is the answer shown
+    after = "".join(e for e in events[events.index(retractions[0]) + 1:] if isinstance(e, str))
+    assert after.startswith("Data drift is")
+
+
+def test_two_failed_attempts_fall_back_to_the_notes_labelled(scripted):
+    sa, calls = scripted("[1] [2] [3] [4] [5]", "[2][3]")
+    events = list(sa.stream(DRIFT, backend="bedrock"))
+    _, (answer,) = split_stream(events)
+    assert len([e for e in events if isinstance(e, Retraction)]) == 2 and len(calls) == 2
+    assert answer.checks["outcome"] == "fallback" and len(answer.checks["problems"]) == 2
+    assert "did not pass the checks" in answer.notice and "quoted from your notes" in answer.notice
+    assert "**Concept Drift:**" in answer.text and answer.citations  # the extractive answer, cited
+    assert answer.checks["markers"] >= 2 and answer.checks["supported"] == answer.checks["markers"]
+    assert answer.backend == "bedrock"  # what was asked for; the notice and checks say what happened
+
+
+def test_fallback_mode_quotes_the_notes_without_a_retry(scripted):
+    sa, calls = scripted("[1] vs [2]", GOOD, answer_checks="fallback")
+    answer = sa.answer(DRIFT, backend="bedrock")
+    assert len(calls) == 1 and answer.checks["outcome"] == "fallback"
+
+
+def test_checks_off_shows_the_answer_and_records_its_problems(scripted):
+    sa, calls = scripted("[1] vs [2]", answer_checks="off")
+    events = list(sa.stream(DRIFT, backend="bedrock"))
+    _, (answer,) = split_stream(events)
+    assert not any(isinstance(e, Retraction) for e in events) and len(calls) == 1
+    assert answer.checks["outcome"] == "unchecked" and "only citation markers" in answer.checks["problems"][0]
+
+
+def test_the_models_refusal_with_a_source_is_an_abstention(scripted):
+    sa, _ = scripted("Your notes don't cover this. [1]")
+    answer = sa.answer(DRIFT, backend="bedrock")
+    assert answer.abstained and answer.citations == [] and answer.checks["outcome"] == "refused"
+    assert answer.closest_topics
+
+
+def test_a_good_answer_is_accepted_as_it_came(scripted):
+    sa, calls = scripted(GOOD)
+    events = list(sa.stream(DRIFT, backend="bedrock"))
+    _, (answer,) = split_stream(events)
+    assert not any(isinstance(e, Retraction) for e in events) and len(calls) == 1
+    assert answer.checks == {"outcome": "accepted", "attempts": 1, "problems": [], "markers": 2, "supported": 2}
+    assert answer.to_dict()["checks"]["outcome"] == "accepted"
+
+
+def test_extractive_answers_carry_no_checks(notes_assistant):
+    assert notes_assistant.answer(DRIFT).checks == {}
+
+
+def test_the_cli_says_a_streamed_answer_was_set_aside(scripted, capsys):
+    from assistant.cli import _stream_answer
+
+    sa, _ = scripted("[2] vs [3]", GOOD)
+    answer = _stream_answer(sa, DRIFT, None, "bedrock", None, None)
+    out, err = capsys.readouterr()
+    # the rejected text stays on screen (shown renumbered), the answer follows it, then its sources
+    assert out.index("[1] vs [2]") < out.index("Data drift is when") < out.index("Sources")
+    assert answer.checks["outcome"] == "retried"
+    assert "set aside (only citation markers, no sentences); asking it once more" in err
