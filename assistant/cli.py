@@ -351,7 +351,10 @@ def _model_of(settings, backend: str) -> str:
 
 @main.group(name="eval", invoke_without_command=True)
 @click.option("--variants", "-v", "spec", default="default", type=NAME, show_default=True,
-              help="Comma-separated variant names: files in eval/variants/*.toml, prompt names or backend names.")
+              help="Comma-separated variants: names of files in the variants folder, prompt names, backend names, "
+                   "or paths to your own .toml files (keys: backend, prompt, k, hybrid, model, base_url).")
+@click.option("--variants-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("eval/variants"),
+              show_default=True, help="Folder the variant names are looked up in.")
 @click.option("--gold", type=click.Path(dir_okay=False, path_type=Path), default=Path("eval/gold.jsonl"),
               show_default=True, help="Gold Q&A file (JSONL: id, question, reference, evidence, answerable), or a "
                    "conversation set (JSONL: id, turns) to score follow-up questions in their conversation.")
@@ -372,7 +375,8 @@ def _model_of(settings, backend: str) -> str:
               help="Evaluate on this notes folder instead of ASSISTANT_CORPUS_DIR (needs --gold with its "
                    "questions); it gets its own index under ASSISTANT_CACHE_DIR, so yours is left alone.")
 @click.pass_context
-def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, repeat: int, dry_run: bool,
+def eval_command(ctx: click.Context, spec: str, variants_dir: Path, gold: Path, name: str | None, repeat: int,
+                 dry_run: bool,
                  no_ragas: bool, judge: str | None, judge_metrics: str | None, limit: int | None,
                  out: Path, corpus: Path | None) -> None:
     """Score answers against the gold set for one or more variants, and write a report.
@@ -412,14 +416,22 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
         items = load_gold(gold)
         if limit:
             items = items[:limit]
-    variants = load_variants(spec, prompts=available_prompts(), backends=list(NAMES))
+    variants = load_variants(spec, folder=variants_dir, prompts=available_prompts(), backends=list(NAMES))
     if corpus is not None:
         _use_corpus(ctx, corpus)
     sa = _assistant(ctx)
+    # a variant that names its own model or server answers through an assistant with those settings
+    # (same index and embedding model)
+    assistants = {v.name: _variant_assistant(sa, v) for v in variants}
+
+    def model_of(v) -> str:
+        return _model_of(assistants[v.name].settings, v.backend)
+
     prices = load_prices()
     calls = {v.name: len(items) * (repeat if v.backend in LLM_BACKENDS else 1) for v in variants}
     if dry_run:
-        _dry_run(sa, items, variants, calls, prices)
+        local = {v.name for v in variants if _runs_locally(assistants[v.name].settings, v.backend)}
+        _dry_run(sa, items, variants, calls, prices, model_of, local)
         if judge:
             per_answer = len(wanted or JUDGE_METRICS)
             click.echo(f"Judge {judge}: up to {sum(calls.values()) * per_answer} metric evaluations "
@@ -428,7 +440,7 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
     from assistant.answer.prompting import load_prompt
 
     for v in variants:  # unknown backends/prompts fail now, not after the first variant ran
-        sa.backend(v.backend)
+        assistants[v.name].backend(v.backend)
         load_prompt(v.prompt)
     _refresh_if_stale(sa)
     scorers = []
@@ -450,17 +462,20 @@ def eval_command(ctx: click.Context, spec: str, gold: Path, name: str | None, re
 
             rows = conversation_set.run(
                 conversations, variants,
-                lambda q, history, v: sa.answer(q, history=history, backend=v.backend, prompt=v.prompt, k=v.k,
-                                                hybrid=v.hybrid),
-                scorers, sa.settings.top_k, repeat=repeat, prices=prices,
-                model_of=lambda b: _model_of(sa.settings, b), progress=bar.update)
+                lambda q, history, v: assistants[v.name].answer(q, history=history, backend=v.backend,
+                                                                prompt=v.prompt, k=v.k, hybrid=v.hybrid),
+                scorers, sa.settings.top_k, repeat=repeat, prices=prices, model_of=model_of, progress=bar.update)
         else:
             rows = run(items, variants,
-                       lambda q, v: sa.answer(q, backend=v.backend, prompt=v.prompt, k=v.k, hybrid=v.hybrid),
-                       scorers, sa.settings.top_k, repeat=repeat, prices=prices,
-                       model_of=lambda b: _model_of(sa.settings, b), progress=bar.update)
+                       lambda q, v: assistants[v.name].answer(q, backend=v.backend, prompt=v.prompt, k=v.k,
+                                                              hybrid=v.hybrid),
+                       scorers, sa.settings.top_k, repeat=repeat, prices=prices, model_of=model_of,
+                       progress=bar.update)
     seconds = time.perf_counter() - started
-    summaries = summarize(rows, variants)
+    for other in {id(a): a for a in assistants.values() if a is not sa}.values():
+        other.close()
+    summaries = summarize(rows, variants, local=[v.name for v in variants
+                                                 if _runs_locally(assistants[v.name].settings, v.backend)])
     from assistant.evaluation.report import summary_table, write_report
 
     folder = out / (time.strftime("%Y%m%d-%H%M%S") + "-" + (name or "-".join(v.name for v in variants)))
@@ -502,7 +517,28 @@ def _use_corpus(ctx: click.Context, corpus: Path) -> None:
     click.secho(f"Notes {corpus}, index {index_dir}", dim=True, err=True)
 
 
-def _dry_run(sa, items, variants, calls, prices) -> None:
+def _variant_assistant(sa, variant):
+    """``sa`` itself, or for a variant naming its own model or server, an assistant with those settings."""
+    from assistant.core import StudyAssistant
+
+    overrides = variant.settings_overrides()
+    if not overrides:
+        return sa
+    return StudyAssistant(sa.settings.with_overrides(**overrides), embedder=sa.embedder)
+
+
+def _runs_locally(settings, backend: str) -> bool:
+    """Whether a backend's model runs on this machine (its answers cost nothing)."""
+    from urllib.parse import urlparse
+
+    if backend in {"extractive", "llamacpp"}:
+        return True
+    if backend == "openai" and settings.openai_base_url:
+        return (urlparse(settings.openai_base_url).hostname or "") in {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+    return False
+
+
+def _dry_run(sa, items, variants, calls, prices, model_of, local) -> None:
     """Print calls, estimated tokens and cost per variant without calling any backend."""
     from assistant.answer.prompting import build_messages, format_context, load_prompt
     from assistant.answer.tokens import count_messages
@@ -521,8 +557,8 @@ def _dry_run(sa, items, variants, calls, prices) -> None:
             repeats = calls[v.name] // max(len(items), 1)
             tokens_in *= repeats
             tokens_out = calls[v.name] * sa.settings.max_tokens
-        price = prices.get(_model_of(sa.settings, v.backend))
-        cost = "free (local)" if v.backend not in LLM_BACKENDS else (
+        price = prices.get(model_of(v))
+        cost = "free (local)" if v.name in local else (
             f"{(tokens_in * price[0] + tokens_out * price[1]) / 1000:.4f} (at most)" if price else "no price")
         click.echo(f"| {v.name} | {v.backend} | {calls[v.name]} | {tokens_in} | {tokens_out} | {cost} |")
     click.echo("\nDry run: nothing was called.")

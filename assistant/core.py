@@ -342,9 +342,11 @@ class StudyAssistant:
         key = (name or self.settings.backend).strip().lower()
         if key not in self._backends:
             count_messages, count_text = self._counters()
+            selector = None if key == "extractive" else (lambda: self.backend("extractive"))
             self._backends[key] = composers.create(key, self.settings, count_messages, count_text,
                                                    embedder=lambda: self.question_embedder,
-                                                   line_vectors=self.line_vectors, **self._backend_deps)
+                                                   line_vectors=self.line_vectors, selector=selector,
+                                                   **self._backend_deps)
         return self._backends[key]
 
     @property

@@ -159,6 +159,9 @@ GROUP_LINE_GAP: Final = 3
 # -- answers -------------------------------------------------------------------------------------------
 # A passage sentence must hold this share of a claim's content words to be shown as its quote.
 MIN_SUPPORT: Final = 0.34
+# An LLM sentence left without a marker is cited by the passage whose line holds this share of its topic
+# words (`citations.attach_markers`); stricter than MIN_SUPPORT, which only checks a marker the model wrote.
+ATTACH_SUPPORT: Final = 0.5
 # An LLM's rewrite of a follow-up longer than CONDENSE_GROWTH x the rule-based rewrite + CONDENSE_SLACK
 # characters is rambling (small models explain instead of rewriting): the rule-based one is used.
 CONDENSE_GROWTH: Final = 3

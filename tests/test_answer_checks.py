@@ -12,7 +12,7 @@ import pytest
 from bedrock_stream import serve_streams
 from test_answers import DRIFT, split_stream
 
-from assistant.answer.citations import marker_support
+from assistant.answer.citations import attach_markers, marker_support
 from assistant.answer.validation import check_answer, is_refusal
 from assistant.core import StudyAssistant
 from assistant.schema import Retraction, RetrievedChunk
@@ -154,7 +154,8 @@ def test_a_good_answer_is_accepted_as_it_came(scripted):
     events = list(sa.stream(DRIFT, backend="bedrock"))
     _, (answer,) = split_stream(events)
     assert not any(isinstance(e, Retraction) for e in events) and len(calls) == 1
-    assert answer.checks == {"outcome": "accepted", "attempts": 1, "problems": [], "markers": 2, "supported": 2}
+    assert answer.checks == {"outcome": "accepted", "attempts": 1, "problems": [], "markers": 2, "supported": 2,
+                             "attached": 0}
     assert answer.to_dict()["checks"]["outcome"] == "accepted"
 
 
@@ -172,3 +173,40 @@ def test_the_cli_says_a_streamed_answer_was_set_aside(scripted, capsys):
     assert out.index("[1] vs [2]") < out.index("Data drift is when") < out.index("Sources")
     assert answer.checks["outcome"] == "retried"
     assert "set aside (only citation markers, no sentences); asking it once more" in err
+
+
+def test_a_marker_at_a_paragraphs_end_cites_the_paragraph():
+    said = ("Data drift is when the statistical properties of the input data change. Concept drift is when the "
+            "relationship between inputs and the target changes. Which one matters depends on your use case.")
+    # two of the three sentences are in the passages: the marker stands
+    assert marker_support(said + " [1][2]", PASSAGES) == [True, True]
+    made_up = ("Firehose loads records into S3. Glue crawlers build tables from buckets. Data drift is when the "
+               "statistical properties of the input data change.")
+    assert marker_support(made_up + " [1]", PASSAGES) == [False]
+
+
+def test_unmarked_sentences_get_the_marker_of_the_passage_that_says_them():
+    text = ("Data drift is when the statistical properties of the input data change over time. Concept drift "
+            "is when the relationship between the inputs and the target changes [2]. Retrain often.\n"
+            "```python\nmonitor.schedule(drift=True)  # checks data drift of the input data daily\n```")
+    marked, added = attach_markers(text, PASSAGES)
+    assert added == 1
+    assert marked.startswith("Data drift is when the statistical properties of the input data change over time. [1] ")
+    assert "target changes [2]." in marked and "Retrain often." in marked  # short or unsupported: left alone
+    assert "```python\nmonitor.schedule(drift=True)  # checks data drift of the input data daily\n```" in marked
+    assert attach_markers("Firehose loads records into S3 buckets nightly.", PASSAGES) == (
+        "Firehose loads records into S3 buckets nightly.", 0)
+
+
+def test_an_answer_without_markers_is_cited_where_the_notes_say_it(scripted):
+    plain = ("Data drift is when the statistical properties of the input data change over time. Concept drift "
+             "refers to changes in the relationship between the input data and the target variable.")
+    sa, calls = scripted(plain)
+    events = list(sa.stream(DRIFT, backend="bedrock"))
+    _, (answer,) = split_stream(events)
+    (retraction,) = [e for e in events if isinstance(e, Retraction)]
+    assert "Citations added to 2 sentence(s)" in retraction.reason and len(calls) == 1
+    assert answer.checks["outcome"] == "accepted" and answer.checks["attached"] == 2
+    assert len(answer.citations) >= 1 and answer.text.count("[") == 2
+    shown = "".join(e for e in events[events.index(retraction) + 1:] if isinstance(e, str))
+    assert shown == answer.text  # what the reader sees after the retraction is the cited answer

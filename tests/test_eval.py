@@ -285,6 +285,9 @@ def test_repeats_are_summarized_as_mean_and_sd_of_run_means():
     ("k = true", "k must be a whole number"),
     ('backend = "bedrok"', "unknown backend 'bedrok'"),
     ('prompt = "shorter"', "unknown prompt 'shorter'"),
+    ('backend = "bedrock"\nbase_url = "http://127.0.0.1:8080/v1"', "base_url is for the openai backend"),
+    ('model = 3', "model must be text"),
+    ('backend = "extractive"\nmodel = "x"', "has no model to choose"),
 ])
 def test_variant_files_are_checked(tmp_path, body, message):
     (tmp_path / "v.toml").write_text(body + "\n")
@@ -375,3 +378,59 @@ def test_eval_on_another_notes_folder_needs_its_questions(tmp_path):
     assert result.exit_code == 1
     assert result.stderr.strip() == f"Error: --corpus {tmp_path / 'other'} needs the questions for those notes: " \
                                     "add --gold FILE."
+
+
+def test_a_variant_file_from_outside_the_repo_names_its_model_and_server(tmp_path):
+    mine = tmp_path / "my-qwen.toml"
+    mine.write_text('backend = "openai"\nprompt = "compact"\nmodel = "qwen2.5-1.5b"\n'
+                    'base_url = "http://127.0.0.1:8080/v1"\ndescription = "my laptop model"\n')
+    (variant,) = load_variants(str(mine), folder=Path("eval/variants"), prompts=["default", "compact"],
+                               backends=["extractive", "openai"])
+    assert (variant.name, variant.backend, variant.prompt) == ("my-qwen", "openai", "compact")
+    assert variant.settings_overrides() == {"openai_model": "qwen2.5-1.5b", "openai_base_url": "http://127.0.0.1:8080/v1"}
+    with pytest.raises(Exception, match="No variant file"):
+        load_variants(str(tmp_path / "missing.toml"), prompts=["default"], backends=["openai"])
+    with pytest.raises(Exception, match="named twice"):
+        load_variants(f"{mine},my-qwen", folder=tmp_path, prompts=["default", "compact"], backends=["openai"])
+
+
+def test_dry_run_of_your_own_local_server_variant_is_free_and_calls_nothing(workspace, tmp_path):
+    mine = tmp_path / "laptop.toml"
+    mine.write_text('backend = "openai"\nmodel = "qwen"\nbase_url = "http://127.0.0.1:9/v1"\n')
+    result = run_cli(workspace, "eval", "--variants", f"default,{mine}", "--gold", str(workspace / "gold5.jsonl"),
+                     "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "| laptop | openai | 5 |" in result.stdout and result.stdout.count("free (local)") == 2
+
+
+def test_the_report_shows_grounding_per_variant_and_per_question(two_runs):
+    report = (two_runs[0] / "report.md").read_text()
+    assert "| answers without a citation | 0 of " in report
+    assert "| markers supported by their passage |" in report
+    assert "| quotes not found in their passage | 0 | 0 |" in report
+    rows = [json.loads(line) for line in (two_runs[0] / "results.jsonl").read_text().splitlines()]
+    answered = [r for r in rows if not r["abstained"]]
+    assert answered and all(r["grounding"]["markers"] >= r["citations"] > 0 for r in answered)
+    assert all(r["grounding"]["outcome"] == "" for r in rows)  # extractive: no LLM checks
+
+
+def test_grounding_columns_count_llm_check_outcomes():
+    from assistant.evaluation.report import differences, summary_table
+
+    variant = Variant("local-llm", backend="llamacpp")
+    rows = [Row("local-llm", f"q{n}", "q", True, 0, answer="a [1]", citations=c,
+                grounding={"markers": m, "supported": s, "unverified_quotes": u, "outcome": o, "attached": 0},
+                scores={"evidence_coverage": 1.0, "correct_abstention": 1.0})
+            for n, (c, m, s, u, o) in enumerate([(1, 2, 2, 0, "accepted"), (0, 0, 0, 0, "retried"),
+                                                 (2, 3, 1, 1, "fallback")])]
+    (summary,) = summarize(rows, [variant], local=["local-llm"])
+    assert (summary["uncited"], summary["markers"], summary["supported"], summary["unverified_quotes"]) == (1, 5, 3, 1)
+    table = "\n".join(summary_table([summary]))
+    assert "| markers supported by their passage | 3 of 5 (60%) |" in table
+    assert "| LLM answer checks (accepted / retried / fallback / refused) | 1 / 1 / 1 / 0 |" in table
+    assert "| estimated cost (USD) | free (local) |" in table
+    other = [Row("x", r.question_id, "q", True, 0, grounding=r.grounding, scores={"evidence_coverage": 0.5,
+                                                                              "correct_abstention": 1.0})
+             for r in rows]
+    diff = "\n".join(differences([r.to_dict() for r in rows + other], ["local-llm", "x"]))
+    assert "(1/3 supported, fallback)" in diff

@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from assistant.answer import followup
-from assistant.answer.citations import StreamRenumbering, marker_support, parse_citations
+from assistant.answer.citations import StreamRenumbering, attach_markers, marker_support, parse_citations
 from assistant.answer.compose import Composer, Draft
 from assistant.answer.gate import Gate, Vocabulary, evidence
 from assistant.answer.prompting import load_prompt
-from assistant.answer.validation import CheckRecord, check_answer, corrective_instruction
+from assistant.answer.validation import AnswerCheck, CheckRecord, check_answer, corrective_instruction, is_refusal
 from assistant.errors import BackendError, QuestionError
 from assistant.schema import Answer, Retraction, RetrievedChunk
 
@@ -196,7 +196,13 @@ def run(
     refused = not raw
     if mode:
         instructions = [m["content"] for m in draft.messages if m.get("role") == "system"]
-        check = check_answer(raw, standalone, contexts, instructions)
+
+        def checked(text: str) -> tuple[str, AnswerCheck, int]:
+            # sentences the model left unmarked get the marker of the passage that plainly says them
+            marked, added = attach_markers(text, contexts) if not is_refusal(text) else (text, 0)
+            return marked, check_answer(marked, standalone, contexts, instructions), added
+
+        written, check, added = checked(raw)
         record = CheckRecord(markers=check.markers, supported=check.supported)
         refused = check.refusal
         if check.problems and mode == "off":
@@ -210,7 +216,7 @@ def run(
                                                  {"role": "user", "content": corrective_instruction(check)}])
                 raw = yield from write(composer, again)
                 record.attempts = 2
-                check = check_answer(raw, standalone, contexts, instructions)
+                written, check, added = checked(raw)
                 record.markers, record.supported, refused = check.markers, check.supported, check.refusal
                 if check.problems:
                     record.problems.append("; ".join(check.problems))
@@ -231,6 +237,13 @@ def run(
                 record.outcome = "failed"  # nothing to fall back to: shown, with its problems recorded
         if refused and raw:
             record.outcome = "refused"
+        elif record.outcome in {"accepted", "retried"} and added:
+            # the answer on screen lacks the markers added: show it again with them
+            record.attached = added
+            raw = written
+            yield Retraction(f"Citations added to {added} sentence(s) the {composer.name} model left without one.")
+            again = StreamRenumbering(len(contexts))
+            yield again.feed(raw) + again.flush()
     parsed = parse_citations(raw, contexts)
     if record is not None and record.outcome == "fallback":
         support = marker_support(raw, list(contexts))

@@ -184,6 +184,11 @@ def quote_occurs(quote: str, passage: str) -> bool:
 
 def _claims(text: str) -> list[tuple[str, list[tuple[int, int, str]]]]:
     """Sentences of the answer with the markers in each: (sentence, [(start, end, body)])."""
+    return [(sentence, markers) for _, sentence, markers in _spans(text)]
+
+
+def _spans(text: str) -> list[tuple[int, str, list[tuple[int, int, str]]]]:
+    """`_claims` with each sentence's start offset."""
     out = []
     at = 0
     while at < len(text):
@@ -196,7 +201,7 @@ def _claims(text: str) -> list[tuple[str, list[tuple[int, int, str]]]]:
         sentence = text[at:end]
         if sentence.strip():
             markers = [(at + m.start(), at + m.end(), m.group(1)) for m in MARKER.finditer(sentence)]
-            out.append((sentence, markers))
+            out.append((at, sentence, markers))
         at = end
     return out
 
@@ -289,31 +294,77 @@ def parse_citations(text: str, contexts: list[RetrievedChunk]) -> ParsedAnswer:
 
 
 def marker_support(text: str, contexts: list[RetrievedChunk]) -> list[bool]:
-    """For each marker number that names a passage: does that passage support its sentence?
+    """For each marker number that names a passage: does that passage support what it cites?
 
-    Supported means the passage holds a line that, with the passage's headings, has at least
-    ``tuning.MIN_SUPPORT`` of the sentence's topic words (`words.salient` stems). A marker alone on
-    its line speaks for the sentence before it.
+    A marker cites its sentence and the unmarked sentences right before it (a paragraph cited once
+    at its end); a marker alone on its line cites the sentence before it. A sentence is supported
+    when a line of the passage, read with the passage's headings, has at least
+    ``tuning.MIN_SUPPORT`` of its topic words (`words.salient` stems: "detects" and "detecting"
+    alike); the marker is supported when at least half of what it cites is.
 
     Args:
         text: An answer with ``[n]`` markers as the backend numbered them.
         contexts: The passages ``[1]..[n]``.
     """
-    # topic-word stems ("detects" and "detecting" alike), a line read with its passage's headings: a
-    # paraphrase says "Clarify detects bias" of a line filed under "SageMaker Clarify"
     lines = {i: [set(salient(f"{u.label} {u.parent} {u.text}")) for u in passage_units(chunk, i)]
              for i, chunk in enumerate(contexts)}
     headings = {i: set(salient(" ".join(chunk.heading_path))) for i, chunk in enumerate(contexts)}
+
+    def supports(n: int, words: set[str]) -> bool:
+        return any(len(words & (line | headings[n])) / len(words) >= tuning.MIN_SUPPORT for line in lines[n])
+
     out: list[bool] = []
-    previous: set[str] = set()
+    pending: list[set[str]] = []  # sentences since the last marker
+    previous: list[set[str]] = []
     for sentence, found in _claims(_masked(text)):
-        words = set(salient(MARKER.sub(" ", sentence))) or previous
+        words = set(salient(MARKER.sub(" ", sentence)))
+        if words:
+            pending.append(words)
+        if not found:
+            continue
+        cited = pending or previous
         for _, _, body in found:
             for n in marker_numbers(body):
                 if 1 <= n <= len(contexts):
-                    have = headings[n - 1]
-                    out.append(bool(words) and any(len(words & (line | have)) / len(words) >= tuning.MIN_SUPPORT
-                                                   for line in lines[n - 1]))
-        if set(salient(MARKER.sub(" ", sentence))):
-            previous = words
+                    out.append(bool(cited) and 2 * sum(supports(n - 1, w) for w in cited) >= len(cited))
+        previous, pending = cited, []
     return out
+
+
+def attach_markers(text: str, contexts: list[RetrievedChunk]) -> tuple[str, int]:
+    """Cite the sentences a model left without a marker, where one passage plainly says them.
+
+    A small model often writes a right answer with one marker at the end, or none, or cites
+    passages it was not shown ("[7]" of five). Each such sentence of four words or more gets the
+    marker of the passage with the line that holds most of its topic words, when that is at least
+    ``tuning.ATTACH_SUPPORT`` of them (stricter than the support a model's own marker needs); the
+    rest stay unmarked. Code is left alone.
+
+    Args:
+        text: An answer with ``[n]`` markers as the backend numbered them.
+        contexts: The passages ``[1]..[n]``.
+
+    Returns:
+        The text with the markers added, and how many were added.
+    """
+    lines = [[set(salient(f"{u.label} {u.parent} {u.text}")) | set(salient(" ".join(chunk.heading_path)))
+              for u in passage_units(chunk, i)] for i, chunk in enumerate(contexts)]
+    code = [(m.start(), m.end()) for m in CODE.finditer(text)]
+    inserts: list[tuple[int, str]] = []
+    for start, sentence, found in _spans(_masked(text)):
+        end = start + len(sentence)
+        piece = text[start:end]
+        words = set(salient(MARKER.sub(" ", piece)))
+        valid = [n for _, _, body in found for n in marker_numbers(body) if 1 <= n <= len(contexts)]
+        if valid or len(tokens(MARKER.sub(" ", piece))) < 4 or not words or any(a < end and start < b for a, b in code):
+            continue
+        best, share = 0, 0.0
+        for n, passage in enumerate(lines, 1):
+            for line in passage:
+                if (got := len(words & line) / len(words)) > share:
+                    best, share = n, got
+        if share >= tuning.ATTACH_SUPPORT:
+            inserts.append((start + len(piece.rstrip()), f" [{best}]"))
+    for at, marker in reversed(inserts):
+        text = text[:at] + marker + text[at:]
+    return text, len(inserts)

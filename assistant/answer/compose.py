@@ -22,7 +22,15 @@ from assistant.backends.base import GenerationRequest, LLMBackend
 from assistant.errors import BackendError
 from assistant.schema import RetrievedChunk
 
-from .prompting import CONDENSE, PromptTemplate, build_messages, fit_contexts, format_history, load_prompt
+from .prompting import (
+    CONDENSE,
+    PromptTemplate,
+    build_messages,
+    fit_contexts,
+    format_context,
+    format_history,
+    load_prompt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +87,30 @@ class Composer(Protocol):
         ...
 
 
+def selected_lines(selector: Composer, question: str, hits: Sequence[RetrievedChunk],
+                   template: PromptTemplate) -> tuple[list[RetrievedChunk], list[str]]:
+    """The passages the extractive answer cites, in its order, and the lines of each it quotes.
+
+    The lines are verbatim from the notes (each citation's quote), so the model reads the notes'
+    own words under their heading, and a marker it writes still names a whole passage.
+    """
+    from .citations import parse_citations
+
+    draft = selector.draft(question, hits, template)
+    text = "".join(selector.stream(draft))
+    if not text.strip():
+        return [], []
+    citations = parse_citations(text, list(draft.contexts)).citations
+    return [c.chunk for c in citations], [c.quote or c.chunk.text for c in citations]
+
+
 class LLMComposer:
     """An LLM writes the answer from a prompt holding the numbered passages."""
 
     def __init__(self, backend: LLMBackend, count_messages: Callable[[list[dict[str, str]]], int],
                  count_text: Callable[[str], int], max_tokens: int = 512, temperature: float = 0.0,
-                 condense_tokens: int = 64, checks: str = "retry") -> None:
+                 condense_tokens: int = 64, checks: str = "retry",
+                 selector: Callable[[], Composer] | None = None) -> None:
         """Wrap a backend.
 
         Args:
@@ -94,7 +120,9 @@ class LLMComposer:
             max_tokens: Most tokens an answer may take.
             temperature: Sampling temperature.
             condense_tokens: Most tokens a follow-up's rewrite may take.
-            checks: How the chain checks this model's answers (`validation.CHECK_MODES`).
+            checks: How the chain checks this model's answers (`config.CHECK_MODES`).
+            selector: The extractive composer, which picks the lines a ``passages: lines``
+                template shows the model (None: such templates show whole passages).
         """
         self.backend = backend
         self.name = backend.name
@@ -104,6 +132,7 @@ class LLMComposer:
         self.temperature = temperature
         self.condense_tokens = condense_tokens
         self.checks = checks
+        self.selector = selector
 
     def standalone(self, question: str, history: Sequence[Mapping[str, str]], by_rule: str) -> str:
         """The condense prompt's rewrite; ``by_rule`` when the model fails or rambles."""
@@ -119,8 +148,19 @@ class LLMComposer:
         return text
 
     def draft(self, question: str, hits: Sequence[RetrievedChunk], template: PromptTemplate) -> Draft:
-        """As many passages as fit the model's context with room for the answer, in a filled prompt."""
+        """As many passages as fit the model's context with room for the answer, in a filled prompt.
+
+        A ``passages: lines`` template shows only the lines the extractive selection picks for the
+        question, numbered by the passages that hold them (`selected_lines`); whole passages when
+        it picks none.
+        """
         budget = (self.backend.context_tokens or 0) - self.max_tokens
+        if template.passages == "lines" and self.selector is not None:
+            contexts, texts = selected_lines(self.selector(), question, hits, template)
+            if contexts:
+                messages = build_messages(template, context=format_context(contexts, texts), question=question)
+                if budget <= 0 or self.count_messages(messages) <= budget:
+                    return Draft(question, contexts, template, messages, self.count_messages(messages))
         contexts, messages = fit_contexts(hits, template, question, budget, self.count_messages)
         return Draft(question, contexts, template, messages, self.count_messages(messages))
 

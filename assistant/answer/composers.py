@@ -34,7 +34,8 @@ def create(name: str, settings: Settings, count_messages: Callable[[list[dict[st
         count_messages: Token counter for chat prompts.
         count_text: Token counter for text.
         **deps: ``embedder`` and ``line_vectors`` for the extractive composer; ``client`` (a
-            bedrock-runtime client) and the like for LLM backends.
+            bedrock-runtime client) and the like for LLM backends; ``selector`` (returns the
+            extractive composer) for LLM templates that show only the selected lines.
 
     Raises:
         BackendConfigError: Unknown name (the message lists the available ones), or the backend
@@ -47,6 +48,7 @@ def create(name: str, settings: Settings, count_messages: Callable[[list[dict[st
         return create_extractive(settings, **deps)
     if key not in BACKENDS:
         raise BackendConfigError(f"Unknown backend {name!r}; available: {', '.join(NAMES)}.")
+    selector = deps.pop("selector", None)
     backend = create_backend(key, settings, **deps)
     return LLMComposer(backend, count_messages, count_text, settings.max_tokens, settings.temperature,
-                       checks=settings.answer_checks)
+                       checks=settings.answer_checks, selector=selector)  # type: ignore[arg-type]

@@ -20,6 +20,8 @@ from assistant.errors import ConfigError
 from assistant.schema import RetrievedChunk
 
 CONDENSE = "condense"
+#: what a template's ``passages:`` line accepts (see `PromptTemplate.passages`)
+PASSAGE_MODES = ("whole", "lines")
 _SECTION = re.compile(r"^=== (system|user) ===\s*$", re.M)
 
 
@@ -34,6 +36,9 @@ class PromptTemplate:
         user: User message template.
         max_words: Longest answer the template asks for (a ``max_words:`` line); the extractive
             backend, which writes no prose, keeps its quotes within it.
+        passages: What an LLM is shown of each passage (a ``passages:`` line): ``whole`` passages,
+            or only the ``lines`` the extractive selection picks for the question (with their
+            heading and place): a short prompt a small model follows and answers sooner.
     """
 
     name: str
@@ -41,6 +46,7 @@ class PromptTemplate:
     system: str
     user: str
     max_words: int = 150
+    passages: str = "whole"
 
 
 def parse_prompt(name: str, text: str) -> PromptTemplate:
@@ -55,8 +61,12 @@ def parse_prompt(name: str, text: str) -> PromptTemplate:
         raise ConfigError(f"Prompt {name!r} needs '=== system ===' and '=== user ===' sections.")
     match = re.search(r"^description:\s*(.+)$", head, re.M)
     words = re.search(r"^max_words:\s*(\d+)\s*$", head, re.M)
+    shown = re.search(r"^passages:\s*(\S+)\s*$", head, re.M)
+    passages = shown.group(1).lower() if shown else "whole"
+    if passages not in PASSAGE_MODES:
+        raise ConfigError(f"Prompt {name!r}: 'passages: {passages}' is not one of {', '.join(PASSAGE_MODES)}.")
     return PromptTemplate(name, match.group(1).strip() if match else "", sections["system"], sections["user"],
-                          int(words.group(1)) if words else 150)
+                          int(words.group(1)) if words else 150, passages)
 
 
 def available_prompts() -> list[str]:
@@ -88,9 +98,9 @@ def format_passage(n: int, chunk: RetrievedChunk, text: str | None = None) -> st
     return f"[{n}] {label} ({chunk.place()})\n<<<\n{body.strip()}\n>>>"
 
 
-def format_context(contexts: Sequence[RetrievedChunk]) -> str:
-    """The numbered passages ``[1]..[n]`` joined for a prompt."""
-    return "\n\n".join(format_passage(n, c) for n, c in enumerate(contexts, 1))
+def format_context(contexts: Sequence[RetrievedChunk], texts: Sequence[str] | None = None) -> str:
+    """The numbered passages ``[1]..[n]`` joined for a prompt (``texts``: what to show of each)."""
+    return "\n\n".join(format_passage(n, c, texts[n - 1] if texts else None) for n, c in enumerate(contexts, 1))
 
 
 def format_history(history: Sequence[dict[str, str]], turns: int = 3) -> str:

@@ -76,6 +76,8 @@ class CheckRecord:
         problems: The reasons each rejected attempt failed.
         markers: Citation markers in the shown answer that name a passage.
         supported: Of those, the ones their passage supports.
+        attached: Markers the checks added to sentences the model left unmarked
+            (`citations.attach_markers`), included in ``markers``.
     """
 
     outcome: str = "accepted"
@@ -83,11 +85,12 @@ class CheckRecord:
     problems: list[str] = field(default_factory=list)
     markers: int = 0
     supported: int = 0
+    attached: int = 0
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
         return {"outcome": self.outcome, "attempts": self.attempts, "problems": list(self.problems),
-                "markers": self.markers, "supported": self.supported}
+                "markers": self.markers, "supported": self.supported, "attached": self.attached}
 
 
 def _words(text: str) -> list[str]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.evaluation.gold import GoldItem, GoldSetError, decode, json_rows
-from assistant.evaluation.harness import LLM_BACKENDS, Row, Variant, evidence_covered, score_row
+from assistant.evaluation.harness import LLM_BACKENDS, Row, Variant, evidence_covered, fill_row, score_row
 
 KINDS = ("first", "pronoun", "ellipsis", "comparison", "shift", "after-abstention", "own-subject")
 
@@ -142,7 +142,7 @@ def score_follow_up(row: Row, turn: Turn, answer) -> None:
 def run(
     conversations: Sequence[Conversation], variants: Sequence[Variant], answer: Callable, scorers: Sequence,
     default_k: int, repeat: int = 1, prices: dict[str, tuple[float, float]] | None = None,
-    model_of: Callable[[str], str] = str, progress: Callable[[int], None] | None = None,
+    model_of: Callable[[Variant], str] = lambda v: v.backend, progress: Callable[[int], None] | None = None,
 ) -> list[Row]:
     """Ask every conversation, turn by turn, with every variant; one scored row per turn.
 
@@ -155,7 +155,7 @@ def run(
         default_k: k when a variant does not set one.
         repeat: Runs per conversation for LLM variants.
         prices: Model id -> USD per 1k tokens in / out.
-        model_of: Backend name -> the model id it uses (for prices).
+        model_of: Variant -> the model id its backend uses (for prices).
         progress: Called with 1 after each answer.
 
     Returns:
@@ -183,7 +183,7 @@ def run(
                         if progress:
                             progress(len(conversation.turns) - position)
                         break
-                    _fill(row, result, (prices or {}).get(model_of(variant.backend)))
+                    fill_row(row, result, (prices or {}).get(model_of(variant)))
                     score_row(row, item, result, variant.k or default_k, scorers)
                     if position:
                         score_follow_up(row, turn, result)
@@ -193,17 +193,6 @@ def run(
                     if progress:
                         progress(1)
     return rows
-
-
-def _fill(row: Row, result, price: tuple[float, float] | None) -> None:
-    row.answer, row.abstained, row.seconds = result.text, result.abstained, result.seconds
-    row.standalone_question = result.standalone_question
-    row.contexts = [{"heading": c.heading, "source": c.source, "start_line": c.start_line, "end_line": c.end_line,
-                     "place": c.place(), "text": c.text} for c in result.contexts]
-    row.citations = len(result.citations)
-    row.tokens_in, row.tokens_out = result.tokens_in, result.tokens_out
-    if price:
-        row.cost_usd = (row.tokens_in * price[0] + row.tokens_out * price[1]) / 1000
 
 
 def follow_up_lines(rows: Sequence[Mapping]) -> list[str]:

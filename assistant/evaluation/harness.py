@@ -40,6 +40,9 @@ class Variant:
         k: Passages retrieved (None: the settings' default).
         hybrid: Keyword + dense retrieval (None: the settings' default).
         description: One line for the report.
+        model: The backend's model (a Bedrock model id, the OpenAI-compatible server's model
+            name, or a GGUF file for ``llamacpp``); None: the settings'.
+        base_url: The OpenAI-compatible server's address (``openai`` only); None: the settings'.
     """
 
     name: str
@@ -48,47 +51,50 @@ class Variant:
     k: int | None = None
     hybrid: bool | None = None
     description: str = ""
+    model: str | None = None
+    base_url: str | None = None
+
+    def settings_overrides(self) -> dict[str, object]:
+        """The `Settings` fields this variant replaces (its model and server)."""
+        if self.base_url and self.backend != "openai":
+            raise ConfigError(f"Variant {self.name!r}: base_url is for the openai backend, not {self.backend}.")
+        field_of = {"bedrock": "bedrock_model", "openai": "openai_model", "llamacpp": "gguf"}
+        out: dict[str, object] = {}
+        if self.model:
+            if self.backend not in field_of:
+                raise ConfigError(f"Variant {self.name!r}: the {self.backend} backend has no model to choose.")
+            out[field_of[self.backend]] = Path(self.model).expanduser() if self.backend == "llamacpp" else self.model
+        if self.base_url:
+            out["openai_base_url"] = self.base_url
+        return out
 
 
 def load_variants(spec: str, folder: Path = VARIANTS_DIR, prompts: Sequence[str] = (),
                   backends: Sequence[str] = ()) -> list[Variant]:
-    """Variants from a comma-separated list of names.
+    """Variants from a comma-separated list of names or TOML paths.
 
-    A name is a file ``<folder>/<name>.toml`` (keys: backend, prompt, k, hybrid, description),
-    else a prompt template name (the default backend with that prompt), else a backend name.
+    A name is a file ``<folder>/<name>.toml``, else a prompt template name (the default backend
+    with that prompt), else a backend name. An entry ending in ``.toml`` (or holding a ``/``) is
+    a file anywhere: a student's own variant, named by its file stem. A file's keys: backend,
+    prompt, k, hybrid, description, model, base_url.
 
     Raises:
-        ConfigError: An unknown name, a malformed file, or a name given twice.
+        ConfigError: An unknown name, a missing or malformed file, or a name given twice.
     """
     names = [n.strip() for n in spec.split(",") if n.strip()]
     if not names:
         raise ConfigError("No variants given: e.g. --variants default,short-answers")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"A variant is named twice in {spec!r}.")
-    out = []
+    out: list[Variant] = []
     for name in names:
+        given = Path(name).expanduser()
+        if name.endswith(".toml") or "/" in name:
+            if not given.is_file():
+                raise ConfigError(f"No variant file {name}: give a TOML file (keys: {', '.join(VARIANT_KEYS)}).")
+            out.append(_variant_file(given, prompts, backends))
+            continue
         path = folder / f"{name}.toml"
         if path.is_file():
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{path}: {exc}") from None
-            unknown = set(data) - {"backend", "prompt", "k", "hybrid", "description"}
-            if unknown:
-                raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; "
-                                  "use backend, prompt, k, hybrid, description.")
-            k, hybrid = data.get("k"), data.get("hybrid")
-            if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-                raise ConfigError(f"{path}: k must be a whole number of 1 or more.")
-            if hybrid is not None and not isinstance(hybrid, bool):
-                raise ConfigError(f"{path}: hybrid must be true or false (without quotes).")
-            backend = str(data.get("backend", "extractive")).strip().lower()
-            if backends and backend not in backends:
-                raise ConfigError(f"{path}: unknown backend {backend!r}; available: {', '.join(backends)}.")
-            prompt = str(data.get("prompt", "default")).strip().lower()
-            if prompts and prompt not in prompts:
-                raise ConfigError(f"{path}: unknown prompt {prompt!r}; available: {', '.join(prompts)}.")
-            out.append(Variant(name, backend, prompt, k, hybrid, str(data.get("description", ""))))
+            out.append(_variant_file(path, prompts, backends))
         elif name in prompts:
             out.append(Variant(name, prompt=name, description=f"prompt {name}"))
         elif name in backends:
@@ -96,8 +102,50 @@ def load_variants(spec: str, folder: Path = VARIANTS_DIR, prompts: Sequence[str]
         else:
             files = sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
             raise ConfigError(f"Unknown variant {name!r}; available: {', '.join(files + list(prompts))} "
-                              f"(or a backend: {', '.join(backends)}), or add {folder}/{name}.toml.")
+                              f"(or a backend: {', '.join(backends)}), a path to a .toml file, "
+                              f"or add {folder}/{name}.toml.")
+    seen = [v.name for v in out]
+    if len(set(seen)) != len(seen):
+        twice = sorted({n for n in seen if seen.count(n) > 1})
+        raise ConfigError(f"A variant is named twice in {spec!r}: {', '.join(twice)}.")
     return out
+
+
+VARIANT_KEYS = ("backend", "prompt", "k", "hybrid", "description", "model", "base_url")
+
+
+def _variant_file(path: Path, prompts: Sequence[str], backends: Sequence[str]) -> Variant:
+    """One variant from its TOML file (named by the file's stem)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc}).") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    unknown = set(data) - set(VARIANT_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; use {', '.join(VARIANT_KEYS)}.")
+    k, hybrid = data.get("k"), data.get("hybrid")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+        raise ConfigError(f"{path}: k must be a whole number of 1 or more.")
+    if hybrid is not None and not isinstance(hybrid, bool):
+        raise ConfigError(f"{path}: hybrid must be true or false (without quotes).")
+    for key in ("model", "base_url", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise ConfigError(f"{path}: {key} must be text in quotes.")
+    backend = str(data.get("backend", "extractive")).strip().lower()
+    if backends and backend not in backends:
+        raise ConfigError(f"{path}: unknown backend {backend!r}; available: {', '.join(backends)}.")
+    prompt = str(data.get("prompt", "default")).strip().lower()
+    if prompts and prompt not in prompts:
+        raise ConfigError(f"{path}: unknown prompt {prompt!r}; available: {', '.join(prompts)}.")
+    variant = Variant(path.stem, backend, prompt, k, hybrid, str(data.get("description", "")),
+                      (data.get("model") or "").strip() or None, (data.get("base_url") or "").strip() or None)
+    try:
+        variant.settings_overrides()
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return variant
 
 
 def load_prices(path: Path = PRICES_FILE) -> dict[str, tuple[float, float]]:
@@ -171,12 +219,43 @@ class Row:
     scores: dict[str, float | None] = field(default_factory=dict)
     unmeasured: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    grounding: dict = field(default_factory=dict)  # `grounding`: markers, supported, quotes, check outcome
     kind: str = ""  # a conversation turn's kind (`conversations.KINDS`); "" for a gold question
     standalone_question: str = ""  # what the question was answered as (a follow-up resolved)
 
     def to_dict(self) -> dict:
         """JSON-ready."""
         return asdict(self)
+
+
+def grounding(answer) -> dict:
+    """How an answer is grounded, measured the same way for every backend.
+
+    ``markers``: citation markers in the text; ``supported``: those whose cited passage supports
+    what they cite (`citations.marker_support`); ``unverified_quotes``: quotations not found in
+    the passage they cite; ``outcome``: what the LLM answer checks did (`Answer.checks`: accepted,
+    retried, fallback, refused, ...; "" for the extractive backend); ``attached``: markers the
+    checks added.
+    """
+    from assistant.answer.citations import marker_support
+
+    cited = [c.chunk for c in sorted(answer.citations, key=lambda c: c.n)]
+    support = marker_support(answer.text, cited) if cited and not answer.abstained else []
+    return {"markers": len(support), "supported": sum(support), "unverified_quotes": len(answer.unverified_quotes),
+            "outcome": answer.checks.get("outcome", ""), "attached": answer.checks.get("attached", 0)}
+
+
+def fill_row(row: Row, result, price: tuple[float, float] | None) -> None:
+    """A row's answer fields from an `Answer` (text, passages, citations, grounding, tokens, cost)."""
+    row.answer, row.abstained, row.seconds = result.text, result.abstained, result.seconds
+    row.standalone_question = result.standalone_question
+    row.contexts = [{"heading": c.heading, "source": c.source, "start_line": c.start_line, "end_line": c.end_line,
+                     "place": c.place(), "text": c.text} for c in result.contexts]
+    row.citations = len(result.citations)
+    row.grounding = grounding(result)
+    row.tokens_in, row.tokens_out = result.tokens_in, result.tokens_out
+    if price:
+        row.cost_usd = (row.tokens_in * price[0] + row.tokens_out * price[1]) / 1000
 
 
 def score_row(row: Row, item: GoldItem, answer, k: int, scorers: Sequence) -> None:
@@ -210,8 +289,8 @@ def score_row(row: Row, item: GoldItem, answer, k: int, scorers: Sequence) -> No
 
 def run(
     items: Sequence[GoldItem], variants: Sequence[Variant], answer: Callable, scorers: Sequence, default_k: int,
-    repeat: int = 1, prices: dict[str, tuple[float, float]] | None = None, model_of: Callable[[str], str] = str,
-    progress: Callable[[int], None] | None = None,
+    repeat: int = 1, prices: dict[str, tuple[float, float]] | None = None,
+    model_of: Callable[[Variant], str] = lambda v: v.backend, progress: Callable[[int], None] | None = None,
 ) -> list[Row]:
     """Answer and score every question with every variant.
 
@@ -223,7 +302,7 @@ def run(
         default_k: k when a variant does not set one.
         repeat: Runs per question for LLM variants (the extractive backend is deterministic).
         prices: Model id -> USD per 1k tokens in / out.
-        model_of: Backend name -> the model id it uses (for prices).
+        model_of: Variant -> the model id its backend uses (for prices).
         progress: Called with 1 after each answer.
 
     Returns:
@@ -248,16 +327,7 @@ def run(
                     if progress:
                         progress(1)
                     continue
-                row.answer, row.abstained, row.seconds = result.text, result.abstained, result.seconds
-                row.standalone_question = result.standalone_question
-                row.contexts = [{"heading": c.heading, "source": c.source, "start_line": c.start_line,
-                                 "end_line": c.end_line, "place": c.place(), "text": c.text}
-                                for c in result.contexts]
-                row.citations = len(result.citations)
-                row.tokens_in, row.tokens_out = result.tokens_in, result.tokens_out
-                price = (prices or {}).get(model_of(variant.backend))
-                if price:
-                    row.cost_usd = (row.tokens_in * price[0] + row.tokens_out * price[1]) / 1000
+                fill_row(row, result, (prices or {}).get(model_of(variant)))
                 score_row(row, item, result, variant.k or default_k, scorers)
                 rows.append(row)
                 if progress:
@@ -277,11 +347,13 @@ SUMMARY_METRICS = ("hit", "evidence_recall", "reciprocal_rank", "evidence_covera
                    "followup_ok", "followup_answered", "followup_abstained", "shift_clean")
 
 
-def summarize(rows: Sequence[Row], variants: Sequence[Variant]) -> list[dict]:
+def summarize(rows: Sequence[Row], variants: Sequence[Variant], local: Sequence[str] = ()) -> list[dict]:
     """One summary per variant.
 
     Metric means (with how many questions were measured, abstained or unmeasured), abstention,
-    latency, tokens and cost. With repeats, means are averaged per run and shown as mean ± sd.
+    grounding (answers without a citation, markers supported, unverified quotes, what the LLM
+    checks did), latency, tokens and cost. With repeats, means are averaged per run and shown as
+    mean ± sd. ``local``: names of variants whose model runs on this machine (their cost is free).
     """
     out = []
     present = {m for r in rows for m in (*r.scores, *r.unmeasured)}
@@ -322,5 +394,17 @@ def summarize(rows: Sequence[Row], variants: Sequence[Variant]) -> list[dict]:
         summary["tokens_out"] = sum(r.tokens_out for r in mine)
         costs = [r.cost_usd for r in mine if r.cost_usd is not None]
         summary["cost_usd"] = sum(costs) if costs else None
+        summary["local"] = variant.backend == "extractive" or variant.name in local
+        answered = [r for r in mine if not r.error and not r.abstained]
+        summary["uncited"] = sum(r.citations == 0 for r in answered)
+        summary["answered"] = len(answered)
+        summary["markers"] = sum(r.grounding.get("markers", 0) for r in answered)
+        summary["supported"] = sum(r.grounding.get("supported", 0) for r in answered)
+        summary["unverified_quotes"] = sum(r.grounding.get("unverified_quotes", 0) for r in answered)
+        outcomes: dict[str, int] = {}
+        for r in mine:
+            if r.grounding.get("outcome"):
+                outcomes[r.grounding["outcome"]] = outcomes.get(r.grounding["outcome"], 0) + 1
+        summary["checks"] = outcomes
         out.append(summary)
     return out

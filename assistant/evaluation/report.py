@@ -77,12 +77,23 @@ def summary_table(summaries: Sequence[dict]) -> list[str]:
     for key, label in (("abstained_unanswerable", "abstained on unanswerable"),
                        ("answered_answerable", "answered answerable")):
         lines.append(f"| {label} | " + " | ".join(_fmt(s[key]) for s in summaries) + " |")
+    lines.append("| answers without a citation | " + " | ".join(
+        f"{s.get('uncited', 0)} of {s.get('answered', 0)}" for s in summaries) + " |")
+    lines.append("| markers supported by their passage | " + " | ".join(
+        (f"{s['supported']} of {s['markers']} ({s['supported'] / s['markers']:.0%})" if s.get("markers") else "n/a")
+        for s in summaries) + " |")
+    lines.append("| quotes not found in their passage | " + " | ".join(
+        str(s.get("unverified_quotes", 0)) for s in summaries) + " |")
+    if any(s.get("checks") for s in summaries):
+        lines.append("| LLM answer checks (accepted / retried / fallback / refused) | " + " | ".join(
+            " / ".join(str(s.get("checks", {}).get(k, 0)) for k in ("accepted", "retried", "fallback", "refused"))
+            if s["backend"] != "extractive" else "n/a" for s in summaries) + " |")
     lines.append("| latency p50 / p95 (ms) | " + " | ".join(
         f"{_fmt(s['latency_p50_ms'], '.1f')} / {_fmt(s['latency_p95_ms'], '.1f')}" for s in summaries) + " |")
     lines.append("| tokens in / out | " + " | ".join(f"{s['tokens_in']} / {s['tokens_out']}" for s in summaries)
                  + " |")
     lines.append("| estimated cost (USD) | " + " | ".join(
-        ("free (local)" if s["backend"] == "extractive" else "no price in eval/prices.toml")
+        ("free (local)" if s.get("local", s["backend"] == "extractive") else "no price in eval/prices.toml")
         if s["cost_usd"] is None else f"{s['cost_usd']:.4f}" for s in summaries) + " |")
     lines.append("| backend errors | " + " | ".join(str(s["errors"]) for s in summaries) + " |")
     return lines
@@ -92,9 +103,16 @@ def differences(rows: Sequence[dict], names: Sequence[str], limit: int = 30) -> 
     """Questions whose outcome differs between variants, worst regression against the first first."""
     by_question: dict[str, dict[str, list[float]]] = {}
     questions: dict[str, str] = {}
+    grounded: dict[tuple[str, str], str] = {}  # (question, variant) -> "supported/markers cited, outcome"
     for row in rows:
         by_question.setdefault(row["question_id"], {}).setdefault(row["variant"], []).append(outcome(row))
         questions[row["question_id"]] = row["question"]
+        g = row.get("grounding") or {}
+        if g and not row.get("abstained") and not row.get("error"):
+            check = g.get("outcome", "")
+            grounded[(row["question_id"], row["variant"])] = (
+                f"{g.get('supported', 0)}/{g.get('markers', 0)} supported"
+                + (f", {check}" if check and check != "accepted" else ""))
     base = names[0]
     changed = []
     for qid, per in by_question.items():
@@ -106,11 +124,13 @@ def differences(rows: Sequence[dict], names: Sequence[str], limit: int = 30) -> 
     changed.sort(key=lambda x: (x[0], x[1]))
     if not changed:
         return ["No question's outcome differs between the variants."]
-    lines = [f"Outcome per question (0 = wrong abstain/answer decision, else evidence coverage); "
-             f"change against `{base}`, worst first:", "",
+    lines = [f"Outcome per question (0 = wrong abstain/answer decision, else evidence coverage; then the "
+             f"answer's citation markers supported by their passage, and what the LLM checks did when it was "
+             f"not to accept the first answer); change against `{base}`, worst first:", "",
              "| question | " + " | ".join(names) + " | change |", "|---|" + "---|" * (len(names) + 1)]
     for worst, qid, means in changed[:limit]:
-        cells = " | ".join(_fmt(means.get(v)) for v in names)
+        cells = " | ".join(_fmt(means.get(v)) + (f" ({grounded[qid, v]})" if (qid, v) in grounded else "")
+                           for v in names)
         lines.append(f"| {cell_text(qid)}: {cell_text(questions[qid][:70])} | {cells} | {worst:+.3f} |")
     if len(changed) > limit:
         lines.append(f"\n…and {len(changed) - limit} more in results.jsonl.")
