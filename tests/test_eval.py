@@ -434,3 +434,20 @@ def test_grounding_columns_count_llm_check_outcomes():
              for r in rows]
     diff = "\n".join(differences([r.to_dict() for r in rows + other], ["local-llm", "x"]))
     assert "(1/3 supported, fallback)" in diff
+
+
+def test_evidence_coverage_reads_words_with_code_no_backend_shares():
+    from assistant.evaluation import coverage
+    from assistant.evaluation.harness import evidence_covered
+    from assistant.text import words
+
+    # inflections meet, function words and light verbs don't count, numbers do
+    assert coverage.content_words("Detects drift; detected, detecting") == {"detect", "drift"}
+    assert coverage.content_words("the policies mapped 8 bytes using one go") == {"policy", "map", "8", "byte"}
+    evidence = "**Model Monitor:** Detects drift and sends alerts when deviations exceed thresholds."
+    assert evidence_covered(evidence, "Model Monitor detected drift, sending an alert when a deviation exceeds "
+                                      "the threshold [1].")
+    assert not evidence_covered(evidence, "Model Monitor watches models [1].")
+    assert not evidence_covered("header is 8 bytes", "the header is 20 bytes [1]")  # the number is the fact
+    # the measure is not the extractive backend's word bag
+    assert coverage.content_words.__module__ != words.salient.__module__

@@ -157,16 +157,17 @@ def load_prices(path: Path = PRICES_FILE) -> dict[str, tuple[float, float]]:
 
 
 def evidence_covered(evidence: str, answer: str) -> bool:
-    """Whether an answer states a gold evidence passage (most of its topic words are in it).
+    """Whether an answer states a gold evidence passage (most of its content words are in it).
 
-    HTML tags in the evidence are not words to state: "<td>header</td><td>8 bytes</td>" is covered
-    by an answer that quotes the row as "| header | 8 bytes |".
+    Words as `evaluation.coverage` reads them, with code no backend shares. HTML tags in the
+    evidence are not words to state: "<td>header</td><td>8 bytes</td>" is covered by an answer
+    that quotes the row as "| header | 8 bytes |".
     """
-    from assistant.text.words import salient
+    from assistant.evaluation.coverage import content_words, stated_share
 
     # tags in an evidence string copied from a note's source are not words an answer can state
-    wanted = set(salient(without_html_tags(evidence)))
-    return bool(wanted) and len(wanted & set(salient(answer))) / len(wanted) >= COVERED
+    text = without_html_tags(evidence)
+    return bool(content_words(text)) and stated_share(text, answer) >= COVERED
 
 
 _MARKERS = re.compile(r"\[\d+(?:\s*[,;-]\s*\d+)*\]")
