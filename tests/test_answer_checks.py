@@ -108,9 +108,11 @@ def test_a_marker_only_answer_is_retried_with_a_corrective_instruction(scripted)
     assert answer.checks["outcome"] == "retried" and answer.checks["attempts"] == 2
     assert answer.text.startswith("Data drift is") and answer.citations and not answer.abstained
     assert len(calls) == 2
-    retry = calls[1]["messages"]
-    assert retry[-2]["role"] == "assistant" and "[2] vs [3]" in retry[-2]["content"][0]["text"]
-    assert "only citation markers" in retry[-1]["content"][0]["text"]
+    # the same prompt, with what was wrong added to the question's message (not a new turn)
+    first, retry = calls[0]["messages"], calls[1]["messages"]
+    assert len(retry) == len(first) == 1 and retry[0]["role"] == "user"
+    asked, again = first[0]["content"][0]["text"], retry[0]["content"][0]["text"]
+    assert again.startswith(asked) and "only citation markers" in again[len(asked):]
     # the text streamed after the retraction is the answer shown
     after = "".join(e for e in events[events.index(retractions[0]) + 1:] if isinstance(e, str))
     assert after.startswith("Data drift is")
@@ -210,3 +212,15 @@ def test_an_answer_without_markers_is_cited_where_the_notes_say_it(scripted):
     assert len(answer.citations) >= 1 and answer.text.count("[") == 2
     shown = "".join(e for e in events[events.index(retraction) + 1:] if isinstance(e, str))
     assert shown == answer.text  # what the reader sees after the retraction is the cited answer
+
+
+def test_the_correction_goes_inside_the_prompt_before_its_answer_cue():
+    from assistant.answer.validation import AnswerCheck, corrected_messages
+
+    messages = [{"role": "system", "content": "rules"},
+                {"role": "user", "content": "Notes: ...\nQuestion: q?\nAnswer:"}]
+    fixed = corrected_messages(messages, AnswerCheck(problems=("it repeats the question",)))
+    assert fixed[0] == messages[0] and len(fixed) == 2
+    assert fixed[1]["content"].startswith("Notes: ...\nQuestion: q?\n\nYour first answer could not be used")
+    assert "Do not just repeat the question" in fixed[1]["content"]
+    assert "it repeats the question" in fixed[1]["content"] and fixed[1]["content"].endswith("\nAnswer:")

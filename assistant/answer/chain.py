@@ -21,7 +21,7 @@ from assistant.answer.citations import StreamRenumbering, attach_markers, marker
 from assistant.answer.compose import Composer, Draft
 from assistant.answer.gate import Gate, Vocabulary, evidence
 from assistant.answer.prompting import load_prompt
-from assistant.answer.validation import AnswerCheck, CheckRecord, check_answer, corrective_instruction, is_refusal
+from assistant.answer.validation import AnswerCheck, CheckRecord, check_answer, corrected_messages, is_refusal
 from assistant.errors import BackendError, QuestionError
 from assistant.schema import Answer, Retraction, RetrievedChunk
 
@@ -212,8 +212,7 @@ def run(
             if mode == "retry":
                 yield Retraction(f"The {composer.name} model's answer was set aside ({'; '.join(check.problems)}); "
                                  "asking it once more.")
-                again = replace(draft, messages=[*draft.messages, {"role": "assistant", "content": raw},
-                                                 {"role": "user", "content": corrective_instruction(check)}])
+                again = replace(draft, messages=corrected_messages(draft.messages, check))
                 raw = yield from write(composer, again)
                 record.attempts = 2
                 written, check, added = checked(raw)

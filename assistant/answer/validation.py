@@ -161,8 +161,23 @@ def check_answer(text: str, question: str, contexts: Sequence[RetrievedChunk],
     return AnswerCheck(problems=tuple(problems), markers=markers, supported=supported)
 
 
+def corrected_messages(messages: Sequence[dict[str, str]], check: AnswerCheck) -> list[dict[str, str]]:
+    """The prompt again, with what was wrong and what to write instead added to its last message.
+
+    In the prompt, not as a new turn after the rejected answer: measured with a 1.5B model, a
+    follow-up turn got the same answer back word for word (it repeated the question again); the
+    instruction inside the question's message got an answer. A trailing "Answer:" stays last.
+    """
+    *rest, last = messages
+    body, tail = last["content"], ""
+    if found := re.search(r"\n(Answer:)\s*$", body):
+        body, tail = body[: found.start()], "\n" + found.group(1)
+    return [*rest, {**last, "content": f"{body}\n\n{corrective_instruction(check)}{tail}"}]
+
+
 def corrective_instruction(check: AnswerCheck) -> str:
-    """The message sent with the retry: what was wrong, and what to write instead."""
-    return (f"That answer cannot be shown: {'; '.join(check.problems)}. Answer the question again in 2 to 5 "
-            "full sentences using only the passages. End each sentence with the number of the passage it "
-            "comes from, like [1]. Do not start lines with a number.")
+    """What is sent with the retry: what was wrong, and what to write instead."""
+    hint = " Do not just repeat the question: answer it." if any("repeats" in p for p in check.problems) else ""
+    return (f"Your first answer could not be used ({'; '.join(check.problems)}).{hint} Answer in 2 to 5 full "
+            "sentences using only the notes. End each sentence with the number of the note it comes from, "
+            "like [1]. Do not start lines with a number.")
