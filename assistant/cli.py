@@ -453,6 +453,8 @@ def eval_command(ctx: click.Context, spec: str, variants_dir: Path, gold: Path, 
 
         scorers.append(JudgeScorer(judge_model(judge, sa.settings), lambda texts: sa.embedder.embed(texts),
                                    wanted or JUDGE_METRICS, timeout=sa.settings.llm_timeout))
+        if judge == "openai":  # a local server's context is small: fail now, not after minutes of judging
+            _check_judge_context(sa, scorers[-1], items, variants)
     from tqdm import tqdm
 
     started = time.perf_counter()
@@ -515,6 +517,38 @@ def _use_corpus(ctx: click.Context, corpus: Path) -> None:
     index_dir = corpus_index_dir(settings, corpus)
     ctx.obj["assistant"] = StudyAssistant(settings.with_overrides(corpus_dir=corpus, index_dir=index_dir))
     click.secho(f"Notes {corpus}, index {index_dir}", dim=True, err=True)
+
+
+def _check_judge_context(sa, scorer, items, variants) -> None:
+    """Stop before the run when a judged metric's prompt would not fit the judge's context.
+
+    The need per metric: its prompt's own instructions and examples, plus the largest question's
+    passages (as retrieved for the variants) and reference, plus an answer and the judge's reply
+    of up to ``ASSISTANT_MAX_TOKENS`` each; the judge's context is ``ASSISTANT_CONTEXT_TOKENS``.
+    """
+    from assistant.answer.tokens import count_tokens
+    from assistant.errors import ConfigError
+
+    tiktoken_dir = str(sa.settings.cache_dir / "tiktoken")
+
+    def count(text: str) -> int:
+        return count_tokens(text, tiktoken_dir)
+
+    ks = {v.k or sa.settings.top_k for v in variants}
+    largest = max((count("\n".join(h.text for h in sa.retrieve(item.question, k=max(ks)))) + count(item.reference)
+                   for item in items), default=0)
+    need = {name: own + largest + 2 * sa.settings.max_tokens for name, own in scorer.prompt_tokens(count).items()}
+    window = sa.settings.context_tokens
+    over = {name: n for name, n in need.items() if n > window}
+    if over:
+        fits = [name for name in need if name not in over]
+        biggest = max(need.values())
+        raise ConfigError(
+            f"The openai judge's context (ASSISTANT_CONTEXT_TOKENS={window}) is too small for "
+            + ", ".join(f"{name} (needs about {n})" for name, n in over.items())
+            + f". Start the judge's server with a larger context, e.g. `python -m llama_cpp.server ... --n_ctx "
+            f"{max(8192, 1024 * -(-biggest // 1024))}`, and set ASSISTANT_CONTEXT_TOKENS to match"
+            + (f"; or judge only what fits: --judge-metrics {','.join(fits)}." if fits else "."))
 
 
 def _variant_assistant(sa, variant):

@@ -451,3 +451,17 @@ def test_evidence_coverage_reads_words_with_code_no_backend_shares():
     assert not evidence_covered("header is 8 bytes", "the header is 20 bytes [1]")  # the number is the fact
     # the measure is not the extractive backend's word bag
     assert coverage.content_words.__module__ != words.salient.__module__
+
+
+def test_a_judge_whose_context_is_too_small_stops_the_run_before_any_call(workspace):
+    from test_cli import env_for
+
+    env = env_for(workspace, ASSISTANT_OPENAI_BASE_URL="http://127.0.0.1:9/v1", ASSISTANT_OPENAI_MODEL="judge",
+                  ASSISTANT_CONTEXT_TOKENS="2048", ASSISTANT_MAX_TOKENS="512")
+    result = CliRunner().invoke(main, ["--env-file", str(workspace / "none.env"), "eval", "--gold",
+                                       str(workspace / "gold5.jsonl"), "--no-ragas", "--judge", "openai",
+                                       "--out", str(workspace / "judged")], env=env)
+    assert result.exit_code != 0
+    message = " ".join(result.output.split())
+    assert "ASSISTANT_CONTEXT_TOKENS=2048" in message and "faithfulness (needs about" in message
+    assert "--n_ctx" in message and not (workspace / "judged").exists()  # stopped before answering anything

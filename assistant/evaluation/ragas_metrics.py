@@ -7,10 +7,14 @@ silently averaged in). Telemetry is turned off before ragas is imported.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 NON_LLM_METRICS = (
     "context_recall_nonllm",
@@ -225,6 +229,27 @@ class JudgeScorer:
         self.metrics = {name: build[name]() for name in self.names}
         for metric in self.metrics.values():
             metric.init(config)
+
+    def prompt_tokens(self, count: Callable[[str], int]) -> dict[str, int]:
+        """Per metric, the tokens of its longest prompt with empty inputs (instructions and examples).
+
+        What a judge call costs before the question's own passages, reference and answer are put in.
+        """
+        out = {}
+        for name, metric in self.metrics.items():
+            sizes = [0]
+            for prompt in metric.get_prompts().values():
+                fields = prompt.input_model.model_fields
+                empty = prompt.input_model.model_construct(**{
+                    k: [] if "list" in str(f.annotation).lower() else "" for k, f in fields.items()})
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        sizes.append(count(prompt.to_string(empty)))
+                except Exception:  # noqa: BLE001 - a prompt that cannot render empty is not counted
+                    log.debug("prompt of %s not measured", name, exc_info=True)
+            out[name] = max(sizes)
+        return out
 
     def score(self, answer: str, reference: str, contexts: Sequence[str], evidence: Sequence[str],
               question: str = "") -> dict[str, Measured]:
