@@ -165,10 +165,10 @@ def test_follow_up_helpers():
     # closest topics from several kinds of notes: numbered and bold headings, repeated last headings
     topics = ["Key Components › 1. Amazon SageMaker", "Services › Amazon SageMaker", "Lecture 3 › 3.2 TCP",
               "Services › 4. **Amazon S3:**", "query-processing.txt", "Lecture 3 – Transport layer (CN, week 3)",
-              "Domain 1: Data Preparation"]
+              "Domain 1: Data Preparation", "Python › 3.11 release notes"]
     assert [q.removeprefix("What do my notes say about ") for q in follow_up_questions(topics)] == [
         "Amazon SageMaker?", "TCP?", "Amazon S3?", "query-processing.txt?", "Lecture 3 – Transport layer (CN, week 3)?",
-        "Domain 1: Data Preparation?"]
+        "Domain 1: Data Preparation?", "3.11 release notes?"]  # a version number before a lower-case title stays
 
 
 def test_backend_error_shows_st_error_and_keeps_history(at):

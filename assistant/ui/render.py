@@ -434,7 +434,8 @@ def cited_lines(quote: str, passage: str, start_line: int) -> list[int]:
 
 
 # a heading's own list or section number ("1. ", "2) ", "3.2 "), which a question does not say
-_ENUMERATOR = re.compile(r"^\s*(?:\d{1,3}(?:\.\d{1,3})*[.)]|\d{1,3}(?:\.\d{1,3})+)\s+")
+# a list or section number: "4. ", "2) ", "1.2 " before a capitalised title ("3.11 release notes" is a version)
+_ENUMERATOR = re.compile(r"^\s*(?:\d{1,3}(?:\.\d{1,3})*[.)]\s+|\d{1,3}(?:\.\d{1,3})+\s+(?=[A-Z]))")
 
 
 def follow_up_question(topic: str) -> str:
@@ -445,6 +446,8 @@ def follow_up_question(topic: str) -> str:
 
     >>> follow_up_question("Key Components of SageMaker › 5. SageMaker Feature Store")
     'What do my notes say about SageMaker Feature Store?'
+    >>> follow_up_question("Python › 3.11 release notes")  # a version, not a section number
+    'What do my notes say about 3.11 release notes?'
     """
     last = topic.split(" › ")[-1]
     name = _ENUMERATOR.sub("", re.sub(r"\*\*|__", "", last)).strip().rstrip(":").strip()
