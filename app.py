@@ -272,7 +272,8 @@ def render_answer(answer: dict, key: str) -> None:
         where = markdown_literal(place(chunk["source"], citation["start_line"], citation["end_line"],
                                        chunk.get("region", ""), chunk.get("region_start", 0),
                                        chunk.get("region_end", 0)))
-        with st.expander(f"[{citation['n']}] {heading} — {where}"):
+        # a page without headings is named by its file: said once ("[1] rome.html", not "rome.html — rome.html")
+        with st.expander(f"[{citation['n']}] {heading}" + (f" — {where}" if where != heading else "")):
             marked = cited_lines(citation["quote"], chunk["text"], chunk["start_line"])
             if not (chunk.get("region") and show_region(citation, marked)):
                 st.html(chunk_passage_html(chunk, marked))

@@ -381,3 +381,15 @@ def test_exported_gold_candidates_load_as_a_gold_file(tmp_path):
     path = tmp_path / "candidates.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     assert [g.answerable for g in load_gold(path)] == [True, False]
+
+
+def test_a_page_without_headings_is_named_once_in_its_citation(tmp_path, monkeypatch):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "rome.html").write_text(
+        "<html><body><p>The Colosseum was finished in 80 AD under Titus and held about 50,000 spectators.</p>"
+        "<p>Aqueducts carried water into Rome from springs up to 90 km away.</p></body></html>", encoding="utf-8")
+    app = page_over(tmp_path, monkeypatch)
+    app.run(timeout=120)
+    ask(app, "how many spectators did the colosseum hold?")
+    labels = [e.label for e in app.expander if e.label.startswith("[1]")]
+    assert labels and labels[0].replace("\\", "") == "[1] rome.html", labels
