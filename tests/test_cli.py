@@ -345,7 +345,7 @@ def test_ask_json_has_answer_fields(indexed):
 
 def test_ask_unknown_backend_and_prompt_are_one_error_line(indexed):
     assert "available: extractive" in one_error_line(run(indexed, "ask", "what is drift?", "--backend", "nope"))
-    assert "available: default" in one_error_line(run(indexed, "ask", "what is drift?", "--prompt", "nope"))
+    assert "available: compact, default, short-answers" in one_error_line(run(indexed, "ask", "what is drift?", "--prompt", "nope"))
     assert "empty" in one_error_line(run(indexed, "ask", "  "))
 
 
