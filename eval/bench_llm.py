@@ -1,6 +1,6 @@
 """LLM answers with a real local model: checks, grounding, correctness and time to first token, per prompt.
 
-Usage: .venv/bin/python eval/bench_llm.py GGUF [--prompt default compact ...] [--gold eval/gold.jsonl]
+Usage: .venv/bin/python eval/bench_llm.py GGUF [--prompt default whole-passages ...] [--gold eval/gold.jsonl]
                                           [--answerable 20] [--unanswerable 4] [--checks retry] [--show]
 
 GGUF is a model file for the in-process ``llamacpp`` backend (``../shared/tools/measurement-model``
@@ -16,9 +16,9 @@ Per prompt, over the answers the chain returned (`StudyAssistant.stream`, checks
 * markers supported: of the markers in model-written answers (accepted or retried), the share whose
   passage supports their sentence (`citations.marker_support`);
 * graded (answerable questions; the evidence check stated here): for each gold evidence string, the
-  share of its topic-word stems (`words.salient`) the answer states; an answer is *correct* when the
-  mean over its evidence strings is >= 0.5, *partial* at >= 0.25, else *wrong* (an abstention is
-  wrong). Shown for all answers and for the model-written ones alone;
+  share of its content words (`evaluation.coverage`, code no backend uses) the answer states; an
+  answer is *correct* when the mean over its evidence strings is >= 0.5, *partial* at >= 0.25, else
+  *wrong* (an abstention is wrong). Shown for all answers and for the model-written ones alone;
 * unanswerable questions refused (by the gate or by the model);
 * time to first token (the first text piece the stream yields) and to the whole answer, medians;
   prompt tokens (median).
@@ -39,10 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assistant import StudyAssistant  # noqa: E402
 from assistant.answer.validation import check_answer  # noqa: E402
 from assistant.config import load_settings  # noqa: E402
+from assistant.evaluation.coverage import stated_share  # noqa: E402
 from assistant.evaluation.gold import load_gold  # noqa: E402
 from assistant.evaluation.harness import answer_words  # noqa: E402
 from assistant.schema import Answer, Retraction  # noqa: E402
-from assistant.text.words import salient  # noqa: E402
 
 
 def spread(items: list, n: int) -> list:
@@ -53,16 +53,14 @@ def spread(items: list, n: int) -> list:
 
 
 def grade(evidence: tuple[str, ...], text: str) -> float:
-    """Mean share of each evidence string's topic-word stems that the answer states."""
-    said = set(salient(text))
-    shares = [len(w & said) / len(w) for e in evidence if (w := set(salient(e)))]
-    return statistics.mean(shares) if shares else 0.0
+    """Mean share of each evidence string's content words that the answer states (`evaluation.coverage`)."""
+    return statistics.mean(stated_share(e, text) for e in evidence) if evidence else 0.0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("gguf", type=Path)
-    parser.add_argument("--prompt", nargs="+", default=["default", "compact"])
+    parser.add_argument("--prompt", nargs="+", default=["default", "whole-passages"])
     parser.add_argument("--gold", type=Path, default=Path("eval/gold.jsonl"))
     parser.add_argument("--answerable", type=int, default=20)
     parser.add_argument("--unanswerable", type=int, default=4)

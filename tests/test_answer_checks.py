@@ -112,7 +112,8 @@ def test_a_marker_only_answer_is_retried_with_a_corrective_instruction(scripted)
     first, retry = calls[0]["messages"], calls[1]["messages"]
     assert len(retry) == len(first) == 1 and retry[0]["role"] == "user"
     asked, again = first[0]["content"][0]["text"], retry[0]["content"][0]["text"]
-    assert again.startswith(asked) and "only citation markers" in again[len(asked):]
+    cue = asked.removesuffix("Answer:")  # the correction goes before the prompt's answer cue
+    assert again.startswith(cue) and "only citation markers" in again[len(cue):] and again.endswith("Answer:")
     # the text streamed after the retraction is the answer shown
     after = "".join(e for e in events[events.index(retractions[0]) + 1:] if isinstance(e, str))
     assert after.startswith("Data drift is")

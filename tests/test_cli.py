@@ -345,7 +345,8 @@ def test_ask_json_has_answer_fields(indexed):
 
 def test_ask_unknown_backend_and_prompt_are_one_error_line(indexed):
     assert "available: extractive" in one_error_line(run(indexed, "ask", "what is drift?", "--backend", "nope"))
-    assert "available: compact, default, short-answers" in one_error_line(run(indexed, "ask", "what is drift?", "--prompt", "nope"))
+    error = one_error_line(run(indexed, "ask", "what is drift?", "--prompt", "nope"))
+    assert "available: default, short-answers, whole-passages" in error
     assert "empty" in one_error_line(run(indexed, "ask", "  "))
 
 

@@ -382,16 +382,16 @@ def test_eval_on_another_notes_folder_needs_its_questions(tmp_path):
 
 def test_a_variant_file_from_outside_the_repo_names_its_model_and_server(tmp_path):
     mine = tmp_path / "my-qwen.toml"
-    mine.write_text('backend = "openai"\nprompt = "compact"\nmodel = "qwen2.5-1.5b"\n'
+    mine.write_text('backend = "openai"\nprompt = "whole-passages"\nmodel = "qwen2.5-1.5b"\n'
                     'base_url = "http://127.0.0.1:8080/v1"\ndescription = "my laptop model"\n')
-    (variant,) = load_variants(str(mine), folder=Path("eval/variants"), prompts=["default", "compact"],
+    (variant,) = load_variants(str(mine), folder=Path("eval/variants"), prompts=["default", "whole-passages"],
                                backends=["extractive", "openai"])
-    assert (variant.name, variant.backend, variant.prompt) == ("my-qwen", "openai", "compact")
+    assert (variant.name, variant.backend, variant.prompt) == ("my-qwen", "openai", "whole-passages")
     assert variant.settings_overrides() == {"openai_model": "qwen2.5-1.5b", "openai_base_url": "http://127.0.0.1:8080/v1"}
     with pytest.raises(Exception, match="No variant file"):
         load_variants(str(tmp_path / "missing.toml"), prompts=["default"], backends=["openai"])
     with pytest.raises(Exception, match="named twice"):
-        load_variants(f"{mine},my-qwen", folder=tmp_path, prompts=["default", "compact"], backends=["openai"])
+        load_variants(f"{mine},my-qwen", folder=tmp_path, prompts=["default", "whole-passages"], backends=["openai"])
 
 
 def test_dry_run_of_your_own_local_server_variant_is_free_and_calls_nothing(workspace, tmp_path):
