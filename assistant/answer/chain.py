@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from assistant.answer import followup
-from assistant.answer.citations import StreamRenumbering, attach_markers, marker_support, parse_citations
+from assistant.answer.citations import MarkerAttacher, StreamRenumbering, marker_support, parse_citations
 from assistant.answer.compose import Composer, Draft
 from assistant.answer.gate import Gate, Vocabulary, evidence
 from assistant.answer.prompting import load_prompt
-from assistant.answer.validation import AnswerCheck, CheckRecord, check_answer, corrected_messages, is_refusal
+from assistant.answer.validation import AnswerCheck, CheckRecord, check_answer, corrected_messages
 from assistant.errors import BackendError, QuestionError
 from assistant.schema import Answer, Retraction, RetrievedChunk
 
@@ -166,12 +166,36 @@ def run(
         notices.append(draft.notice)
     spent = [0, 0]  # tokens in / out over every model call of this answer
 
+    mode = getattr(composer, "checks", None)  # LLM composers: how their answers are checked
+    attached = [0]  # markers attached while streaming (see `MarkerAttacher`)
+
+    def cited(writer: Composer, draft: Draft) -> Iterator[str]:
+        # an LLM's sentences left unmarked get the marker of the passage that plainly says them, as
+        # they are written (checks off: shown as the model wrote them)
+        if writer is not composer or mode in (None, "off"):
+            yield from writer.stream(draft)
+            return
+        attacher = MarkerAttacher(draft.contexts)
+        try:
+            for piece in writer.stream(draft):
+                if piece and (ready := attacher.feed(piece)):
+                    yield ready
+        except Exception:
+            # the text written before a failure is the partial answer the reader keeps: pass it on
+            rest, attacher.pending = attacher.pending, ""
+            if rest:
+                yield rest
+            raise
+        if rest := attacher.flush():
+            yield rest
+        attached[0] = attacher.added
+
     def write(writer: Composer, draft: Draft) -> Iterator[str]:
         """Stream one attempt (numbers shown as the final answer will show them); its text is returned."""
         pieces: list[str] = []
         shown = StreamRenumbering(len(draft.contexts))
         try:
-            for piece in writer.stream(draft):
+            for piece in cited(writer, draft):
                 if piece:
                     pieces.append(piece)
                     if settled := shown.feed(piece):
@@ -191,18 +215,15 @@ def run(
 
     raw = yield from write(composer, draft)
     contexts = draft.contexts
-    mode = getattr(composer, "checks", None)  # LLM composers: how their answers are checked
     record: CheckRecord | None = None
     refused = not raw
     if mode:
         instructions = [m["content"] for m in draft.messages if m.get("role") == "system"]
 
-        def checked(text: str) -> tuple[str, AnswerCheck, int]:
-            # sentences the model left unmarked get the marker of the passage that plainly says them
-            marked, added = attach_markers(text, contexts) if not is_refusal(text) else (text, 0)
-            return marked, check_answer(marked, standalone, contexts, instructions), added
+        def checked(text: str) -> tuple[AnswerCheck, int]:
+            return check_answer(text, standalone, contexts, instructions), attached[0]
 
-        written, check, added = checked(raw)
+        check, added = checked(raw)
         record = CheckRecord(markers=check.markers, supported=check.supported)
         refused = check.refusal
         if check.problems and mode == "off":
@@ -215,7 +236,7 @@ def run(
                 again = replace(draft, messages=corrected_messages(draft.messages, check))
                 raw = yield from write(composer, again)
                 record.attempts = 2
-                written, check, added = checked(raw)
+                check, added = checked(raw)
                 record.markers, record.supported, refused = check.markers, check.supported, check.refusal
                 if check.problems:
                     record.problems.append("; ".join(check.problems))
@@ -236,13 +257,8 @@ def run(
                 record.outcome = "failed"  # nothing to fall back to: shown, with its problems recorded
         if refused and raw:
             record.outcome = "refused"
-        elif record.outcome in {"accepted", "retried"} and added:
-            # the answer on screen lacks the markers added: show it again with them
+        elif record.outcome in {"accepted", "retried"}:
             record.attached = added
-            raw = written
-            yield Retraction(f"Citations added to {added} sentence(s) the {composer.name} model left without one.")
-            again = StreamRenumbering(len(contexts))
-            yield again.feed(raw) + again.flush()
     parsed = parse_citations(raw, contexts)
     if record is not None and record.outcome == "fallback":
         support = marker_support(raw, list(contexts))

@@ -368,3 +368,44 @@ def attach_markers(text: str, contexts: list[RetrievedChunk]) -> tuple[str, int]
     for at, marker in reversed(inserts):
         text = text[:at] + marker + text[at:]
     return text, len(inserts)
+
+
+# where a finished sentence ends: its stop, any markers after it, the space before the next sentence
+_FINISHED = re.compile(r"(?:[.!?](?:[ \t]*\[[\d,\s–-]*\])*[ \t]+|\n+)(?=[^\s\[])")
+
+
+class MarkerAttacher:
+    """`attach_markers` while an answer streams: each sentence is cited as soon as the next one starts.
+
+    A sentence is final once text that cannot belong to it follows (a new sentence after its stop
+    and any markers); text inside an open code fence waits for the fence to close. The reader then
+    sees the citations as the answer is written, instead of the answer a second time with them.
+    ``added`` counts the markers attached so far.
+    """
+
+    def __init__(self, contexts: list[RetrievedChunk]) -> None:
+        self.contexts = contexts
+        self.pending = ""
+        self.added = 0
+
+    def feed(self, piece: str) -> str:
+        """Take a piece of the answer; return the text whose sentences are final, cited."""
+        self.pending += piece
+        cut = 0
+        for found in _FINISHED.finditer(self.pending):
+            if self.pending[: found.end()].count("```") % 2 == 0:  # not inside a code fence
+                cut = found.end()
+        if not cut:
+            return ""
+        head, self.pending = self.pending[:cut], self.pending[cut:]
+        return self._cite(head)
+
+    def flush(self) -> str:
+        """The rest of the answer, cited."""
+        head, self.pending = self.pending, ""
+        return self._cite(head) if head else ""
+
+    def _cite(self, text: str) -> str:
+        cited, added = attach_markers(text, self.contexts)
+        self.added += added
+        return cited
