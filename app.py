@@ -436,6 +436,10 @@ export default function ({ data }) {
   };
   const observer = new ResizeObserver(place);
   observer.observe(content);
+  // the question box's bar changes height when the box is enabled again after an answer: that moves
+  // the room above it without resizing the page's content
+  const bottomBar = document.querySelector("[data-testid='stBottom']");
+  if (bottomBar) observer.observe(bottomBar);
   pane.addEventListener("scroll", place, { passive: true });
   const events = ["wheel", "touchstart", "pointerdown", "keydown"];
   const stop = () => {
