@@ -243,3 +243,33 @@ def test_the_correction_goes_inside_the_prompt_before_its_answer_cue():
     assert fixed[1]["content"].startswith("Notes: ...\nQuestion: q?\n\nYour first answer could not be used")
     assert "Do not just repeat the question" in fixed[1]["content"]
     assert "it repeats the question" in fixed[1]["content"] and fixed[1]["content"].endswith("\nAnswer:")
+
+
+def test_a_comparison_clause_that_swaps_the_sides_is_caught():
+    from assistant.answer.validation import swapped_sides
+
+    notes = [RetrievedChunk(
+        "d", "- **Data Drift:** The input data's statistics change over time, due to changes in user behavior or "
+             "external events.\n- **Concept Drift:** The relationship between the inputs and the target changes.",
+        "notes.md", ["Monitoring", "Drift"], 10, 11, 1.0, 0.8)]
+    swapped = ("Concept drift happens due to changes in user behavior or external events, while data drift "
+               "is when the relationship between the inputs and the target changes [1].")
+    right = ("Data drift happens due to changes in user behavior or external events, while concept drift "
+             "is when the relationship between the inputs and the target changes [1].")
+    assert swapped_sides(swapped, QUESTION, notes) == 2
+    assert swapped_sides(right, QUESTION, notes) == 0
+    assert swapped_sides(swapped, "what is drift?", notes) == 0  # not a comparison: nothing to swap
+    assert "say of one side what the notes say of the other" in check_answer(swapped, QUESTION, notes).problems[0]
+
+
+def test_sides_are_named_as_the_notes_name_them_when_checking_a_swap():
+    from assistant.answer.validation import swapped_sides
+
+    notes = [RetrievedChunk("x", "- **XGBoost:** Gradient boosting with early stopping, strong on tabular data.",
+                            "notes.md", ["Models", "XGBoost"], 1, 1, 1.0, 0.8),
+             RetrievedChunk("r", "- **Random Forest:** Averages many decision trees, so it is less prone to "
+                                 "overfitting.", "notes.md", ["Models", "Random Forest"], 3, 3, 1.0, 0.7)]
+    question = "xgboost vs random forest for a tabular churn problem - pros and cons?"  # read as "xgboost forest"
+    said = "XGBoost is less prone to overfitting because it averages many decision trees [2]."
+    assert swapped_sides(said, question, notes) == 1
+    assert swapped_sides("Random forest averages many decision trees, so it overfits less [2].", question, notes) == 0

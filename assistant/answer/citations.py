@@ -409,3 +409,9 @@ class MarkerAttacher:
         cited, added = attach_markers(text, self.contexts)
         self.added += added
         return cited
+
+
+def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
+    """Each sentence of an answer with the passage numbers its markers name (code brackets ignored)."""
+    return [(sentence, [n for _, _, body in found for n in marker_numbers(body)])
+            for sentence, found in _claims(_masked(text))]

@@ -15,9 +15,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from assistant.answer.citations import MARKER, marker_support
+from assistant.answer.citations import MARKER, cited_sentences, marker_support
 from assistant.schema import RetrievedChunk
-from assistant.text.words import tokens
+from assistant.text.words import salient, tokens
 
 # the model saying the notes don't have it, in the words small models use
 _REFUSAL = re.compile(
@@ -121,6 +121,61 @@ def _echoes(text: str, source: str, least: int = 8) -> bool:
     return any(" ".join(said[i:i + least]) in runs for i in range(len(said) - least + 1))
 
 
+#: a clause has its sides swapped when a line about another side holds this share of what it says...
+SWAP_HELD = 0.5
+#: ...and this much more of it than the best line about the side it names
+SWAP_MARGIN = 0.3
+# the clauses of a comparison sentence ("X does a, while Y does b")
+_CLAUSES = re.compile(r",?\s+(?:while|whereas)\s+|;\s+|,\s+but\s+", re.I)
+
+
+def swapped_sides(text: str, question: str, contexts: Sequence[RetrievedChunk]) -> int:
+    """Clauses of a comparison answer that say of one side what the cited notes say of another.
+
+    For "X vs Y", what a clause naming one side says of it (its topic words without the sides'
+    names) is looked for in the lines of its cited passages, by side (`extractive.sides.side_lines`):
+    when a line about another side holds at least ``SWAP_HELD`` of it and ``SWAP_MARGIN`` more than
+    any line about the named side, the sides are swapped ("concept drift can be due to changes in
+    user behavior", which the notes say of data drift). Other clauses are left to marker support.
+    """
+    from assistant.answer.extractive.composer import ExtractiveComposer
+    from assistant.answer.extractive.sides import side_lines, side_title
+    from assistant.text.question import comparison_sides
+    from assistant.text.sentences import passage_units
+
+    sides = comparison_sides(question)
+    if not sides:
+        return 0
+    # each side as the notes name it ("xgboost vs random forest" is read as "xgboost forest" and
+    # "random forest"; the notes say "XGBoost"), the way the extractive answer names its parts
+    units = [u for i, chunk in enumerate(contexts) for u in passage_units(chunk, i)]
+    topics = [contexts[u.chunk].heading_path[-1] if contexts[u.chunk].heading_path else "" for u in units]
+    titles = [ExtractiveComposer._side_name(side_title(side), question, units, topics) for side in sides]
+    named_words = set(salient(" ".join(titles)))
+    swapped = 0
+    for sentence, numbers in cited_sentences(text):
+        cited = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(contexts)]
+        for clause in _CLAUSES.split(MARKER.sub(" ", sentence)):
+            named = [i for i, title in enumerate(titles) if title.lower() in clause.lower()]
+            # what the clause says of its side, without the sides' own names
+            words = set(salient(clause)) - named_words
+            if len(named) != 1 or len(words) < 3:
+                continue
+            own = other = 0.0  # best share held by a line about the named side / about another side
+            for n in cited:
+                chunk = contexts[n - 1]
+                units = passage_units(chunk, n - 1)
+                about = side_lines(titles, units, [chunk.heading_path[-1] if chunk.heading_path else ""] * len(units))
+                for j, unit in enumerate(units):
+                    share = len(words & set(salient(f"{unit.label} {unit.parent} {unit.text}"))) / len(words)
+                    if about[named[0]][j]:
+                        own = max(own, share)
+                    elif any(side[j] for side in about):
+                        other = max(other, share)
+            swapped += other >= SWAP_HELD and other - own >= SWAP_MARGIN
+    return swapped
+
+
 def check_answer(text: str, question: str, contexts: Sequence[RetrievedChunk],
                  instructions: Sequence[str] = ()) -> AnswerCheck:
     """Check one LLM answer against the question and the numbered passages.
@@ -158,6 +213,8 @@ def check_answer(text: str, question: str, contexts: Sequence[RetrievedChunk],
             problems.append("markers used as list numbers")
         elif supported < MIN_SUPPORTED * markers:
             problems.append(f"{markers - supported} of {markers} markers cite a passage that does not say it")
+        elif swapped := swapped_sides(text, question, contexts):
+            problems.append(f"{swapped} clause(s) say of one side what the notes say of the other")
     return AnswerCheck(problems=tuple(problems), markers=markers, supported=supported)
 
 
