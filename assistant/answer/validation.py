@@ -133,7 +133,7 @@ def swapped_sides(text: str, question: str, contexts: Sequence[RetrievedChunk]) 
     """Clauses of a comparison answer that say of one side what the cited notes say of another.
 
     For "X vs Y", what a clause naming one side says of it (its topic words without the sides'
-    names) is looked for in the lines of its cited passages, by side (`extractive.sides.side_lines`):
+    names) is looked for in the lines of the passages, by side (`extractive.sides.side_lines`):
     when a line about another side holds at least ``SWAP_HELD`` of it and ``SWAP_MARGIN`` more than
     any line about the named side, the sides are swapped ("concept drift can be due to changes in
     user behavior", which the notes say of data drift). Other clauses are left to marker support.
@@ -153,20 +153,23 @@ def swapped_sides(text: str, question: str, contexts: Sequence[RetrievedChunk]) 
     titles = [ExtractiveComposer._side_name(side_title(side), question, units, topics) for side in sides]
     named_words = set(salient(" ".join(titles)))
     swapped = 0
+    sides_of = [side_lines(titles, [u for u in units if u.chunk == i], [t for u, t in zip(units, topics, strict=True)
+                                                                         if u.chunk == i])
+                for i in range(len(contexts))]
     for sentence, numbers in cited_sentences(text):
-        cited = [n for n in dict.fromkeys(numbers) if 1 <= n <= len(contexts)]
+        if not numbers:
+            continue
         for clause in _CLAUSES.split(MARKER.sub(" ", sentence)):
             named = [i for i, title in enumerate(titles) if title.lower() in clause.lower()]
             # what the clause says of its side, without the sides' own names
             words = set(salient(clause)) - named_words
             if len(named) != 1 or len(words) < 3:
                 continue
+            # in every passage the model was given: a cited passage may not hold the other side's
+            # words it borrowed ("user behavior" from the data drift line of another passage)
             own = other = 0.0  # best share held by a line about the named side / about another side
-            for n in cited:
-                chunk = contexts[n - 1]
-                units = passage_units(chunk, n - 1)
-                about = side_lines(titles, units, [chunk.heading_path[-1] if chunk.heading_path else ""] * len(units))
-                for j, unit in enumerate(units):
+            for i, about in enumerate(sides_of):
+                for j, unit in enumerate(u for u in units if u.chunk == i):
                     share = len(words & set(salient(f"{unit.label} {unit.parent} {unit.text}"))) / len(words)
                     if about[named[0]][j]:
                         own = max(own, share)
