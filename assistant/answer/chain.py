@@ -10,7 +10,6 @@ same steps for every backend: what differs lives in the composer (`compose`).
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -21,7 +20,7 @@ from assistant.answer.citations import MarkerAttacher, StreamRenumbering, marker
 from assistant.answer.compose import Composer, Draft
 from assistant.answer.gate import Gate, Vocabulary, evidence
 from assistant.answer.prompting import load_prompt
-from assistant.answer.validation import AnswerCheck, CheckRecord, check_answer, corrected_messages
+from assistant.answer.validation import AnswerCheck, CheckRecord, check_answer, corrected_messages, is_refusal
 from assistant.errors import BackendError, QuestionError
 from assistant.schema import Answer, Retraction, RetrievedChunk
 
@@ -32,7 +31,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 NOT_COVERED = "Your notes don't cover this."
-_LLM_ABSTAINS = re.compile(r"notes (?:do not|don['’]t|does not|doesn['’]t) (?:cover|answer|mention)", re.I)
 
 
 @dataclass(frozen=True)
@@ -263,8 +261,8 @@ def run(
     if record is not None and record.outcome == "fallback":
         support = marker_support(raw, list(contexts))
         record.markers, record.supported = len(support), sum(support)
-    # an LLM that says the notes don't cover it has abstained (unchecked: when it cites nothing)
-    if refused or (not mode and _LLM_ABSTAINS.search(raw) and not parsed.citations):
+    # a writer that says the notes don't cover it has abstained (one definition: `validation.is_refusal`)
+    if refused or (not mode and is_refusal(raw) and not parsed.citations):
         answer = abstain(contexts, *spent)
         answer.checks = record.to_dict() if record else {}
         if not raw:
