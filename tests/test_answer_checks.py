@@ -13,7 +13,7 @@ from bedrock_stream import serve_streams
 from test_answers import DRIFT, split_stream
 
 from assistant.answer.citations import attach_markers, marker_support
-from assistant.answer.validation import check_answer, is_refusal
+from assistant.answer.validation import check_answer, corrected_messages, is_refusal
 from assistant.core import StudyAssistant
 from assistant.schema import Retraction, RetrievedChunk
 
@@ -273,3 +273,54 @@ def test_sides_are_named_as_the_notes_name_them_when_checking_a_swap():
     said = "XGBoost is less prone to overfitting because it averages many decision trees [2]."
     assert swapped_sides(said, question, notes) == 1
     assert swapped_sides("Random forest averages many decision trees, so it overfits less [2].", question, notes) == 0
+
+
+def test_a_comparison_answer_that_names_one_side_only_is_caught_when_the_notes_have_both():
+    from assistant.answer.validation import missing_sides
+
+    bullets = [RetrievedChunk(
+        "d", "- **Data Drift:** The input data's statistics change over time.\n"
+             "- **Concept Drift:** The relationship between the inputs and the target changes.",
+        "notes.md", ["Monitoring", "Drift"], 10, 11, 1.0, 0.8)]
+    one_side = "Concept drift is when the relationship between the input data and the target changes [1]."
+    both = one_side + " Data drift is when the statistics of the input data change over time [1]."
+    # named as the notes spell it; "input data" does not name it
+    assert missing_sides(one_side, QUESTION, bullets) == ["Data Drift"]
+    assert missing_sides(both, QUESTION, bullets) == []
+    assert missing_sides(one_side, "what is concept drift?", bullets) == []  # not a comparison
+    check = check_answer(one_side, QUESTION, bullets)
+    assert check.problems == ("it says nothing about Data Drift",)
+    assert check.sides == ("Concept Drift", "Data Drift")  # in the question's order
+    retry = corrected_messages([{"role": "user", "content": "Notes\nQuestion: q\nAnswer:"}], check)[0]["content"]
+    assert "Write one sentence on Concept Drift, one on Data Drift, then one on how they differ" in retry
+
+
+def test_one_sided_check_reads_headings_prose_and_identifier_spellings():
+    from assistant.answer.validation import missing_sides
+
+    # sides under their own headings, in prose, no bold; the answer names a side by its last two words
+    headed = [RetrievedChunk("a", "Automates workflows across AWS services with a visual editor.", "orch.md",
+                             ["Orchestration", "AWS Step Functions"], 3, 3, 1.0, 0.8),
+              RetrievedChunk("b", "Builds and runs ML workflows as a DAG of steps.", "orch.md",
+                             ["Orchestration", "SageMaker Pipelines"], 7, 7, 1.0, 0.7)]
+    question = "aws step functions vs sagemaker pipelines?"
+    answer = "Step Functions automates workflows across services [1], while SageMaker Pipelines runs ML DAGs [2]."
+    assert missing_sides(answer, question, headed) == []
+    assert missing_sides("Step Functions automates workflows across services [1].", question, headed) \
+        == ["SageMaker Pipelines"]
+    # camelCase in the notes, spaced in the answer
+    probes = [RetrievedChunk("p", "livenessProbe: restarts a container that stops answering.\n\n"
+                                  "readinessProbe: takes a pod out of the service until it is ready.",
+                             "k8s.md", ["Pods", "Probes"], 1, 3, 1.0, 0.8)]
+    spaced = "A liveness probe restarts a stuck container [1]; a readiness probe holds traffic back [1]."
+    assert missing_sides(spaced, "livenessProbe vs readinessProbe", probes) == []
+
+
+def test_a_side_the_given_notes_never_speak_of_is_not_asked_for():
+    from assistant.answer.validation import missing_sides
+
+    only_one = [RetrievedChunk("d", "- **Data Drift:** The input data's statistics change over time.",
+                               "notes.md", ["Monitoring", "Drift"], 10, 10, 1.0, 0.8)]
+    answer = "Data drift is when the input data's statistics change over time [1]."
+    assert missing_sides(answer, QUESTION, only_one) == []
+    assert check_answer(answer, QUESTION, only_one).sides == ()

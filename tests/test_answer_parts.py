@@ -569,17 +569,17 @@ def test_a_line_does_the_action_when_it_uses_the_verb_not_the_noun():
 
 
 def test_a_side_typed_in_lower_case_is_named_as_the_notes_spell_it():
-    from assistant.answer.extractive.composer import ExtractiveComposer
+    from assistant.answer.extractive.sides import notes_name
 
     text = ("- **AWS Step Functions:** Orchestrates workflows across services.\n"
             "- **SageMaker Pipelines:** Orchestrates ML workflows end to end.")
     units = passage_units(chunk(text, heading=("Orchestration",)), 0)
     topics = ["Orchestration"] * len(units)
     question = "how is aws step functions different from sagemaker pipelines?"
-    assert ExtractiveComposer._side_name("Aws step functions", question, units, topics) == "AWS Step Functions"
-    assert ExtractiveComposer._side_name("Sagemaker pipelines", question, units, topics) == "SageMaker Pipelines"
+    assert notes_name("Aws step functions", question, units, topics) == "AWS Step Functions"
+    assert notes_name("Sagemaker pipelines", question, units, topics) == "SageMaker Pipelines"
     # typed with capitals of its own: kept as typed
-    assert ExtractiveComposer._side_name("Step Functions", "Step Functions vs X", units, topics) == "Step Functions"
+    assert notes_name("Step Functions", "Step Functions vs X", units, topics) == "Step Functions"
 
 
 def test_a_short_restatement_of_a_kept_line_is_left_out():

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from assistant.answer.citations import MARKER, cited_sentences, marker_support
 from assistant.schema import RetrievedChunk
+from assistant.text.sentences import Unit
 from assistant.text.words import salient, tokens
 
 # the model saying the notes don't have it, in the words small models use
@@ -50,12 +51,15 @@ class AnswerCheck:
         refusal: The model said the notes don't cover the question.
         markers: Citation markers that name a passage.
         supported: Of those, markers whose passage shares enough of its sentence's words.
+        sides: For "X vs Y" with notes on more than one side: each side as the notes name it
+            (the retry asks for a sentence on each).
     """
 
     problems: tuple[str, ...] = ()
     refusal: bool = False
     markers: int = 0
     supported: int = 0
+    sides: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -129,7 +133,41 @@ SWAP_MARGIN = 0.3
 _CLAUSES = re.compile(r",?\s+(?:while|whereas)\s+|;\s+|,\s+but\s+", re.I)
 
 
-def swapped_sides(text: str, question: str, contexts: Sequence[RetrievedChunk]) -> int:
+@dataclass(frozen=True)
+class _Comparison:
+    """A comparison question read against the passages the model was given."""
+
+    titles: list[str]  # each side as the notes name it
+    spellings: list[set[str]]  # each side's names an answer may use
+    units: list[Unit]
+    sides_of: list[list]  # per passage: per side, which of its lines are about that side
+
+
+def _comparison(question: str, contexts: Sequence[RetrievedChunk]) -> _Comparison | None:
+    from assistant.answer.extractive.sides import notes_name, side_lines, side_title
+    from assistant.text.question import comparison_sides
+    from assistant.text.sentences import passage_units
+
+    sides = comparison_sides(question)
+    if not sides:
+        return None
+    # each side as the notes name it ("xgboost vs random forest" is read as "xgboost forest" and
+    # "random forest"; the notes say "XGBoost"), the way the extractive answer names its parts
+    units = [u for i, chunk in enumerate(contexts) for u in passage_units(chunk, i)]
+    topics = [contexts[u.chunk].heading_path[-1] if contexts[u.chunk].heading_path else "" for u in units]
+    titles = [notes_name(side_title(side), question, units, topics) for side in sides]
+    # an answer may name a side as the notes do, as the question did, or by its last two words
+    # ("Model Monitor" for "Amazon SageMaker Model Monitor")
+    spellings = [{title, side_title(side), *([" ".join(title.split()[-2:])] if len(title.split()) > 2 else [])}
+                 for title, side in zip(titles, sides, strict=True)]
+    sides_of = [side_lines(titles, [u for u in units if u.chunk == i],
+                           [t for u, t in zip(units, topics, strict=True) if u.chunk == i])
+                for i in range(len(contexts))]
+    return _Comparison(titles, spellings, units, sides_of)
+
+
+def swapped_sides(text: str, question: str, contexts: Sequence[RetrievedChunk],
+                  comparison: _Comparison | None = None) -> int:
     """Clauses of a comparison answer that say of one side what the cited notes say of another.
 
     For "X vs Y", what a clause naming one side says of it (its topic words without the sides'
@@ -138,24 +176,12 @@ def swapped_sides(text: str, question: str, contexts: Sequence[RetrievedChunk]) 
     any line about the named side, the sides are swapped ("concept drift can be due to changes in
     user behavior", which the notes say of data drift). Other clauses are left to marker support.
     """
-    from assistant.answer.extractive.composer import ExtractiveComposer
-    from assistant.answer.extractive.sides import side_lines, side_title
-    from assistant.text.question import comparison_sides
-    from assistant.text.sentences import passage_units
-
-    sides = comparison_sides(question)
-    if not sides:
+    found = comparison or _comparison(question, contexts)
+    if found is None:
         return 0
-    # each side as the notes name it ("xgboost vs random forest" is read as "xgboost forest" and
-    # "random forest"; the notes say "XGBoost"), the way the extractive answer names its parts
-    units = [u for i, chunk in enumerate(contexts) for u in passage_units(chunk, i)]
-    topics = [contexts[u.chunk].heading_path[-1] if contexts[u.chunk].heading_path else "" for u in units]
-    titles = [ExtractiveComposer._side_name(side_title(side), question, units, topics) for side in sides]
+    titles, units, sides_of = found.titles, found.units, found.sides_of
     named_words = set(salient(" ".join(titles)))
     swapped = 0
-    sides_of = [side_lines(titles, [u for u in units if u.chunk == i], [t for u, t in zip(units, topics, strict=True)
-                                                                         if u.chunk == i])
-                for i in range(len(contexts))]
     for sentence, numbers in cited_sentences(text):
         if not numbers:
             continue
@@ -177,6 +203,28 @@ def swapped_sides(text: str, question: str, contexts: Sequence[RetrievedChunk]) 
                         other = max(other, share)
             swapped += other >= SWAP_HELD and other - own >= SWAP_MARGIN
     return swapped
+
+
+def missing_sides(text: str, question: str, contexts: Sequence[RetrievedChunk],
+                  comparison: _Comparison | None = None) -> list[str]:
+    """Sides of "X vs Y" that the given passages speak about but the answer never names.
+
+    A one-sided comparison ("Concept drift is ..." and nothing on data drift, though a passage
+    defines it) does not answer the question. A side the passages say nothing about is not asked
+    for: the notes don't cover it.
+    """
+    from assistant.answer.extractive.sides import says
+
+    found = comparison or _comparison(question, contexts)
+    if found is None:
+        return []
+    said = MARKER.sub(" ", text)
+    missing = []
+    for n, title in enumerate(found.titles):
+        in_notes = any(about[n].any() for about in found.sides_of)
+        if in_notes and not any(says(name, said) for name in found.spellings[n]):
+            missing.append(title)
+    return missing
 
 
 def check_answer(text: str, question: str, contexts: Sequence[RetrievedChunk],
@@ -209,6 +257,9 @@ def check_answer(text: str, question: str, contexts: Sequence[RetrievedChunk],
             problems.append("it repeats the instructions")
     support = marker_support(text, list(contexts))
     markers, supported = len(support), sum(support)
+    comparison = _comparison(question, contexts)
+    covered = [t for n, t in enumerate(comparison.titles) if any(a[n].any() for a in comparison.sides_of)] \
+        if comparison else []
     if not problems:
         if not markers:
             problems.append("no citation markers")
@@ -216,9 +267,12 @@ def check_answer(text: str, question: str, contexts: Sequence[RetrievedChunk],
             problems.append("markers used as list numbers")
         elif supported < MIN_SUPPORTED * markers:
             problems.append(f"{markers - supported} of {markers} markers cite a passage that does not say it")
-        elif swapped := swapped_sides(text, question, contexts):
+        elif swapped := swapped_sides(text, question, contexts, comparison):
             problems.append(f"{swapped} clause(s) say of one side what the notes say of the other")
-    return AnswerCheck(problems=tuple(problems), markers=markers, supported=supported)
+        elif missing := missing_sides(text, question, contexts, comparison):
+            problems.append(f"it says nothing about {' or '.join(missing)}")
+    return AnswerCheck(problems=tuple(problems), markers=markers, supported=supported,
+                       sides=tuple(covered) if len(covered) > 1 else ())
 
 
 def corrected_messages(messages: Sequence[dict[str, str]], check: AnswerCheck) -> list[dict[str, str]]:
@@ -238,6 +292,11 @@ def corrected_messages(messages: Sequence[dict[str, str]], check: AnswerCheck) -
 def corrective_instruction(check: AnswerCheck) -> str:
     """What is sent with the retry: what was wrong, and what to write instead."""
     hint = " Do not just repeat the question: answer it." if any("repeats" in p for p in check.problems) else ""
-    return (f"Your first answer could not be used ({'; '.join(check.problems)}).{hint} Answer in 2 to 5 full "
-            "sentences using only the notes. End each sentence with the number of the note it comes from, "
-            "like [1]. Do not start lines with a number.")
+    if check.sides:
+        # a comparison: one sentence per side, so neither is left out or given the other's words
+        each = ", one on ".join(check.sides)
+        shape = f"Write one sentence on {each}, then one on how they differ, using only the notes."
+    else:
+        shape = "Answer in 2 to 5 full sentences using only the notes."
+    return (f"Your first answer could not be used ({'; '.join(check.problems)}).{hint} {shape} End each "
+            "sentence with the number of the note it comes from, like [1]. Do not start lines with a number.")

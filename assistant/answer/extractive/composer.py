@@ -23,9 +23,9 @@ from assistant.answer.compose import Draft
 from assistant.answer.extractive.rendering import lead_in, render, render_table
 from assistant.answer.extractive.selection import keyword_share, names_asked, select, shown_words
 from assistant.answer.extractive.sides import (
-    _phrase,
     asked_about,
     header_sides,
+    notes_name,
     side_lines,
     side_title,
     sides_named,
@@ -148,34 +148,6 @@ class ExtractiveComposer:
             out[:, missing] = query_vectors @ vectors.T
         return out
 
-    @staticmethod
-    def _side_name(title: str, question: str, units: Sequence[Unit], topics: Sequence[str]) -> str:
-        """The side as the notes name it.
-
-        A word borrowed from another side ("xgboost vs random forest" read as "xgboost forest") is
-        dropped again when the notes never say it that way.
-        """
-        words = title.split()
-        if len(words) == 1 and (title.islower() or title[:1].isupper() and title[1:].islower()):
-            # one word as typed ("livenessprobe"): the notes' own spelling of it ("livenessProbe")
-            for unit in units:
-                for token in re.findall(r"[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9]", unit.text):
-                    if token.lower() == title.lower() and token != token.lower():
-                        return token
-        if len(words) < 2:
-            return title
-        texts = [f"{t} . {u.parent} . {u.label} {u.text}" for u, t in zip(units, topics, strict=True)]
-        if title[1:].islower():
-            # typed in lower case ("aws step functions"): the notes' own spelling ("AWS Step Functions")
-            said = re.compile(r"(?<![\w-])" + r"\s+".join(map(re.escape, words)) + r"(?![\w-])", re.I)
-            for text in texts:
-                found = said.search(text)
-                if found and not found.group(0)[1:].islower():
-                    return " ".join(found.group(0).split())
-        if _phrase(title) in _phrase(question) or any(_phrase(title) in _phrase(t) for t in texts):
-            return title
-        return " ".join(words[:-1])
-
     def compose(self, question: str, contexts: Sequence[RetrievedChunk], max_words: int = 150) -> str:
         """The whole answer (markdown with ``[n]`` markers), or "" when no sentence qualifies.
 
@@ -260,7 +232,7 @@ class ExtractiveComposer:
         # each line's own topic: the heading of its section, also inside a passage that merged sections
         topics = [u.topic or (contexts[u.chunk].heading_path[-1] if contexts[u.chunk].heading_path else "")
                   for u in units]
-        titles = [self._side_name(side_title(side), question, units, topics) for side in sides]
+        titles = [notes_name(side_title(side), question, units, topics) for side in sides]
         mentions = side_lines(titles, units, topics)
         whole = scores(0)
         # the contrast: a line that names two sides and says how they differ; when the notes have

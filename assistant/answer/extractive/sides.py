@@ -40,14 +40,22 @@ def _joined(side: str, text: str) -> bool:
     return False
 
 
+def says(name: str, text: str) -> bool:
+    """Whether a text names something by all its words in a row, in any identifier spelling.
+
+    "model monitors" says "Model Monitor"; "livenessProbe" says "liveness probe".
+    """
+    phrase = _phrase(name)
+    return phrase.strip() != "" and (phrase in _phrase(text) or _joined(name, text))
+
+
 def _names(side: str, texts: Sequence[str]) -> np.ndarray:
     """Which texts name a side: its words in a row, else (if none does) all its words anywhere.
 
     Spellings of one identifier match each other: "livenessProbe", "liveness_probe",
     "liveness-probe", "liveness probe" and "livenessprobe".
     """
-    phrase = _phrase(side)
-    named = np.array([phrase.strip() != "" and (phrase in _phrase(t) or _joined(side, t)) for t in texts])
+    named = np.array([says(side, t) for t in texts])
     if named.any():
         return named
     words = topic_words(side)
@@ -176,3 +184,31 @@ def side_title(side: str) -> str:
     text = re.sub(r"^(?:(?:how|when|why)\s+)?(?:(?:do|can|should|would)\s+)?(?:i|we|you)\s+\w+\s+(?:the\s+)?", "",
                   side.strip(), flags=re.I) or side.strip()
     return text[:1].upper() + text[1:]
+
+
+def notes_name(title: str, question: str, units: Sequence[Unit], topics: Sequence[str]) -> str:
+    """The side as the notes name it.
+
+    A word borrowed from another side ("xgboost vs random forest" read as "xgboost forest") is
+    dropped again when the notes never say it that way.
+    """
+    words = title.split()
+    if len(words) == 1 and (title.islower() or title[:1].isupper() and title[1:].islower()):
+        # one word as typed ("livenessprobe"): the notes' own spelling of it ("livenessProbe")
+        for unit in units:
+            for token in re.findall(r"[A-Za-z][A-Za-z0-9_-]*[A-Za-z0-9]", unit.text):
+                if token.lower() == title.lower() and token != token.lower():
+                    return token
+    if len(words) < 2:
+        return title
+    texts = [f"{t} . {u.parent} . {u.label} {u.text}" for u, t in zip(units, topics, strict=True)]
+    if title[1:].islower():
+        # typed in lower case ("aws step functions"): the notes' own spelling ("AWS Step Functions")
+        said = re.compile(r"(?<![\w-])" + r"\s+".join(map(re.escape, words)) + r"(?![\w-])", re.I)
+        for text in texts:
+            found = said.search(text)
+            if found and not found.group(0)[1:].islower():
+                return " ".join(found.group(0).split())
+    if _phrase(title) in _phrase(question) or any(_phrase(title) in _phrase(t) for t in texts):
+        return title
+    return " ".join(words[:-1])
