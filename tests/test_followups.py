@@ -107,6 +107,21 @@ def test_after_which_x_a_pronoun_means_what_the_answer_named():
     assert rewrite("is it hard to run?", refused) == "is event streams hard to run?"  # nothing was named
 
 
+@pytest.mark.parametrize("history, question, standalone", [
+    # a problem stated about the subject is what "fix it" fixes, not the subject itself
+    (["my postgres replica is badly lagging, why?"], "how do I fix it?", "how do I fix lagging postgres replica?"),
+    (["our vpn tunnel keeps dropping at night"], "can we prevent that?", "can we prevent dropping vpn tunnel?"),
+    (["my queries are slow on the orders table"], "how do i solve it?", "how do i solve slow queries?"),
+    # any other verb asks about the subject; so does a passive or a judgement
+    (["my postgres replica is badly lagging"], "how do I restart it?", "how do I restart postgres replica?"),
+    (["my vpn tunnel is used by three offices"], "how do I fix it?", "how do I fix vpn tunnel?"),
+    (["my vpn tunnel is good enough"], "how do I fix it?", "how do I fix vpn tunnel?"),
+    (["what is a vpn tunnel?"], "how do I fix it?", "how do I fix vpn tunnel?"),
+])
+def test_fixing_it_means_the_problem_the_last_question_stated(history, question, standalone):
+    assert rewrite(question, asked(*history)) == standalone
+
+
 def test_this_or_that_with_a_new_noun_mid_question_is_not_the_subject():
     history = asked("what is a write-ahead log?")
     assert rewrite("does it work with this replication thing?", history) == \

@@ -99,7 +99,8 @@ def _inflections(base: str) -> set[str]:
     return forms
 
 
-_VERB = frozenset(f for b in _VERB_BASES.split() for f in _inflections(b)) | frozenset(_IRREGULAR.split())
+_VERB_BASE = frozenset(_VERB_BASES.split())
+_VERB = frozenset(f for b in _VERB_BASE for f in _inflections(b)) | frozenset(_IRREGULAR.split())
 # Words for a property of a thing: "any downsides?" asks for the subject's downsides.
 _ASPECT = frozenset("""downside downsides drawback drawbacks disadvantage disadvantages advantage advantages benefit
     benefits pro pros con cons limitation limitations trade-off trade-offs tradeoff tradeoffs cost costs price
@@ -153,6 +154,15 @@ _COMPARATIVE = re.compile(
     r"\b(?:(?:more|less)\s+[\w-]+|better|worse|cheaper|pricier|faster|slower|easier|harder|simpler|safer|"
     r"bigger|smaller|larger|newer|older|(?:very\s+)?different|similar|the\s+same(?:\s+thing)?)\b", re.I)
 _COMPLEMENT = re.compile(r"\b(?:than|from|to|as|vs\.?|versus|compared|over|or)\b", re.I)
+# "my fraud dataset is super imbalanced": a state said of the subject right after it (a problem to fix)
+_STATE = re.compile(r"^\s+(?:is|are|was|were|keeps|kept|gets|got|seems|looks|has been|have been)\s+"
+                    r"(?:(?:super|really|very|so|too|quite|pretty|extremely|highly|heavily|badly|way|still|always|"
+                    r"constantly|kind of|kinda)\s+)*([A-Za-z][\w-]+)\b", re.I)
+# "is there a way to fix it?": what the pronoun after these verbs stands for is the problem, not the thing
+_REMEDY = re.compile(r"\b(?:fix(?:ing)?|solv(?:e|ing)|handl(?:e|ing)|deal(?:ing)? with|prevent(?:ing)?|"
+                     r"avoid(?:ing)?|reduc(?:e|ing)|mitigat(?:e|ing)|address(?:ing)?|correct(?:ing)?|counter(?:ing)?|"
+                     r"combat(?:ing)?|tackl(?:e|ing)|overcom(?:e|ing)|remedy(?:ing)?|get(?:ting)? rid of|"
+                     r"work(?:ing)? around)\s+$", re.I)
 _GENERIC_NOUN = frozenset("one ones service services tool tools thing things approach option options method methods "
                           "technique techniques feature features setting settings strategy strategies kind type stuff "
                           "idea product solution".split())
@@ -486,6 +496,27 @@ def _rest(topic_: Topic, pool: Sequence[str]) -> list[str]:
     return list(pool[1:])
 
 
+def _problem(state: _State) -> str:
+    """The problem the last question stated about its subject ("imbalanced fraud dataset"), or "".
+
+    "my fraud dataset is super imbalanced, what can I do?" - "is there a way to fix it without
+    resampling?": what is fixed is the imbalance, and the notes file fixes under it, not under
+    the dataset. The state word must not be a function word, a judgement or a common verb ("is
+    good", "is a tool", "is used").
+    """
+    if len(state.topic.entities) != 1 or state.topic.span is None:
+        return ""
+    found = _STATE.match(state.text[state.topic.span[1]:])
+    if not found:
+        return ""
+    word, low = found.group(1), _low(found.group(1))
+    # a verb's base form is a state ("slow", "down"); its other forms are a passive ("is used")
+    verb_base = low in _VERB_BASE
+    if (_is_boundary(word) and not verb_base) or low in _FUNCTION | _JUDGEMENT or low.endswith("ly"):
+        return ""
+    return f"{word} {state.topic.entities[0]}"
+
+
 def _substitute(text: str, state: _State, notes: _Notes | None = None) -> tuple[str, bool, tuple[str, ...]]:
     """Replace the question's references to the conversation; whether any was, and what they meant."""
     pool = state.pool or (state.topic.entities if len(state.topic.entities) > 1 else ())
@@ -518,7 +549,9 @@ def _substitute(text: str, state: _State, notes: _Notes | None = None) -> tuple[
         if not free(word.start, word.end) or _internal(text, word):
             continue
         named = state.named if _low(word.text.split()[0]) in {"it", "its", "itself", "this", "that"} else ""
-        value = single or named or _referent(word.text.split()[0], state.topic, pool, others, notes)
+        # "how do I fix it?" after "my dataset is imbalanced": the imbalance is what gets fixed
+        problem = _problem(state) if _REMEDY.search(text[: word.start]) else ""
+        value = single or problem or named or _referent(word.text.split()[0], state.topic, pool, others, notes)
         if value and any(v == value and s < word.start for s, _, v in replacements):
             continue  # "does serverless inference scale down when nobody calls it?": named once is enough
         if value:
