@@ -184,6 +184,9 @@ COMMON_ZIPF: Final = 6.0
 UNKNOWN_TERMS_ADDED: Final = 2
 # An unknown word the notes hold in another spelling ("hyperparams", "pretrained", "bpe") counts this much.
 EXPLAINED_TERM: Final = 0.5
+# A question word the notes never contain is read as a clipping of a notes' word it starts ("async" for
+# "asynchronous", "config" for "configuration") when that word is at least this many letters longer.
+CLIPPED_LETTERS: Final = 3
 # Initials are read as an acronym of the notes' words only for a word rarer than this ("bpe" 1.6, not "cup" 5.1).
 ACRONYM_ZIPF: Final = 3.5
 # An unknown word counts by how central it is to the question: its embedding's cosine with the question's,

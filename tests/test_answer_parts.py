@@ -206,6 +206,24 @@ def test_known_words_in_another_spelling_are_explained():
     assert not vocab.explains("guardrails") and not vocab.explains("cup")
 
 
+def test_a_clipped_word_is_read_as_the_notes_word_it_starts():
+    vocab = Vocabulary(["Asynchronous Inference: long-running jobs; results land in S3 and SNS notifies you.",
+                        "Configuration: configure autoscaling per variant.", "Agentic workflows call tools.",
+                        "Evaluation: hold out a test set."])
+    assert vocab.spelled_out("async") == "asynchronous" and vocab.spelled_out("Async") == "asynchronous"
+    assert vocab.spelled_out("evals") == "evaluation"  # a plural of the clipping
+    assert vocab.spelled_out("agent") is None  # "agentic" is a derivation two letters longer, not a clipping
+    assert vocab.spelled_out("canvas") is None and vocab.spelled_out("tools") is None  # unknown / known
+    assert vocab.spell_out("how does async inference notify me?") == "how does asynchronous inference notify me?"
+    # the gate reads the question with the notes' spelling: nothing of it is unseen, the passage covers it
+    hits = [chunk("Asynchronous Inference: long-running jobs; results land in S3 and SNS notifies you.")]
+    clipped = evidence("how does async inference notify me?", hits, vocab)
+    spelled = evidence("how does asynchronous inference notify me?", hits, vocab)
+    assert clipped["coverage"] == spelled["coverage"] == 1.0 and clipped["unseen"] == spelled["unseen"] == 0.0
+    # still a word the notes lack as typed: counted, discounted (`term_weight`), in unknown_term
+    assert 0.0 < clipped["unknown_term"] < evidence("how does canvas inference notify me?", hits, vocab)["unknown_term"]
+
+
 def test_specificity_orders_words_by_how_surely_they_name_a_thing():
     assert specificity("trainium") == 1.0 and specificity("guardrails") > 0.9
     assert specificity("guardrails") > specificity("canvas") > specificity("business") > specificity("use")

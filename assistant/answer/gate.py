@@ -138,6 +138,40 @@ class Vocabulary:
         i = bisect.bisect_left(self._sorted_words, prefix)
         return i < len(self._sorted_words) and self._sorted_words[i].startswith(prefix)
 
+    def spelled_out(self, word: str) -> str | None:
+        """The notes' word that a clipped question word stands for ("async": "asynchronous"), or None.
+
+        Only for a word the notes never contain, of at least 4 letters, and at least
+        ``tuning.CLIPPED_LETTERS`` letters shorter than the notes' word: a derivation one or two
+        letters longer ("agent": "agentic") is another word, not a clipping. Of several notes'
+        words with that start, the one in the most passages.
+        """
+        import bisect
+
+        word = word.lower()
+        if len(word) < 4 or not word.isalpha() or self.knows(word):
+            return None
+        best, rank = None, (0, 0)
+        for clipped in sorted(inflection_bases(word), key=len, reverse=True):  # "evals": "eval"
+            if len(clipped) < 4:
+                continue
+            i = bisect.bisect_left(self._sorted_words, clipped)
+            while i < len(self._sorted_words) and self._sorted_words[i].startswith(clipped):
+                full = self._sorted_words[i]
+                stem = salient_word(full)
+                # the most passages, then the longest spelling ("asynchronous" over its base "asynchronou")
+                found = (self.doc_freq.get(stem, 0) if stem else 0, len(full))
+                if len(full) - len(clipped) >= tuning.CLIPPED_LETTERS and found > rank:
+                    best, rank = full, found
+                i += 1
+            if best:
+                return best
+        return None
+
+    def spell_out(self, text: str) -> str:
+        """The text with its clipped words written as the notes write them (`spelled_out`)."""
+        return re.sub(r"[A-Za-z]+", lambda m: self.spelled_out(m.group(0)) or m.group(0), text)
+
     def knows(self, word: str) -> bool:
         """Whether the notes contain ``word`` in some inflection ("drifted" is known from "drift")."""
         return not inflection_bases(word.lower()).isdisjoint(self.words)
@@ -279,6 +313,8 @@ def evidence(question: str, hits: Sequence[RetrievedChunk], vocab: Vocabulary,
         ``similarity``, ``coverage``, ``unseen`` and ``unknown_term`` (see `unknown_term`), each in
         [0, 1]. None depends on letter case.
     """
+    asked = question
+    question = vocab.spell_out(question)  # "async inference" is the notes' "asynchronous inference"
     words = salient(question)
     found: set[str] = set()
     for hit in hits:
@@ -291,7 +327,8 @@ def evidence(question: str, hits: Sequence[RetrievedChunk], vocab: Vocabulary,
         "similarity": max((h.similarity for h in hits), default=0.0),
         "coverage": coverage,
         "unseen": unseen,
-        "unknown_term": unknown_term(question, vocab, embedder),
+        # as asked: a clipped word still counts, discounted (`term_weight`), as in the calibration
+        "unknown_term": unknown_term(asked, vocab, embedder),
     }
 
 
