@@ -324,3 +324,20 @@ def test_a_side_the_given_notes_never_speak_of_is_not_asked_for():
     answer = "Data drift is when the input data's statistics change over time [1]."
     assert missing_sides(answer, QUESTION, only_one) == []
     assert check_answer(answer, QUESTION, only_one).sides == ()
+
+
+def test_a_claim_about_both_sides_that_the_notes_make_of_one_is_caught():
+    from assistant.answer.validation import swapped_sides
+
+    notes = [RetrievedChunk(
+        "f", "- **Apache Parquet:** A columnar storage format for efficient querying in large-scale analytics.\n"
+             "- **Avro:** A row-based storage format that supports schema evolution over time.",
+        "formats.md", ["Data formats"], 3, 4, 1.0, 0.8)]
+    question = "what's the difference between avro and parquet as data formats?"
+    both = "Avro and Parquet are both columnar formats for efficient querying in large-scale analytics [1]."
+    assert swapped_sides(both, question, notes) == 1
+    # a claim the notes make of both sides, and a contrast in two clauses, pass
+    assert swapped_sides("Avro and Parquet are both storage formats [1].", question, notes) == 0
+    contrast = ("Parquet is a columnar format for large-scale analytics, while Avro is row-based and supports "
+                "schema evolution [1].")
+    assert swapped_sides(contrast, question, notes) == 0

@@ -344,6 +344,11 @@ def test_ids_unique_for_repeated_identical_sections(tokenizer):
         ("how's CDK different from CloudFormation?", ("CDK", "CloudFormation")),
         ("should I use Kinesis over Kafka?", ("Kinesis", "Kafka")),
         ("when should i use FSx over S3 or EFS?", ("FSx", "S3", "EFS")),
+        # what kind of things the sides are is not part of the last one; a name with "as a" is kept
+        ("what's the difference between avro and orc as file formats?", ("avro", "orc")),
+        ("rabbitmq vs nats as message brokers for iot?", ("rabbitmq", "nats")),
+        ("infrastructure as a service vs platform as a service", ("infrastructure as a service",
+                                                                  "platform as a service")),
     ],
 )
 def test_comparison_sides(question, sides):

@@ -131,6 +131,8 @@ SWAP_HELD = 0.5
 SWAP_MARGIN = 0.3
 # the clauses of a comparison sentence ("X does a, while Y does b")
 _CLAUSES = re.compile(r",?\s+(?:while|whereas)\s+|;\s+|,\s+but\s+", re.I)
+# a claim about every side at once ("X and Y are both ...", "all three ...")
+_JOINT = re.compile(r"\b(?:both|all|each)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -168,40 +170,55 @@ def _comparison(question: str, contexts: Sequence[RetrievedChunk]) -> _Compariso
 
 def swapped_sides(text: str, question: str, contexts: Sequence[RetrievedChunk],
                   comparison: _Comparison | None = None) -> int:
-    """Clauses of a comparison answer that say of one side what the cited notes say of another.
+    """Clauses of a comparison answer that say of one side what the given notes say of another.
 
     For "X vs Y", what a clause naming one side says of it (its topic words without the sides'
     names) is looked for in the lines of the passages, by side (`extractive.sides.side_lines`):
     when a line about another side holds at least ``SWAP_HELD`` of it and ``SWAP_MARGIN`` more than
     any line about the named side, the sides are swapped ("concept drift can be due to changes in
-    user behavior", which the notes say of data drift). Other clauses are left to marker support.
+    user behavior", which the notes say of data drift). A clause that says something of every
+    side it names ("Avro and Parquet are both columnar") fails the same way for any one of them
+    (the notes say "row-based" of Avro). Other clauses are left to marker support.
     """
     found = comparison or _comparison(question, contexts)
     if found is None:
         return 0
     titles, units, sides_of = found.titles, found.units, found.sides_of
-    named_words = set(salient(" ".join(titles)))
+    from assistant.answer.extractive.sides import says
+
+    named_words = set(salient(" ".join(titles + [n for names in found.spellings for n in names])))
     swapped = 0
+
+    def held(words: set[str], side: int) -> tuple[float, float]:
+        """The best share of the words held by a line about the side, and by a line about another side."""
+        own = other = 0.0
+        # in every passage the model was given: a cited passage may not hold the other side's
+        # words it borrowed ("user behavior" from the data drift line of another passage)
+        for i, about in enumerate(sides_of):
+            for j, unit in enumerate(u for u in units if u.chunk == i):
+                share = len(words & set(salient(f"{unit.label} {unit.parent} {unit.text}"))) / len(words)
+                if about[side][j]:
+                    own = max(own, share)
+                elif any(other_side[j] for other_side in about):
+                    other = max(other, share)
+        return own, other
+
     for sentence, numbers in cited_sentences(text):
         if not numbers:
             continue
         for clause in _CLAUSES.split(MARKER.sub(" ", sentence)):
-            named = [i for i, title in enumerate(titles) if title.lower() in clause.lower()]
+            named = [i for i, names in enumerate(found.spellings) if any(says(n, clause) for n in names)]
             # what the clause says of its side, without the sides' own names
             words = set(salient(clause)) - named_words
-            if len(named) != 1 or len(words) < 3:
+            if len(words) < 3:
                 continue
-            # in every passage the model was given: a cited passage may not hold the other side's
-            # words it borrowed ("user behavior" from the data drift line of another passage)
-            own = other = 0.0  # best share held by a line about the named side / about another side
-            for i, about in enumerate(sides_of):
-                for j, unit in enumerate(u for u in units if u.chunk == i):
-                    share = len(words & set(salient(f"{unit.label} {unit.parent} {unit.text}"))) / len(words)
-                    if about[named[0]][j]:
-                        own = max(own, share)
-                    elif any(side[j] for side in about):
-                        other = max(other, share)
-            swapped += other >= SWAP_HELD and other - own >= SWAP_MARGIN
+            if len(named) == 1:
+                own, other = held(words, named[0])
+                swapped += other >= SWAP_HELD and other - own >= SWAP_MARGIN
+            elif len(named) > 1 and _JOINT.search(clause):
+                # "Avro and Parquet are both columnar": said of every side named, held by one side's lines
+                swapped += any(other >= SWAP_HELD and other - own >= SWAP_MARGIN
+                               for own, other in (held(words, side) for side in named))
     return swapped
 
 

@@ -78,7 +78,11 @@ _MAY_COMPARE = re.compile(r"differ|distinguish|compar|\b(?:vs|versus|v\.)|\sor\s
 _MORE_SIDES = re.compile(r"\s+(?:vs\.?|versus|v\.)\s+|,\s*(?:and\s+|or\s+)?|\s+or\s+", re.I)
 
 
-_CLAUSE = re.compile(r"\s*[,;:]\s+|\s+[-–—]\s*|\s+(?:for|when|if|in|on|to|with)\s+", re.I)
+_CLAUSE = re.compile(r"\s*[,;:]\s+|\s+[-–—]\s*|\s+(?:for|when|if|in|on|to|with)\s+"
+                     # "... and Parquet as data formats": what kind of thing the sides are, not a side
+                     # (but "platform as a service" is a name)
+                     r"|\s+as\s+(?!an?\s)(?=(?:[\w-]+\s+){0,2}[\w-]+s\b(?:[\s?.!]*$|[\s,;:]+(?:for|when|if|in|on|to|with)?))",
+                     re.I)
 
 
 def comparison_sides(question: str) -> tuple[str, ...] | None:
