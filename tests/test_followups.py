@@ -163,7 +163,7 @@ SETS = [(REPO / "eval" / "followups.jsonl", REPO / "corpus")] + [
     (p / "followups.jsonl", p / "notes") for p in sorted((REPO / "eval" / "corpora").iterdir())
     if (p / "followups.jsonl").is_file()]
 #: follow-ups right at the last measurement, per set (the folder holding the conversation file)
-MEASURED = {"eval": 44, "docker-commands": 7, "databases-prose": 7}
+MEASURED = {"eval": 46, "docker-commands": 7, "databases-prose": 7}
 
 
 def follow_ups_right(sa, conversations: list[Conversation]) -> tuple[float, list[str]]:
