@@ -408,6 +408,15 @@ def eval_command(ctx: click.Context, spec: str, variants_dir: Path, gold: Path, 
         require_eval(llm_free=not no_ragas, judge=judge)
     if corpus is not None and ctx.get_parameter_source("gold") is ParameterSource.DEFAULT:
         raise ConfigError(f"--corpus {corpus} needs the questions for those notes: add --gold FILE.")
+    from assistant.evaluation.practice import is_practice_file
+
+    if is_practice_file(gold):  # practice questions score the checker, not answer variants
+        from assistant.cli_study import eval_practice
+
+        if corpus is not None:
+            _use_corpus(ctx, corpus)
+        eval_practice(_assistant(ctx), gold, limit, out, name, _refresh_if_stale)
+        return
     conversations = None
     if is_conversation_file(gold):  # a malformed row stops the run here, before anything is spent
         conversations = load_conversations(gold)[:limit] if limit else load_conversations(gold)
@@ -684,6 +693,20 @@ def calibrate(ctx: click.Context, gold: Path, check: Path | None, min_answered: 
                                      sa.corpus_digest())
         path = calibration.write_gate(sa.user_gate_path, result.gate, meta)
         click.echo(f"\nwrote {path}: answers from this index now use it (`assistant status` says so)")
+
+
+
+def _register_study_commands() -> None:
+    # at the end: the study commands are built from this module's helpers
+    from types import SimpleNamespace
+
+    from assistant.cli_study import check_command
+
+    main.add_command(check_command(SimpleNamespace(assistant=_assistant, refresh=_refresh_if_stale,
+                                                   print_sources=_print_sources, print_footer=_print_footer)))
+
+
+_register_study_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -416,8 +416,14 @@ class StudyAssistant:
             BackendError: The backend failed; ``partial`` holds the text streamed before it.
         """
         from assistant.answer.chain import run
+        from assistant.study.practice import looks_like_practice
 
         engine = self.backend(backend)
+        if looks_like_practice(question):  # a pasted practice question: a cited pick, not a summary of options
+            answer = self.practice_answer(question)
+            yield answer.text
+            yield answer
+            return
         yield from run(question, engine, prompt or self.settings.prompt, self._parts(), history=history, k=k,
                        hybrid=hybrid)
 
@@ -435,6 +441,33 @@ class StudyAssistant:
                 final = event
         assert final is not None  # run() always ends with an Answer
         return final
+
+    def check(self, question):
+        """Check a practice question against the notes: the option they support, or why they can't decide.
+
+        Args:
+            question: A `study.practice.PracticeQuestion`, or its pasted text (options labelled
+                A, B, C ... in any common layout).
+
+        Raises:
+            PracticeError: The pasted text has fewer than two labelled options, or repeats one.
+        """
+        from assistant.study.checker import check_practice
+        from assistant.study.practice import PracticeQuestion, parse_practice
+
+        parsed = question if isinstance(question, PracticeQuestion) else parse_practice(question)
+        return check_practice(self, parsed)
+
+    def practice_answer(self, question: str) -> Answer:
+        """A pasted practice question checked (`check`), as a cited `Answer` for chat and the CLI."""
+        from assistant.study.render import practice_text
+
+        result = self.check(question)
+        return Answer(text=practice_text(result), citations=result.citations, backend="practice checker",
+                      prompt="practice", seconds=result.seconds, question=question,
+                      standalone_question=question, contexts=result.contexts,
+                      notice="Checked against your notes offline: each option's best line, scored on what the "
+                             "question requires.", practice=result.to_dict())
 
     def close(self) -> None:
         """Release the index and backends (the folder can then be removed or rebuilt by another process)."""

@@ -308,6 +308,8 @@ class Answer:
         evidence: The retrieval evidence the "do the notes cover this" decision used.
         checks: How an LLM answer was checked (`validation.CheckRecord.to_dict`: outcome,
             attempts, problems, markers, supported); empty for the extractive backend.
+        practice: For a pasted practice question, the checker's verdict
+            (`study.checker.PracticeResult.to_dict`: pick, reason, options); empty otherwise.
     """
 
     text: str
@@ -327,6 +329,7 @@ class Answer:
     unverified_quotes: list[str] = field(default_factory=list)
     evidence: dict = field(default_factory=dict)
     checks: dict = field(default_factory=dict)
+    practice: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict of every field."""
@@ -346,6 +349,7 @@ class Answer:
             "unverified_quotes": list(self.unverified_quotes),
             "evidence": dict(self.evidence),
             "checks": dict(self.checks),
+            "practice": dict(self.practice),
             "citations": [c.to_dict() for c in self.citations],
             "contexts": [c.to_dict() for c in self.contexts],
         }

@@ -195,3 +195,20 @@ ACRONYM_ZIPF: Final = 3.5
 # 106/110 answered, 10/13 abstained; 0.20/0.50 105, 10; 0.25/0.50 105, 9; 0.10/0.50 106, 9; without it 107, 7.
 PERIPHERAL_COSINE: Final = 0.15
 CENTRAL_COSINE: Final = 0.50
+
+# -- the practice-question checker (`study.checker`) ------------------------------------------------------
+# Passages retrieved for the stem, for each option with the stem, and for each option alone.
+PRACTICE_PASSAGES: Final = 4
+# A lead-in names an option of three or more words when it holds this share of them (one or two: all).
+PRACTICE_NAMED: Final = 0.6
+# A word at the front of an option that this share of the notes' passages hold is a family name ("SageMaker
+# Serverless Inference" is named by "Serverless Inference").
+PRACTICE_FAMILY: Final = 0.05
+# Words of a longer stem's asking sentence ("Which deployment option meets these requirements?") count this much.
+PRACTICE_ASKING: Final = 0.5
+# How much a line's closeness in meaning to the stem adds to the share of the stem's requirements it states.
+PRACTICE_DENSE: Final = 0.5
+# The picked option's best line must score at least this...
+PRACTICE_FLOOR: Final = 0.3
+# ...and lead the next option by this much; else the notes can't decide.
+PRACTICE_MARGIN: Final = 0.05

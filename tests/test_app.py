@@ -393,3 +393,17 @@ def test_a_page_without_headings_is_named_once_in_its_citation(tmp_path, monkeyp
     ask(app, "how many spectators did the colosseum hold?")
     labels = [e.label for e in app.expander if e.label.startswith("[1]")]
     assert labels and labels[0].replace("\\", "") == "[1] rome.html", labels
+
+
+def test_a_pasted_practice_question_gets_the_checker_s_verdict_in_the_chat(at):
+    """Routed to the checker (issue 17): a verdict with each option's cited line, not a summary of every option."""
+    ask(at, "A team needs to run inference on payloads of up to 1 GB that take several minutes each, and "
+            "callers do not wait for an immediate response. Which option fits?\nA. Real-time endpoints\n"
+            "B. Batch transform\nC. Asynchronous inference\nD. Serverless inference")
+    content = at.session_state.messages[-1]["content"]
+    assert content.startswith(("**Your notes point to", "**Your notes can't decide"))
+    # every option gets a line; the best supported (asynchronous inference) comes first, cited
+    assert content.index("**C. Asynchronous inference:**") < min(content.index(f"**{x}") for x in "ABD")
+    answer = next(h.value for h in at.get("html") if "Asynchronous inference:" in h.value)
+    assert 'title="source 1"' in answer and "<script" not in answer
+    assert any("practice checker" in c.value for c in at.caption)

@@ -359,7 +359,10 @@ def test_comparison_sides(question, sides):
     "question",
     ["how does batch transform work", "what is SageMaker Clarify?", "explain early stopping", "",
      "how does batch transform work - is it slow?", "is it different from the other ones?",
-     "my bucket is in a different region than my training job", "how do I fail over to another region?"],
+     "my bucket is in a different region than my training job", "how do I fail over to another region?",
+     # a pasted paragraph with a "vs" inside: its halves are no sides (they would come back as headings)
+     "Here is my lab write-up. We measured throughput of the old cluster against the new one over three weeks "
+     "and saw a drop vs the baseline that the vendor could not explain at all, so what went wrong here?"],
 )
 def test_non_comparisons_have_no_sides(question):
     assert comparison_sides(question) is None

@@ -20,8 +20,10 @@ LAYERS = [
     ("retrieval",),
     ("backends",),
     ("answer",),
+    ("study",),
     ("evaluation", "ui"),
     ("core",),
+    ("cli_study",),
     ("cli", "__init__"),
 ]
 LEVEL = {name: n for n, names in enumerate(LAYERS) for name in names}

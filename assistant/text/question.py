@@ -85,6 +85,10 @@ _CLAUSE = re.compile(r"\s*[,;:]\s+|\s+[-–—]\s*|\s+(?:for|when|if|in|on|to|wi
                      re.I)
 
 
+#: a comparison side longer than this is a piece of pasted text, not a thing compared
+MAX_SIDE_WORDS = 12
+
+
 def comparison_sides(question: str) -> tuple[str, ...] | None:
     """The things a comparison question contrasts, or None for other questions.
 
@@ -119,6 +123,9 @@ def comparison_sides(question: str) -> tuple[str, ...] | None:
         sides = [x for x in sides if x and tokens(x)]
         if len(sides) < 2 or len({x.lower() for x in sides}) < len(sides):
             continue
+        if any(len(x.split()) > MAX_SIDE_WORDS for x in sides):
+            # a pasted paragraph with a "vs" in it is not "X vs Y": its pieces would come back as headings
+            return None
         sides = sides[:4]
         longest = max(sides, key=lambda x: len(x.split())).split()
         # borrow only common-noun tails ("search"), never a name's second word ("Random Forest")

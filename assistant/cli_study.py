@@ -1,0 +1,106 @@
+"""`assistant check`: practice questions checked against the notes, pasted or from a JSONL file.
+
+The command is built by `check_command` from the shell's own helpers (the assistant for this run,
+bringing the index up to date, printing sources): `cli.py` passes them in, so this module sits
+below it and imports nothing from it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+def _citations(result) -> list[dict]:
+    """The cited lines, compact: number, file, heading, lines and the quoted line."""
+    return [{"n": c.n, "source": c.chunk.source, "heading": c.chunk.heading, "lines": [c.start_line, c.end_line],
+             "quote": c.quote} for c in result.citations]
+
+
+def check_command(shell) -> click.Command:
+    """The ``check`` command, using the shell's helpers.
+
+    Args:
+        shell: The CLI's helpers: ``assistant(ctx)``, ``refresh(sa)``, ``print_sources(answer)`` and
+            ``print_footer(answer)``.
+    """
+
+    @click.command()
+    @click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+    @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Write the JSONL rows here instead of to standard output.")
+    @click.option("--json", "as_json", is_flag=True, help="For a pasted question: print the verdict as JSON.")
+    @click.pass_context
+    def check(ctx: click.Context, file: Path | None, out: Path | None, as_json: bool) -> None:
+        """Check practice questions against your notes: the option they support, with citations.
+
+        Paste a question with its options (A. B. C. D., A) B) ..., (A) ..., one per line or on one
+        line) on standard input, or give a FILE.jsonl of rows {"question": ..., "options": {"A": ...}}:
+        each row is written back with "pick" (a letter, a list of letters for "select TWO", or null
+        when your notes can't decide), "reason" and "citations".
+        """
+        from assistant.errors import QuestionError
+
+        sa = shell.assistant(ctx)
+        if file is None or str(file) == "-":
+            text = sys.stdin.read()
+            if not text.strip():
+                raise QuestionError("Nothing to check: paste a practice question with its options on standard input, "
+                                    "or give a FILE.jsonl.")
+            shell.refresh(sa)
+            if as_json:
+                click.echo(json.dumps(sa.check(text).to_dict(), ensure_ascii=False, indent=2))
+                return
+            answer = sa.practice_answer(text)
+            click.echo(answer.text)
+            shell.print_sources(answer)
+            shell.print_footer(answer)
+            return
+        from tqdm import tqdm
+
+        from assistant.evaluation.practice import load_practice
+
+        items = load_practice(file, need_answers=False)  # a bad row stops here, before anything runs
+        shell.refresh(sa)
+        sink = open(out, "w", encoding="utf-8") if out else sys.stdout  # noqa: SIM115 - stdout is not ours to close
+        picked = 0
+        try:
+            for item in tqdm(items, desc="Checking", unit="question", file=sys.stderr, disable=len(items) < 2):
+                result = sa.check(item.question)
+                picked += bool(result.pick)
+                row = {**item.row, "pick": result.pick_value(), "reason": result.reason,
+                       "citations": _citations(result)}
+                sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+        finally:
+            if out:
+                sink.close()
+        click.secho(f"{len(items)} question(s) checked: {picked} picked, {len(items) - picked} your notes can't decide"
+                    + (f". Written to {out}." if out else "."), dim=True, err=True)
+
+    return check
+
+
+def eval_practice(sa, gold: Path, limit: int | None, out: Path, name: str | None, refresh) -> None:
+    """`assistant eval --gold PRACTICE.jsonl`: the checker's accuracy and "can't decide" rate, and a report.
+
+    ``refresh`` brings the index up to date first (the shell's helper).
+    """
+    import time
+
+    from tqdm import tqdm
+
+    from assistant.evaluation.practice import load_practice, score, write_practice_report
+
+    items = load_practice(gold)
+    items = items[:limit] if limit else items
+    refresh(sa)
+    started = time.perf_counter()
+    with tqdm(total=len(items), desc="Checking", unit="question", file=sys.stderr) as bar:
+        summary, rows = score(items, sa.check, progress=bar.update)
+    folder = out / (time.strftime("%Y%m%d-%H%M%S") + "-" + (name or "practice"))
+    report = write_practice_report(folder, summary, rows, gold)
+    click.echo("\n".join(summary.lines()))
+    click.echo(f"\n{len(rows)} practice questions in {time.perf_counter() - started:.1f} s. Report: {report}")

@@ -1,0 +1,1 @@
+"""Study mode: practice questions checked against the notes."""

@@ -1,0 +1,167 @@
+"""Study mode (issue 17): pasted practice questions read in any layout, checked against the notes with citations.
+
+The questions here are about small notes written for these tests (a cooking school, a bike shop's
+repair notes, Linux commands), not the exam notes, so the checker's rules are tested away from the
+file they will be measured on.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_notes
+
+from assistant.cli import main
+from assistant.errors import QuestionError
+from assistant.evaluation.gold import GoldSetError
+from assistant.evaluation.practice import load_practice, score
+from assistant.study.practice import PracticeError, looks_like_practice, parse_practice
+
+STEM = "Which knife is best for filleting fish?"
+
+
+@pytest.mark.parametrize("text", [
+    f"{STEM}\nA. Chef's knife\nB. Boning knife\nC. Bread knife\nD. Paring knife",
+    f"{STEM}\nA) Chef's knife\nB) Boning knife\nC) Bread knife\nD) Paring knife",
+    f"{STEM}\n(A) Chef's knife\n(B) Boning knife\n(C) Bread knife\n(D) Paring knife",
+    f"{STEM}\na - Chef's knife\nb - Boning knife\nc - Bread knife\nd - Paring knife",
+    f"{STEM}\nA: Chef's knife\nB: Boning knife\nC: Bread knife\nD: Paring knife",
+    f"{STEM} A. Chef's knife B. Boning knife C. Bread knife D. Paring knife",
+    f"{STEM}\n\nA. Chef's knife\n\nB. Boning knife\n\nC. Bread knife\n\nD. Paring knife\n",
+    f"  {STEM}\r\n- A. Chef's knife\r\n- B. Boning knife\r\n- C. Bread knife\r\n- D. Paring knife",
+])
+def test_practice_questions_are_read_in_every_common_layout(text):
+    question = parse_practice(text)
+    assert question.stem == STEM and question.choose == 1
+    assert question.options == {"A": "Chef's knife", "B": "Boning knife", "C": "Bread knife", "D": "Paring knife"}
+    assert looks_like_practice(text)
+
+
+def test_an_option_over_two_lines_and_select_two():
+    question = parse_practice("Which two tools true a wheel? (Select TWO.)\nA) Spoke wrench, used\n   with a truing "
+                              "stand\nB) Chain tool\nC) Truing stand\nD) Tyre lever")
+    assert question.choose == 2 and question.options["A"] == "Spoke wrench, used with a truing stand"
+    assert len(question.options) == 4
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Which knife is best for filleting fish?", "at least two options"),
+    (f"{STEM}\nA. Chef's knife", "at least two options"),
+    (f"{STEM}\nA. Chef's knife\nB. Boning knife\nB. Bread knife", "Option B appears twice"),
+    (f"{STEM}\nA. Chef's knife\nB. chef's knife.", "Options A and B say the same thing"),
+    ("A. Chef's knife\nB. Boning knife", "no question before them"),
+    ("Which two? (Select TWO.)\nA. x\nB. y", "asks for 2 options but has only 2"),
+])
+def test_a_question_that_cannot_be_checked_says_what_to_fix(text, message):
+    with pytest.raises(PracticeError, match=message):
+        parse_practice(text)
+    assert not looks_like_practice(text)
+    assert issubclass(PracticeError, QuestionError)  # the CLI and the app show it as one line
+
+
+def test_ordinary_questions_are_not_practice_questions():
+    for text in ("what is the difference between a. and b.?", "explain concept drift vs data drift",
+                 "list the steps:\n1. prep\n2. cook", "I have a) no idea b) what this means"):
+        assert not looks_like_practice(text)
+
+
+BIKE = {
+    "repairs.md": "# Bike repair notes\n\n## Wheels\n\n"
+                  "- **Spoke wrench:** Tightens or loosens spokes to true a wobbling wheel; use it with a truing "
+                  "stand.\n"
+                  "- **Tyre lever:** Pries the tyre bead off the rim to fix a puncture.\n\n"
+                  "## Drivetrain\n\n"
+                  "- **Chain tool:** Pushes a pin out to shorten a chain or remove a broken link.\n"
+                  "- **Chain checker:** Measures chain stretch so you know when the chain is worn and must be "
+                  "replaced.\n\n"
+                  "## Brakes\n\n"
+                  "Hydraulic disc brakes need a bleed kit when the lever feels spongy: air in the line compresses.\n",
+}
+
+
+@pytest.fixture
+def bike_shop(tmp_path, make_assistant):
+    write_notes(tmp_path / "corpus", BIKE)
+    sa = make_assistant(tmp_path)
+    sa.ingest(progress=False)
+    return sa
+
+
+def test_the_checker_picks_the_option_whose_lines_state_the_requirement_and_cites_them(bike_shop):
+    result = bike_shop.check("A rider's rear wheel wobbles from side to side when it spins. Which tool does the "
+                             "mechanic use to fix it?\nA. Chain tool\nB. Tyre lever\nC. Spoke wrench\nD. Chain checker")
+    assert result.pick == ("C",) and result.pick_value() == "C" and not result.reason
+    picked = next(v for v in result.options if v.letter == "C")
+    assert "true a wobbling wheel" in picked.citation.quote and picked.citation.start_line == 5
+    assert result.citations[0].n == 1 and result.citations[0].quote == picked.citation.quote
+    # every option the notes name has the line its verdict rests on
+    assert all(v.citation is not None for v in result.options)
+
+
+def test_the_checker_says_the_notes_cannot_decide_and_why(bike_shop):
+    # the notes never say which pressure a road tyre takes
+    result = bike_shop.check("What pressure should a 28 mm road tyre be inflated to?\nA. 40 psi\nB. 80 psi\n"
+                             "C. 120 psi\nD. 160 psi")
+    assert result.pick == () and result.pick_value() is None
+    assert "name none of the options" in result.reason
+    assert all(v.citation is None for v in result.options)
+
+
+def test_a_pasted_question_in_chat_gets_a_cited_pick_not_a_summary(bike_shop):
+    answer = bike_shop.answer("My chain skips and I think it is worn out. Which tool tells me whether it must be "
+                              "replaced?\n(A) Chain checker\n(B) Chain tool\n(C) Spoke wrench\n(D) Tyre lever")
+    assert answer.practice["pick"] == "A" and not answer.abstained
+    assert answer.text.startswith("**Your notes point to A. Chain checker.**")
+    assert "[1]" in answer.text and answer.citations[0].chunk.source == "repairs.md"
+    assert "Measures chain stretch" in answer.citations[0].quote
+
+
+def test_check_command_reads_a_paste_and_writes_jsonl_rows_back(bike_shop, tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(tmp_path / "corpus"))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "index"))
+    runner = CliRunner()
+    pasted = runner.invoke(main, ["check"], input="Which tool fixes a puncture? A. Tyre lever B. Chain tool "
+                                                   "C. Spoke wrench D. Chain checker\n")
+    assert pasted.exit_code == 0, pasted.output
+    assert "Your notes point to A. Tyre lever." in pasted.output and "repairs.md" in pasted.output
+    rows = tmp_path / "q.jsonl"
+    rows.write_text(json.dumps({"id": "x1", "question": "Which tool shortens a chain?", "topic": "drivetrain",
+                                "options": {"A": "Spoke wrench", "B": "Chain tool", "C": "Tyre lever"}}) + "\n"
+                    + json.dumps({"id": "x2", "question": "Which saddle height suits a 1.8 m rider?",
+                                  "options": {"A": "70 cm", "B": "75 cm", "C": "80 cm"}}) + "\n")
+    out = tmp_path / "out.jsonl"
+    written = runner.invoke(main, ["check", str(rows), "--out", str(out)])
+    assert written.exit_code == 0, written.output
+    back = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in back] == ["x1", "x2"] and back[0]["topic"] == "drivetrain"  # other fields kept
+    assert back[0]["pick"] == "B" and back[0]["citations"][0]["source"] == "repairs.md"
+    assert back[1]["pick"] is None and back[1]["reason"] and back[1]["citations"] == []
+    bad = runner.invoke(main, ["check"], input="Which tool fixes a puncture?\nA. Tyre lever\n")
+    assert bad.exit_code == 1 and "at least two options" in bad.output
+
+
+def test_practice_sets_are_validated_and_scored(bike_shop, tmp_path):
+    good = tmp_path / "practice.jsonl"
+    good.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "a", "question": "Which tool measures chain wear?",
+         "options": {"A": "Chain checker", "B": "Spoke wrench", "C": "Tyre lever"}, "answer": "A"},
+        {"id": "b", "question": "Which tool fixes a puncture?",
+         "options": {"A": "Chain tool", "B": "Tyre lever", "C": "Spoke wrench"}, "answer": "C"},  # wrong on purpose
+        {"id": "c", "question": "How many gears does a track bike have?",
+         "options": {"A": "1", "B": "11", "C": "24"}, "answer": None},
+    ]) + "\n")
+    summary, rows = score(load_practice(good), bike_shop.check)
+    assert (summary.decided, summary.right, summary.wrong, summary.undecided, summary.declined) == (2, 1, 1, 1, 1)
+    assert [r["right"] for r in rows] == [True, False, True] and rows[1]["pick"] == "B"
+    for row, message in [({"id": "d", "question": "q?", "options": {"A": "x"}, "answer": "A"}, "two or more"),
+                         ({"id": "d", "question": "q?", "options": {"A": "x", "B": "y"}, "answer": "C"},
+                          "must be an option letter"),
+                         ({"id": "d", "question": "q? (Select TWO.)", "options": {"A": "x", "B": "y", "C": "z"},
+                           "answer": "A"}, "asks for 2 option"),
+                         ({"id": "d", "question": "q?", "options": {"A": "x", "B": "y"}}, "missing field 'answer'")]:
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(json.dumps(row) + "\n")
+        with pytest.raises(GoldSetError, match=message):
+            load_practice(bad)
