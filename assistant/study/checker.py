@@ -101,9 +101,12 @@ class PracticeResult:
                 "citations": [c.to_dict() for c in self.citations], "seconds": round(self.seconds, 3)}
 
 
-# what an option asks to do is not what it names ("Apply L2 regularization" names L2 regularization)
-_ACTION = frozenset("""add apply use enable disable increase decrease reduce raise lower remove implement configure
-    deploy create set stop start run switch store convert choose enforce schedule attach grant""".split())
+# what an option asks to do is not what it names ("Apply L2 regularization" names L2 regularization); nor is
+# what it says a thing does ("Runs Dijkstra's algorithm")
+_ACTION_BASES = """add apply use enable disable increase decrease reduce raise lower remove implement configure
+    deploy create set stop start run switch store convert choose enforce schedule attach grant send keep need
+    require support provide allow offer detect measure encrypt replace suffer drop copy build give make"""
+_ACTION = frozenset(w for b in _ACTION_BASES.split() for w in (b, b + "s", b + "es"))
 # "... a single integer feature instead of several binary columns": what follows is not wanted
 _NOT_WANTED = re.compile(r"\b(?:instead of|rather than)\b[^,.;:?!]*", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -191,6 +194,13 @@ def _spellings(option: str, family=lambda word: False) -> list[str]:
         words = words[1:]
         out.append(" ".join(words))
     core = re.sub(r"\s*\([^)]*\)", "", out[-1]).strip()  # "A VPC endpoint (AWS PrivateLink)": "VPC endpoint"
+    # what the option is, before what it is with, on or for ("CSMA/CA with RTS/CTS", "Port forwarding on the
+    # NAT router"), and a name of three words or more without its last ("DNS server address")
+    head = re.split(r",|\s+(?:with|on|for|in|from|using|via|and|to)\s+", core, maxsplit=1)[0].strip()
+    if head and head != core:
+        out.append(head)
+    if len(core.split()) >= 3:
+        out.append(" ".join(core.split()[:-1]))
     for aside in re.findall(r"\(([^)]+)\)", name):  # ... or what the parentheses call it
         out.append(aside.strip())
     if core:
@@ -299,6 +309,15 @@ def _lines(unit: Unit) -> list[Unit]:
     return out or [unit]
 
 
+def _closeness(embedder, stem: str, texts: Sequence[str]) -> np.ndarray:
+    """How close each line is in meaning to the stem: the cosine of their vectors."""
+    if not texts:
+        return np.zeros(0)
+    vectors = np.asarray(embedder.embed([stem, *texts]))
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
+    return vectors[1:] @ vectors[0]
+
+
 def check_practice(assistant, question: PracticeQuestion) -> PracticeResult:
     """Pick the option the notes support for the stem, or say why they can't decide.
 
@@ -329,28 +348,24 @@ def check_practice(assistant, question: PracticeQuestion) -> PracticeResult:
         label = "" if u.label.lower() in GENERIC_LABELS else u.label
         about.append(_naming(question.options, words, [label, u.parent, " ".join(c.heading_path[-2:]), u.text],
                              family))
-    if units:
-        vectors = np.asarray(assistant.embedder.embed([question.stem] + [f"{u.label} {u.text}" for u, _ in units]))
-        vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
-        closeness = vectors[1:] @ vectors[0]
-    else:
-        closeness = np.zeros(0)
-    verdicts = []
-    for letter, text in question.options.items():
-        best, best_n, matched = 0.0, -1, []
-        own = set(words[letter])
-        wanted = {w: x for w, x in required.items() if w not in own}
-        for n, (unit, _) in enumerate(units):
-            named, at = about[n]
-            if letter not in named:
-                continue
-            body = f"{unit.label} {unit.text}"
-            dense = float(closeness[n])
+    closeness = _closeness(assistant.embedder, question.stem, [f"{u.label} {u.text}" for u, _ in units])
+    # each option's lines: what each says of it (a listing line: the clause next to the option)
+    lines: dict[str, list[tuple[int, set[str], float]]] = {k: [] for k in question.options}
+    for n, (unit, _) in enumerate(units):
+        named, at = about[n]
+        for letter in named:
+            body, dense = f"{unit.label} {unit.text}", float(closeness[n])
             if at == 3 and len(named) > 1:
                 # a line that lists several options: what it says next to this one, and its meaning
                 # shared by all of them
-                body, dense = _clause(unit.text, text, family), dense / len(named)
-            have = set(salient(body))
+                body, dense = _clause(unit.text, question.options[letter], family), dense / len(named)
+            lines[letter].append((n, set(salient(body)), dense))
+    verdicts = []
+    for letter, text in question.options.items():
+        own = set(words[letter])
+        wanted = {w: x for w, x in required.items() if w not in own}
+        best, best_n, matched = 0.0, -1, []
+        for n, have, dense in lines[letter]:
             states, found = _weighted_share(wanted, have, weight)
             # a line saying what the stem rules out ("instead of several binary columns") is that option
             rejected = _weighted_share({w: 1.0 for w in ruled_out}, have, weight)[0] if ruled_out else 0.0
