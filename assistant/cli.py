@@ -700,10 +700,12 @@ def _register_study_commands() -> None:
     # at the end: the study commands are built from this module's helpers
     from types import SimpleNamespace
 
-    from assistant.cli_study import check_command
+    from assistant.cli_study import check_command, flashcards_command
 
-    main.add_command(check_command(SimpleNamespace(assistant=_assistant, refresh=_refresh_if_stale,
-                                                   print_sources=_print_sources, print_footer=_print_footer)))
+    shell = SimpleNamespace(assistant=_assistant, refresh=_refresh_if_stale, print_sources=_print_sources,
+                            print_footer=_print_footer)
+    main.add_command(check_command(shell))
+    main.add_command(flashcards_command(shell))
 
 
 _register_study_commands()

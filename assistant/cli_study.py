@@ -104,3 +104,46 @@ def eval_practice(sa, gold: Path, limit: int | None, out: Path, name: str | None
     report = write_practice_report(folder, summary, rows, gold)
     click.echo("\n".join(summary.lines()))
     click.echo(f"\n{len(rows)} practice questions in {time.perf_counter() - started:.1f} s. Report: {report}")
+
+
+def flashcards_command(shell) -> click.Command:
+    """The ``flashcards`` command, using the shell's helpers (see `check_command`)."""
+
+    @click.command()
+    @click.option("--anki", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Write an Anki package (.apkg): a deck per domain; re-importing a newer one updates cards.")
+    @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Write the cards as CSV (domain, term, definition, source, id).")
+    @click.option("--domain", default=None, help="Only the cards of domains whose name contains this text.")
+    @click.option("--title", default="Study notes", show_default=True, help="The Anki parent deck's name.")
+    @click.pass_context
+    def flashcards(ctx: click.Context, anki: Path | None, csv_path: Path | None, domain: str | None,
+                   title: str) -> None:
+        """Flashcards from your notes: each defined term, its definition and where it is; per domain."""
+        from collections import Counter
+
+        from assistant.errors import QuestionError
+        from assistant.study.cards import extract_cards, write_anki, write_csv
+
+        sa = shell.assistant(ctx)
+        shell.refresh(sa)
+        cards = extract_cards(sa.chunks())
+        if domain:
+            cards = [c for c in cards if domain.lower() in c.domain.lower()]
+            if not cards:
+                raise QuestionError(f"No flashcards for a domain matching {domain!r}: run `assistant flashcards` "
+                                    "to see the domains.")
+        if not cards:
+            raise QuestionError("Your notes define no terms to make cards from (lines like '**Term:** what it "
+                                "is', or tables).")
+        for name, count in Counter(c.domain for c in cards).most_common():
+            click.echo(f"{count:4d}  {name}")
+        click.echo(f"{len(cards):4d}  cards")
+        if csv_path:
+            write_csv(cards, csv_path)
+            click.secho(f"wrote {csv_path}", dim=True, err=True)
+        if anki:
+            decks = write_anki(cards, anki, title)
+            click.secho(f"wrote {anki}: {len(decks)} deck(s) under '{title}'", dim=True, err=True)
+
+    return flashcards

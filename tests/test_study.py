@@ -165,3 +165,89 @@ def test_practice_sets_are_validated_and_scored(bike_shop, tmp_path):
         bad.write_text(json.dumps(row) + "\n")
         with pytest.raises(GoldSetError, match=message):
             load_practice(bad)
+
+
+# -- flashcards ---------------------------------------------------------------------------------------------
+
+KITCHEN = {
+    "knives.md": "# Kitchen school\n\n## Knives\n\n"
+                 "- **Boning knife:** A thin flexible blade for taking fish and meat off the bone.\n"
+                 "- **Bread knife:** A serrated blade that saws through crust without crushing the crumb.\n"
+                 "- **Example:** too short.\n"
+                 "- **Use Cases:** Filleting salmon, trimming a pork loin, deboning chicken thighs.\n\n"
+                 "## Sauces\n\n"
+                 "| sauce | base | thickened with |\n|---|---|---|\n"
+                 "| Béchamel | milk | a white roux of butter and flour |\n"
+                 "| Velouté | white stock | a blond roux |\n\n"
+                 "Emulsions like <b>mayonnaise</b> hold oil in egg yolk.\n",
+}
+
+
+@pytest.fixture
+def kitchen(tmp_path, make_assistant):
+    write_notes(tmp_path / "corpus", KITCHEN)
+    sa = make_assistant(tmp_path)
+    sa.ingest(progress=False)
+    return sa
+
+
+def test_cards_are_the_notes_defined_terms_with_their_lines_and_domains(kitchen):
+    from assistant.study.cards import extract_cards
+
+    cards = extract_cards(kitchen.chunks())
+    by_term = {c.term: c for c in cards}
+    assert by_term["Boning knife"].definition.startswith("A thin flexible blade")
+    assert by_term["Boning knife"].place == "knives.md, line 5" and by_term["Boning knife"].domain == "Knives"
+    # a lead-in naming a kind of line is filed under its heading; a too-short definition is no card
+    assert "Knives — Use Cases" in by_term and "Example" not in by_term and "Knives — Example" not in by_term
+    # a table row: its first cell, the other cells under their column names
+    assert by_term["Béchamel"].definition == "base: milk; thickened with: a white roux of butter and flour"
+    assert by_term["Béchamel"].domain == "Sauces"
+    assert len({c.id for c in cards}) == len(cards)
+
+
+def test_anki_export_has_a_deck_per_domain_and_keeps_note_ids_when_the_notes_change(kitchen, tmp_path):
+    import sqlite3
+    import zipfile
+
+    from assistant.study.cards import extract_cards, write_anki
+
+    def notes_in(apkg):
+        with zipfile.ZipFile(apkg) as z:
+            (tmp_path / "col.anki2").write_bytes(z.read("collection.anki2"))
+        with sqlite3.connect(tmp_path / "col.anki2") as db:
+            rows = db.execute("select guid, flds from notes").fetchall()
+            decks = db.execute("select decks from col").fetchone()[0]
+        return {guid: fields.split("\x1f") for guid, fields in rows}, decks
+
+    first = write_anki(extract_cards(kitchen.chunks()), tmp_path / "a.apkg", title="Cooking")
+    assert first == {"Cooking::Knives": 3, "Cooking::Sauces": 2}
+    notes, decks = notes_in(tmp_path / "a.apkg")
+    assert len(notes) == 5 and "Cooking::Knives" in decks and "Cooking::Sauces" in decks
+    boning = next(guid for guid, f in notes.items() if f[0] == "Boning knife")
+    assert notes[boning][2] == "knives.md, line 5"
+    # an edit: a new line above, the boning knife's definition reworded - the same note, updated
+    text = KITCHEN["knives.md"].replace("## Knives\n\n", "## Knives\n\n- **Chef's knife:** The all-round blade for "
+                                        "chopping, slicing and dicing.\n").replace("thin flexible", "narrow bendy")
+    (kitchen.settings.corpus_dir / "knives.md").write_text(text, encoding="utf-8")
+    kitchen.ingest(progress=False)
+    write_anki(extract_cards(kitchen.chunks()), tmp_path / "b.apkg", title="Cooking")
+    again, _ = notes_in(tmp_path / "b.apkg")
+    assert set(notes) < set(again) and len(again) == 6
+    assert again[boning][1].startswith("A narrow bendy blade") and again[boning][2] == "knives.md, line 6"
+
+
+def test_flashcards_command_writes_csv_and_anki_and_filters_domains(kitchen, tmp_path, monkeypatch):
+    import csv
+
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(tmp_path / "corpus"))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "index"))
+    runner = CliRunner()
+    done = runner.invoke(main, ["flashcards", "--csv", str(tmp_path / "c.csv"), "--anki", str(tmp_path / "c.apkg"),
+                                "--domain", "sauce"])
+    assert done.exit_code == 0, done.output
+    assert "2  Sauces" in done.output and "Knives" not in done.output and (tmp_path / "c.apkg").stat().st_size
+    rows = list(csv.DictReader(open(tmp_path / "c.csv", encoding="utf-8")))
+    assert [r["term"] for r in rows] == ["Béchamel", "Velouté"] and rows[0]["source"] == "knives.md, line 14"
+    missing = runner.invoke(main, ["flashcards", "--domain", "pastry"])
+    assert missing.exit_code == 1 and "No flashcards for a domain matching 'pastry'" in missing.output

@@ -1,0 +1,165 @@
+"""Flashcards from the notes: each defined term with its definition and the lines it comes from; CSV and Anki.
+
+A card is a line that defines something in the notes' own structure: a lead-in and its text
+("**Data Drift:** Occurs when ..."), or a table row (its first cell, the other cells under their
+column names). A lead-in that only says what kind of line follows ("Example:", "Use Cases:") is
+no term; the heading above it is ("SageMaker Clarify — Use Cases"). Cards are grouped by domain:
+the notes' own top-level sections (the first heading level at which a file's sections differ).
+
+A card's id is stable: it hashes the file, the heading path, the term and which of that term's
+cards under that heading it is, not the definition or the line numbers; a re-export after editing
+the notes updates the same Anki notes instead of adding new ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.text.sentences import GENERIC_LABELS, passage_units
+
+#: a lead-in longer than this is a sentence, not a term
+MAX_TERM_WORDS = 6
+#: a definition shorter than this says too little to learn from
+MIN_DEFINITION_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Card:
+    """One flashcard.
+
+    Attributes:
+        id: Stable id (see the module docstring).
+        term: The front: the thing defined.
+        definition: The back: what the notes say of it.
+        domain: The notes' section (or exam domain) it belongs to.
+        source: The note file.
+        heading_path: Its headings.
+        start_line: First line in the file.
+        end_line: Last line in the file.
+    """
+
+    id: str
+    term: str
+    definition: str
+    domain: str
+    source: str
+    heading_path: tuple[str, ...]
+    start_line: int
+    end_line: int
+
+    @property
+    def place(self) -> str:
+        """Where it comes from: "notes.md, line 12" or "lines 12-14"."""
+        lines = f"line {self.start_line}" if self.end_line <= self.start_line else \
+            f"lines {self.start_line}-{self.end_line}"
+        return f"{self.source}, {lines}"
+
+
+def _term(unit, heading_path: Sequence[str]) -> str:
+    label = " ".join(unit.label.split()).strip(" :*")
+    if not label:
+        return ""
+    if label.lower() in GENERIC_LABELS:
+        owner = unit.parent or (heading_path[-1] if heading_path else "")
+        return f"{owner} — {label}" if owner else ""
+    return label
+
+
+def _domains(chunks) -> dict[str, int]:
+    """Per file, the heading level that names its domains: the first at which its sections differ."""
+    levels: dict[str, int] = {}
+    by_source: dict[str, set[tuple[str, ...]]] = defaultdict(set)
+    for chunk in chunks:
+        by_source[chunk.source].add(tuple(chunk.heading_path))
+    for source, paths in by_source.items():
+        depth = 0
+        while depth < max((len(p) for p in paths), default=0) - 1 and \
+                len({p[depth] for p in paths if len(p) > depth}) == 1:
+            depth += 1
+        levels[source] = depth
+    return levels
+
+
+def extract_cards(chunks) -> list[Card]:
+    """Every card the notes define, in file order.
+
+    Args:
+        chunks: The indexed chunks (`core.StudyAssistant.chunks`), any file type.
+    """
+    level = _domains(chunks)
+    seen: dict[tuple, int] = defaultdict(int)
+    out: list[Card] = []
+    done: set[tuple[str, int, str]] = set()
+    for chunk in sorted(chunks, key=lambda c: (c.source, c.start_line)):
+        for unit in passage_units(chunk, 0):
+            path = tuple(unit.heading_path or chunk.heading_path)
+            if unit.kind == "row" and len(unit.cells) >= 2:
+                term = " ".join(unit.cells[0].split())
+                definition = "; ".join(f"{h}: {c}" if h else c for h, c in zip(unit.header[1:], unit.cells[1:],
+                                                                                strict=False) if c.strip())
+            elif unit.kind == "text":
+                term, definition = _term(unit, path), " ".join(unit.text.split())
+            else:
+                continue
+            if not term or len(term.split()) > MAX_TERM_WORDS or len(definition.split()) < MIN_DEFINITION_WORDS:
+                continue
+            key = (chunk.source, unit.line, term)
+            if key in done:  # a line in two overlapping passages
+                continue
+            done.add(key)
+            domain = path[level.get(chunk.source, 0)] if len(path) > level.get(chunk.source, 0) else \
+                (path[-1] if path else chunk.source)
+            which = (chunk.source, path, term.lower())
+            seen[which] += 1
+            ident = hashlib.sha256(repr((*which, seen[which])).encode("utf-8")).hexdigest()[:16]
+            out.append(Card(ident, term, definition, domain, chunk.source, path, unit.line,
+                            unit.end_line or unit.line))
+    return out
+
+
+def write_csv(cards: Sequence[Card], path: Path) -> None:
+    """One row per card: domain, term, definition, source (file and lines), id."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["domain", "term", "definition", "source", "id"])
+        for card in cards:
+            writer.writerow([card.domain, card.term, card.definition, card.place, card.id])
+
+
+def _number(text: str) -> int:
+    """A stable id in Anki's range for a deck or a note type, from its name."""
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:12], 16) % (1 << 31) + (1 << 30)
+
+
+def write_anki(cards: Sequence[Card], path: Path, title: str = "Study notes") -> dict[str, int]:
+    """An Anki package (``.apkg``): a deck per domain under ``title``, one note per card.
+
+    Notes keep their card's id as their guid, so importing a newer export updates them.
+
+    Returns:
+        Cards per deck name.
+    """
+    import html
+
+    import genanki
+
+    model = genanki.Model(
+        _number("assistant flashcard v1"), "Study assistant card",
+        fields=[{"name": "Term"}, {"name": "Definition"}, {"name": "Source"}],
+        templates=[{"name": "Card 1", "qfmt": "{{Term}}",
+                    "afmt": "{{FrontSide}}<hr id=answer>{{Definition}}<br><small>{{Source}}</small>"}])
+    decks: dict[str, genanki.Deck] = {}
+    for card in cards:
+        name = f"{title}::{card.domain}"
+        deck = decks.setdefault(name, genanki.Deck(_number(name), name))
+        # the notes' text is text: escaped before Anki renders it as HTML
+        deck.add_note(genanki.Note(model=model, guid=card.id,
+                                   fields=[html.escape(card.term), html.escape(card.definition),
+                                           html.escape(card.place)]))
+    genanki.Package(list(decks.values())).write_to_file(str(path))
+    return {name: len(deck.notes) for name, deck in decks.items()}
