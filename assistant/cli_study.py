@@ -147,3 +147,56 @@ def flashcards_command(shell) -> click.Command:
             click.secho(f"wrote {anki}: {len(decks)} deck(s) under '{title}'", dim=True, err=True)
 
     return flashcards
+
+
+def quiz_command(shell) -> click.Command:
+    """The ``quiz`` command, using the shell's helpers (see `check_command`)."""
+
+    @click.command()
+    @click.option("-n", "count", type=click.IntRange(min=1), default=10, show_default=True, help="Questions.")
+    @click.option("--domain", default=None, help="Only terms of domains whose name contains this text.")
+    @click.option("--seed", type=int, default=None, help="The same quiz again (a number).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the questions as JSONL (with answers) and stop.")
+    @click.pass_context
+    def quiz(ctx: click.Context, count: int, domain: str | None, seed: int | None, as_json: bool) -> None:
+        """Quiz yourself: multiple-choice questions made from your notes' definitions, each explained and cited.
+
+        Type a letter for each question (Enter skips, q stops).
+        """
+        from assistant.errors import QuestionError
+        from assistant.study.cards import extract_cards
+        from assistant.study.quiz import make_quiz
+
+        sa = shell.assistant(ctx)
+        shell.refresh(sa)
+        questions = make_quiz(extract_cards(sa.chunks()), count, seed, domain)
+        if not questions:
+            where = f" for a domain matching {domain!r}" if domain else ""
+            raise QuestionError(f"No quiz questions{where}: it takes terms your notes define, at least four of a "
+                                "kind (run `assistant flashcards` to see them).")
+        if as_json:
+            for q in questions:
+                click.echo(json.dumps(q.to_dict(), ensure_ascii=False))
+            return
+        right = asked = 0
+        for n, q in enumerate(questions, 1):
+            click.secho(f"\n{n}/{len(questions)}  ({q.card.domain})", dim=True)
+            click.echo(q.stem)
+            for letter, option in q.options.items():
+                click.echo(f"  {letter}. {option}")
+            reply = click.prompt("Your answer", default="", show_default=False).strip().upper()
+            if reply == "Q":
+                break
+            if not reply:
+                continue
+            asked += 1
+            if reply[:1] == q.answer:
+                right += 1
+                click.secho("Right.", fg="green")
+            else:
+                click.secho(f"Not quite: {q.answer}. {q.options[q.answer]}.", fg="yellow")
+            click.echo(f'Your notes: "{q.card.definition}"')
+            click.secho(f"  {q.card.place}", dim=True)
+        click.echo(f"\n{right} of {asked} right." if asked else "\nNo answers.")
+
+    return quiz

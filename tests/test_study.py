@@ -251,3 +251,50 @@ def test_flashcards_command_writes_csv_and_anki_and_filters_domains(kitchen, tmp
     assert [r["term"] for r in rows] == ["Béchamel", "Velouté"] and rows[0]["source"] == "knives.md, line 14"
     missing = runner.invoke(main, ["flashcards", "--domain", "pastry"])
     assert missing.exit_code == 1 and "No flashcards for a domain matching 'pastry'" in missing.output
+
+
+# -- quiz -------------------------------------------------------------------------------------------------
+
+def test_quiz_questions_are_seeded_with_one_right_option_and_sibling_distractors(kitchen):
+    from assistant.study.cards import extract_cards
+    from assistant.study.quiz import audit, make_quiz
+
+    cards = extract_cards(kitchen.chunks())
+    quiz = make_quiz(cards, 10, seed=3, domain="knives")
+    assert quiz and all(q.card.domain == "Knives" for q in quiz)
+    assert [q.to_dict() for q in quiz] == [q.to_dict() for q in make_quiz(cards, 10, seed=3, domain="knives")]
+    q = quiz[0]
+    assert q.options[q.answer] == q.card.term and len(set(q.options.values())) == 4
+    # the terms of the same heading first; a definition never shows the term it asks for
+    assert "____" in make_quiz(cards, 10, seed=3)[0].stem or all(
+        c.term.lower() not in c.definition.lower() for c in cards)
+    assert all(v == 0 for k, v in audit(quiz).items() if k != "questions")
+    assert make_quiz(cards, 10, seed=3, domain="pastry") == []
+
+
+def test_two_hundred_generated_questions_on_the_shipped_notes_pass_the_audit(notes_assistant):
+    from assistant.study.cards import extract_cards
+    from assistant.study.quiz import audit, make_quiz
+
+    cards = extract_cards(notes_assistant.chunks())
+    questions = make_quiz(cards, 200, seed=7)
+    counts = audit(questions)
+    assert counts["questions"] == 200
+    assert {k: v for k, v in counts.items() if k != "questions"} == {
+        "not_four_distinct": 0, "answer_not_card": 0, "outside_family": 0, "second_right": 0, "giveaway": 0}
+
+
+def test_quiz_command_asks_scores_and_cites(kitchen, tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(tmp_path / "corpus"))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "index"))
+    runner = CliRunner()
+    listed = runner.invoke(main, ["quiz", "-n", "2", "--seed", "1", "--json"])
+    assert listed.exit_code == 0, listed.output
+    first = json.loads(listed.output.splitlines()[0])
+    assert first["answer"] in first["options"] and first["source"].startswith("knives.md, line")
+    taken = runner.invoke(main, ["quiz", "-n", "2", "--seed", "1"], input=f"{first['answer']}\nq\n")
+    assert taken.exit_code == 0, taken.output
+    assert "Right." in taken.output and f'Your notes: "{first["explanation"]}"' in taken.output
+    assert "1 of 1 right." in taken.output
+    none = runner.invoke(main, ["quiz", "--domain", "pastry"])
+    assert none.exit_code == 1 and "No quiz questions for a domain matching 'pastry'" in none.output

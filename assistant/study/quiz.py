@@ -1,0 +1,142 @@
+"""Quiz questions made offline from the flashcards: "Which term does this describe?" with sibling distractors.
+
+A question shows one card's definition (the term itself masked where the definition repeats it)
+and asks which term it describes. The three distractors are terms of the same family: cards under
+the same heading first, then the same parent heading, then the same domain; never the same term
+twice, never one whose definition says the same (a second right answer), never one named inside the
+definition shown (a giveaway). Seeded, so a quiz can be taken again as it was.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.study.cards import Card
+from assistant.text.words import jaccard, salient
+
+LETTERS = "ABCD"
+#: a distractor whose definition shares this much of the right one's words would be a second right answer
+SAME_DEFINITION = 0.6
+
+
+@dataclass(frozen=True)
+class QuizQuestion:
+    """One generated question.
+
+    Attributes:
+        stem: The question (the definition, then "Which term ...?").
+        options: Option text by letter.
+        answer: The right letter.
+        card: The card it was made from (its definition is the explanation; its place the citation).
+        distractors: The cards the wrong options come from.
+    """
+
+    stem: str
+    options: dict[str, str]
+    answer: str
+    card: Card
+    distractors: tuple[Card, ...]
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (the shape `assistant check` and practice sets read, plus the citation)."""
+        return {"id": self.card.id, "question": self.stem, "options": dict(self.options), "answer": self.answer,
+                "domain": self.card.domain, "explanation": self.card.definition, "source": self.card.place}
+
+
+def _masked(card: Card) -> str:
+    """The definition with the term blanked out where it repeats it."""
+    text = card.definition
+    for name in sorted({card.term, card.term.split(" — ")[0]}, key=len, reverse=True):
+        if len(name) > 2:
+            text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "____", text, flags=re.I)
+    return text
+
+
+def _family(card: Card, other: Card) -> int:
+    """How close two cards sit: 3 the same heading, 2 the same parent heading, 1 the same domain, 0 none."""
+    if other.source == card.source and other.heading_path == card.heading_path:
+        return 3
+    if other.heading_path[:-1] and other.heading_path[:-1] == card.heading_path[:-1]:
+        return 2
+    return 1 if other.domain == card.domain else 0
+
+
+def make_question(card: Card, cards: Sequence[Card], rng: random.Random) -> QuizQuestion | None:
+    """A question on one card, or None when its family has too few clean distractors."""
+    shown = _masked(card)
+    said = set(salient(card.definition))
+    taken = {card.term.lower()}
+    candidates = []
+    for other in cards:
+        name = other.term.lower()
+        if name in taken or other.id == card.id or _family(card, other) == 0:
+            continue
+        if jaccard(said, set(salient(other.definition))) >= SAME_DEFINITION:
+            continue  # says the same: a second right answer
+        if re.search(rf"(?<!\w){re.escape(other.term)}(?!\w)", shown, re.I):
+            continue  # named in the definition shown: a giveaway
+        taken.add(name)
+        candidates.append(other)
+    rng.shuffle(candidates)
+    candidates.sort(key=lambda other: -_family(card, other))  # stable: shuffled within each family level
+    wrong = candidates[:3]
+    if len(wrong) < 3:
+        return None
+    order = [card, *wrong]
+    rng.shuffle(order)
+    options = {letter: c.term for letter, c in zip(LETTERS, order, strict=True)}
+    answer = LETTERS[order.index(card)]
+    stem = f"{shown}\n\nWhich term does this describe?"
+    return QuizQuestion(stem, options, answer, card, tuple(wrong))
+
+
+def make_quiz(cards: Sequence[Card], count: int = 10, seed: int | None = None,
+              domain: str | None = None) -> list[QuizQuestion]:
+    """Up to ``count`` questions on cards of the domain (all when None), without repeating a term.
+
+    Args:
+        cards: Every card of the notes (distractors may come from outside the domain's filter).
+        count: How many questions.
+        seed: For the same quiz again.
+        domain: Only cards whose domain contains this text (case-insensitive).
+    """
+    rng = random.Random(seed)
+    pool = [c for c in cards if not domain or domain.lower() in c.domain.lower()]
+    rng.shuffle(pool)
+    out, asked = [], set()
+    for card in pool:
+        if len(out) >= count:
+            break
+        if card.term.lower() in asked or "____" == _masked(card).strip():
+            continue
+        question = make_question(card, cards, rng)
+        if question is not None:
+            out.append(question)
+            asked.add(card.term.lower())
+    return out
+
+
+def audit(questions: Sequence[QuizQuestion]) -> dict[str, int]:
+    """Counts of what a good question must not have (each should be 0), over generated questions.
+
+    ``not_four_distinct``: options not four different terms; ``answer_not_card``: the right option is
+    not the card's term; ``outside_family``: a distractor from another domain; ``second_right``: a
+    distractor whose definition says what the card's does; ``giveaway``: an option's term inside the
+    definition shown.
+    """
+    out = {"questions": len(questions), "not_four_distinct": 0, "answer_not_card": 0, "outside_family": 0,
+           "second_right": 0, "giveaway": 0}
+    for q in questions:
+        terms = [t.lower() for t in q.options.values()]
+        out["not_four_distinct"] += len(set(terms)) != 4
+        out["answer_not_card"] += q.options[q.answer] != q.card.term
+        out["outside_family"] += any(_family(q.card, d) == 0 for d in q.distractors)
+        said = set(salient(q.card.definition))
+        out["second_right"] += any(jaccard(said, set(salient(d.definition))) >= SAME_DEFINITION
+                                   for d in q.distractors)
+        shown = q.stem.rsplit("\n\n", 1)[0]
+        out["giveaway"] += any(re.search(rf"(?<!\w){re.escape(t)}(?!\w)", shown, re.I) for t in q.options.values())
+    return out
