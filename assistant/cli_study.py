@@ -123,11 +123,11 @@ def flashcards_command(shell) -> click.Command:
         from collections import Counter
 
         from assistant.errors import QuestionError
-        from assistant.study.cards import extract_cards, write_anki, write_csv
+        from assistant.study.cards import write_anki, write_csv
 
         sa = shell.assistant(ctx)
         shell.refresh(sa)
-        cards = extract_cards(sa.chunks())
+        cards = sa.cards()
         if domain:
             cards = [c for c in cards if domain.lower() in c.domain.lower()]
             if not cards:
@@ -164,12 +164,11 @@ def quiz_command(shell) -> click.Command:
         Type a letter for each question (Enter skips, q stops).
         """
         from assistant.errors import QuestionError
-        from assistant.study.cards import extract_cards
         from assistant.study.quiz import make_quiz
 
         sa = shell.assistant(ctx)
         shell.refresh(sa)
-        questions = make_quiz(extract_cards(sa.chunks()), count, seed, domain)
+        questions = make_quiz(sa.cards(), count, seed, domain)
         if not questions:
             where = f" for a domain matching {domain!r}" if domain else ""
             raise QuestionError(f"No quiz questions{where}: it takes terms your notes define, at least four of a "

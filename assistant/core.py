@@ -458,6 +458,30 @@ class StudyAssistant:
         parsed = question if isinstance(question, PracticeQuestion) else parse_practice(question)
         return check_practice(self, parsed)
 
+    def domains(self):
+        """Each indexed chunk's exam domain (by chunk id) and why: `study.domains.place_chunks`."""
+        from assistant.study.domains import place_chunks
+
+        retriever = self._ensure_retriever()
+        return place_chunks(list(retriever.chunks), np.asarray(retriever.vectors), self.embedder)
+
+    def cards(self):
+        """Flashcards from the notes, each filed under its exam domain (`study.cards.extract_cards`)."""
+        from assistant.study.cards import extract_cards
+        from assistant.study.domains import by_headings, follows_guide, load_guide
+
+        placed = self.domains()
+        labels, tasks = load_guide()
+        guided = follows_guide(placed)
+
+        def domain_of(chunk, path):
+            # a line under a heading that names a task is in that task's domain, even inside a chunk
+            # that merged several small sections; else its chunk's
+            found = by_headings(path, labels, tasks) if guided else None
+            return found.domain if found else placed[chunk.id].domain
+
+        return extract_cards(self.chunks(), domain_of)
+
     def practice_answer(self, question: str) -> Answer:
         """A pasted practice question checked (`check`), as a cited `Answer` for chat and the CLI."""
         from assistant.study.render import practice_text

@@ -212,3 +212,12 @@ PRACTICE_DENSE: Final = 0.5
 PRACTICE_FLOOR: Final = 0.3
 # ...and lead the next option by this much; else the notes can't decide.
 PRACTICE_MARGIN: Final = 0.05
+
+# -- exam domains (`study.domains`) ----------------------------------------------------------------------------
+# A heading names a task statement or domain when it holds this share of the name's words.
+DOMAIN_HEADING_WORDS: Final = 0.8
+# Notes follow the exam guide when at least this share of their chunks sit under a heading naming a task or
+# domain; otherwise every chunk keeps its own top-level section.
+DOMAIN_HEADINGS_SHARE: Final = 0.2
+# A chunk no heading places goes to its closest task statement when their cosine reaches this.
+DOMAIN_SIMILARITY: Final = 0.3

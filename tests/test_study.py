@@ -298,3 +298,37 @@ def test_quiz_command_asks_scores_and_cites(kitchen, tmp_path, monkeypatch):
     assert "1 of 1 right." in taken.output
     none = runner.invoke(main, ["quiz", "--domain", "pastry"])
     assert none.exit_code == 1 and "No quiz questions for a domain matching 'pastry'" in none.output
+
+
+# -- exam domains -------------------------------------------------------------------------------------------
+
+def test_notes_under_the_guide_s_headings_map_to_its_domains_and_say_why(tmp_path, make_assistant):
+    write_notes(tmp_path / "corpus", {"exam.md": (
+        "# My exam notes\n\n## Monitor Model Inference\n\n- **Drift alarms:** Compare live inputs with the training "
+        "baseline and alert when they move.\n\n## Train and Refine Models\n\n- **Early stopping:** Stop training when "
+        "the validation loss stops improving.\n\n## Odds and ends\n\n- **Spot training:** Use spare EC2 capacity at a "
+        "discount for training jobs, with checkpoints so an interrupted job resumes.\n")})
+    sa = make_assistant(tmp_path)
+    sa.ingest(progress=False)
+    # the small sections share one chunk: it is placed by the first of its headings naming a task, said so
+    whys = [p.why for p in sa.domains().values()]
+    assert any('its heading "Monitor Model Inference" is task 4.1' in why for why in whys), whys
+    cards = {c.term: c.domain for c in sa.cards()}
+    assert cards["Drift alarms"] == "Domain 4: ML Solution Monitoring, Maintenance, and Security"
+    assert cards["Early stopping"] == "Domain 2: ML Model Development"  # its own heading, inside the same chunk
+
+
+def test_notes_for_another_course_keep_their_own_sections(kitchen):
+    placed = kitchen.domains()
+    assert {p.domain for p in placed.values()} <= {"Knives", "Sauces"}
+    assert all("own top-level section" in p.why for p in placed.values())
+
+
+def test_several_files_are_each_a_domain(tmp_path, make_assistant):
+    write_notes(tmp_path / "corpus", {
+        "stop.md": "# docker stop\n\n## Concept\n\n- **Graceful stop:** Sends SIGTERM, then SIGKILL after ten "
+                   "seconds.\n",
+        "kill.md": "# docker kill\n\n## Concept\n\n- **Hard stop:** Sends SIGKILL at once, with no grace period.\n"})
+    sa = make_assistant(tmp_path)
+    sa.ingest(progress=False)
+    assert {c.term: c.domain for c in sa.cards()} == {"Graceful stop": "docker stop", "Hard stop": "docker kill"}

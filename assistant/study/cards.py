@@ -4,7 +4,7 @@ A card is a line that defines something in the notes' own structure: a lead-in a
 ("**Data Drift:** Occurs when ..."), or a table row (its first cell, the other cells under their
 column names). A lead-in that only says what kind of line follows ("Example:", "Use Cases:") is
 no term; the heading above it is ("SageMaker Clarify — Use Cases"). Cards are grouped by domain:
-the notes' own top-level sections (the first heading level at which a file's sections differ).
+the exam guide's (`domains`), or the notes' own top-level sections (`section_of`).
 
 A card's id is stable: it hashes the file, the heading path, the term and which of that term's
 cards under that heading it is, not the definition or the line numbers; a re-export after editing
@@ -71,11 +71,17 @@ def _term(unit, heading_path: Sequence[str]) -> str:
 
 
 def _domains(chunks) -> dict[str, int]:
-    """Per file, the heading level that names its domains: the first at which its sections differ."""
-    levels: dict[str, int] = {}
+    """Per file, the heading level that names its domains.
+
+    Notes in several files: each file's top heading (a file per topic or lecture is its own
+    section). One file: the first level at which its sections differ (under the document's title).
+    """
     by_source: dict[str, set[tuple[str, ...]]] = defaultdict(set)
     for chunk in chunks:
         by_source[chunk.source].add(tuple(chunk.heading_path))
+    if len(by_source) > 1:
+        return dict.fromkeys(by_source, 0)
+    levels: dict[str, int] = {}
     for source, paths in by_source.items():
         depth = 0
         while depth < max((len(p) for p in paths), default=0) - 1 and \
@@ -85,11 +91,23 @@ def _domains(chunks) -> dict[str, int]:
     return levels
 
 
-def extract_cards(chunks) -> list[Card]:
+def section_of(chunks) -> dict[str, str]:
+    """Each chunk's own top-level section (by chunk id): the first heading level at which its file's differ."""
+    level = _domains(chunks)
+    out = {}
+    for chunk in chunks:
+        path, depth = tuple(chunk.heading_path), level.get(chunk.source, 0)
+        out[chunk.id] = path[depth] if len(path) > depth else (path[-1] if path else chunk.source)
+    return out
+
+
+def extract_cards(chunks, domain_of=None) -> list[Card]:
     """Every card the notes define, in file order.
 
     Args:
         chunks: The indexed chunks (`core.StudyAssistant.chunks`), any file type.
+        domain_of: ``(chunk, heading path of the line) -> domain or None`` (see
+            `core.StudyAssistant.cards`); default, or None: the line's own top-level section.
     """
     level = _domains(chunks)
     seen: dict[tuple, int] = defaultdict(int)
@@ -112,8 +130,10 @@ def extract_cards(chunks) -> list[Card]:
             if key in done:  # a line in two overlapping passages
                 continue
             done.add(key)
-            domain = path[level.get(chunk.source, 0)] if len(path) > level.get(chunk.source, 0) else \
-                (path[-1] if path else chunk.source)
+            domain = domain_of(chunk, path) if domain_of is not None else None
+            if not domain:
+                domain = path[level.get(chunk.source, 0)] if len(path) > level.get(chunk.source, 0) else \
+                    (path[-1] if path else chunk.source)
             which = (chunk.source, path, term.lower())
             seen[which] += 1
             ident = hashlib.sha256(repr((*which, seen[which])).encode("utf-8")).hexdigest()[:16]
