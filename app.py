@@ -36,6 +36,7 @@ from assistant.ui.render import (
     report_html,
     resolved_question,
 )
+from assistant.ui.study_tab import study_tab
 
 FEEDBACK_FILE = Path("feedback/feedback.jsonl")
 REPORTS_DIR = Path("eval/reports")
@@ -616,8 +617,8 @@ def main() -> None:
     """Lay out the page: the sidebar and the conversation first, then the index update, then the new answer.
 
     The question box is pinned to the bottom of the window on the Chat tab only: the tabs rerun the
-    page when switched, so the Evaluation tab is drawn without it (a question typed there would be
-    answered out of sight).
+    page when switched, so the Study and Evaluation tabs are drawn without it (a question typed there
+    would be answered out of sight).
     """
     st.title("MLA-C01 study assistant")
     st.caption("Answers from your own notes, every line cited; or an honest \"your notes don't cover this\".")
@@ -631,7 +632,7 @@ def main() -> None:
         return
     options, notes = settings_sidebar(sa)
     updates = st.container()  # progress, toasts, warnings and errors of the index update, above the tabs
-    tab_chat, tab_eval = st.tabs(["Chat", "Evaluation"], key="view", on_change="rerun")
+    tab_chat, tab_study, tab_eval = st.tabs(["Chat", "Study", "Evaluation"], key="view", on_change="rerun")
     if tab_chat.open is not False:
         question_box()  # drawn first, so it stays in place while the index updates and the answer streams
     messages = st.session_state.setdefault("messages", [])
@@ -653,6 +654,9 @@ def main() -> None:
         notes_panel(status)
     with tab_chat:
         chat(sa, options, messages, turn)
+    with tab_study:
+        if tab_study.open is not False:  # drawn only when shown: it makes the cards and a deck
+            study_tab(sa, render_answer)
     with tab_eval:
         evaluations()
 

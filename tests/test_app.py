@@ -407,3 +407,31 @@ def test_a_pasted_practice_question_gets_the_checker_s_verdict_in_the_chat(at):
     answer = next(h.value for h in at.get("html") if "Asynchronous inference:" in h.value)
     assert 'title="source 1"' in answer and "<script" not in answer
     assert any("practice checker" in c.value for c in at.caption)
+
+
+def test_the_study_tab_checks_a_question_runs_a_domain_quiz_and_offers_the_decks(at):
+    at.session_state["view"] = "Study"
+    at.run()
+    assert not at.exception and not at.chat_input  # no question box off the Chat tab
+    at.text_area(key="study-check-text").set_value(
+        "Which SageMaker feature detects bias in the training data and explains predictions?\n"
+        "A. SageMaker Clarify\nB. SageMaker Debugger\nC. SageMaker Ground Truth\nD. SageMaker Neo").run()
+    at.button(key="study-check").click().run()
+    assert not at.exception
+    verdict = next(h.value for h in at.get("html") if "SageMaker Clarify:" in h.value)
+    assert ("Your notes point to" in verdict or "can&#x27;t decide" in verdict) and 'title="source 1"' in verdict
+    # a 4-question quiz on domain 4, answered: scored, each with the notes' line and where it is
+    at.selectbox(key="study-domain").set_value("Domain 4: ML Solution Monitoring, Maintenance, and Security").run()
+    at.number_input(key="study-count").set_value(4).run()
+    at.button(key="study-new-quiz").click().run()
+    quiz = at.session_state["study-quiz"]
+    assert len(quiz) == 4 and all(q["domain"].startswith("Domain 4") for q in quiz)
+    for n, q in enumerate(quiz, 1):
+        at.radio(key=f"study-q-{n}").set_value(q["answer"] if n < 4 else next(x for x in q["options"]
+                                                                               if x != q["answer"]))
+    at.button[[b.label for b in at.button].index("Check my answers")].click().run()
+    assert not at.exception
+    assert any("3 of 4 right." in s.value for s in at.success)
+    assert any(c.value.startswith("Your notes: ") and "aws-mla-c01-notes.md, line" in c.value for c in at.caption)
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Download CSV", "Download Anki deck (.apkg)"]

@@ -264,7 +264,16 @@ def test_quiz_questions_are_seeded_with_one_right_option_and_sibling_distractors
     assert quiz and all(q.card.domain == "Knives" for q in quiz)
     assert [q.to_dict() for q in quiz] == [q.to_dict() for q in make_quiz(cards, 10, seed=3, domain="knives")]
     q = quiz[0]
-    assert q.options[q.answer] == q.card.term and len(set(q.options.values())) == 4
+    assert q.options[q.answer] == q.card.term.split(" — ")[0] and len(set(q.options.values())) == 4
+    # a card on an aspect of a term ("Knives — Use Cases") asks for the term itself
+    import random
+
+    from assistant.study.quiz import make_question, quiz_term
+
+    aspect = next(c for c in cards if c.term == "Knives — Use Cases")
+    assert quiz_term(aspect) == "Knives"
+    asked = make_question(aspect, cards, random.Random(1))
+    assert asked.options[asked.answer] == "Knives" and len(set(asked.options.values())) == 4
     # the terms of the same heading first; a definition never shows the term it asks for
     assert "____" in make_quiz(cards, 10, seed=3)[0].stem or all(
         c.term.lower() not in c.definition.lower() for c in cards)

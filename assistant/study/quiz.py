@@ -46,12 +46,26 @@ class QuizQuestion:
                 "domain": self.card.domain, "explanation": self.card.definition, "source": self.card.place}
 
 
+def quiz_term(card: Card) -> str:
+    """What a question asks for: the thing a card is about.
+
+    "Grid Search" for "Grid Search — Trade-offs"; no list number ("2. Amazon Rekognition").
+    """
+    return re.sub(r"^\s*\d+[.)]\s*", "", card.term.split(" — ")[0]).strip()
+
+
+def _spelled(name: str) -> re.Pattern:
+    """A name in any spacing or hyphenation: "Auto Scaling" finds "auto-scaling" and "autoscaling"."""
+    words = re.findall(r"[A-Za-z0-9]+", name)
+    return re.compile(r"(?<![A-Za-z0-9])" + r"[\s\-_/]*".join(map(re.escape, words)) + r"(?![A-Za-z0-9])", re.I)
+
+
 def _masked(card: Card) -> str:
     """The definition with the term blanked out where it repeats it."""
     text = card.definition
-    for name in sorted({card.term, card.term.split(" — ")[0]}, key=len, reverse=True):
+    for name in sorted({card.term, quiz_term(card)}, key=len, reverse=True):
         if len(name) > 2:
-            text = re.sub(rf"(?<!\w){re.escape(name)}(?!\w)", "____", text, flags=re.I)
+            text = _spelled(name).sub("____", text)
     return text
 
 
@@ -68,15 +82,15 @@ def make_question(card: Card, cards: Sequence[Card], rng: random.Random) -> Quiz
     """A question on one card, or None when its family has too few clean distractors."""
     shown = _masked(card)
     said = set(salient(card.definition))
-    taken = {card.term.lower()}
+    taken = {quiz_term(card).lower()}
     candidates = []
     for other in cards:
-        name = other.term.lower()
+        name = quiz_term(other).lower()
         if name in taken or other.id == card.id or _family(card, other) == 0:
             continue
         if jaccard(said, set(salient(other.definition))) >= SAME_DEFINITION:
             continue  # says the same: a second right answer
-        if re.search(rf"(?<!\w){re.escape(other.term)}(?!\w)", shown, re.I):
+        if _spelled(quiz_term(other)).search(shown):
             continue  # named in the definition shown: a giveaway
         taken.add(name)
         candidates.append(other)
@@ -87,7 +101,7 @@ def make_question(card: Card, cards: Sequence[Card], rng: random.Random) -> Quiz
         return None
     order = [card, *wrong]
     rng.shuffle(order)
-    options = {letter: c.term for letter, c in zip(LETTERS, order, strict=True)}
+    options = {letter: quiz_term(c) for letter, c in zip(LETTERS, order, strict=True)}
     answer = LETTERS[order.index(card)]
     stem = f"{shown}\n\nWhich term does this describe?"
     return QuizQuestion(stem, options, answer, card, tuple(wrong))
@@ -110,12 +124,12 @@ def make_quiz(cards: Sequence[Card], count: int = 10, seed: int | None = None,
     for card in pool:
         if len(out) >= count:
             break
-        if card.term.lower() in asked or "____" == _masked(card).strip():
+        if quiz_term(card).lower() in asked or "____" == _masked(card).strip():
             continue
         question = make_question(card, cards, rng)
         if question is not None:
             out.append(question)
-            asked.add(card.term.lower())
+            asked.add(quiz_term(card).lower())
     return out
 
 
@@ -132,11 +146,11 @@ def audit(questions: Sequence[QuizQuestion]) -> dict[str, int]:
     for q in questions:
         terms = [t.lower() for t in q.options.values()]
         out["not_four_distinct"] += len(set(terms)) != 4
-        out["answer_not_card"] += q.options[q.answer] != q.card.term
+        out["answer_not_card"] += q.options[q.answer] != quiz_term(q.card)
         out["outside_family"] += any(_family(q.card, d) == 0 for d in q.distractors)
         said = set(salient(q.card.definition))
         out["second_right"] += any(jaccard(said, set(salient(d.definition))) >= SAME_DEFINITION
                                    for d in q.distractors)
         shown = q.stem.rsplit("\n\n", 1)[0]
-        out["giveaway"] += any(re.search(rf"(?<!\w){re.escape(t)}(?!\w)", shown, re.I) for t in q.options.values())
+        out["giveaway"] += any(_spelled(t).search(shown) for t in q.options.values())
     return out

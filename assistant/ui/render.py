@@ -475,4 +475,5 @@ def resolved_question(answer: Mapping) -> str | None:
     """
     standalone = (answer.get("standalone_question") or "").strip()
     typed = " ".join((answer.get("question") or "").split())
-    return standalone if standalone and standalone != typed else None
+    # the same question over several lines (a pasted practice question) is no rewrite
+    return standalone if standalone and " ".join(standalone.split()) != typed else None

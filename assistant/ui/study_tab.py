@@ -1,0 +1,119 @@
+"""The app's Study tab: check a practice question, take a quiz, export flashcards.
+
+Drawn by ``app.py`` (which passes its answer renderer in). Text from the notes and the student is
+shown as text: the verdict through the app's answer renderer (escaped HTML), quiz lines through
+`markdown_literal`, never as markdown of their own.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+
+from assistant.errors import AssistantError
+from assistant.ui.render import markdown_literal, markdown_text
+
+ALL = "All domains"
+
+
+def _cards(sa):
+    """The notes' cards, made once per index state (the same notes give the same cards)."""
+    key = ("study-cards", sa.status().updated)
+    if st.session_state.get("study-cards-key") != key:
+        st.session_state["study-cards"] = sa.cards()
+        st.session_state["study-cards-key"] = key
+    return st.session_state["study-cards"]
+
+
+def checker(sa, render_answer: Callable[[dict, str], None]) -> None:
+    """A pasted practice question and the option the notes support, cited."""
+    st.subheader("Check a practice question")
+    text = st.text_area("Paste a question with its options (A. B. C. D.)", key="study-check-text", height=180)
+    if st.button("Check against my notes", key="study-check"):
+        try:
+            st.session_state["study-verdict"] = sa.practice_answer(text).to_dict()
+        except AssistantError as exc:
+            st.session_state.pop("study-verdict", None)
+            st.error(markdown_text(str(exc)), icon=":material/error:")
+    if verdict := st.session_state.get("study-verdict"):
+        render_answer(verdict, "study-verdict")
+
+
+def quiz(sa) -> None:
+    """Ten questions from the notes' definitions, filtered by domain; answers checked and cited."""
+    from assistant.study.quiz import make_quiz
+
+    st.subheader("Quiz me")
+    cards = _cards(sa)
+    domains = [ALL] + [name for name, _ in sorted(Counter(c.domain for c in cards).items())]
+    left, right = st.columns([3, 1])
+    domain = left.selectbox("Domain", domains, key="study-domain")
+    count = right.number_input("Questions", min_value=1, max_value=50, value=10, key="study-count")
+    if st.button("New quiz", key="study-new-quiz"):
+        seed = st.session_state.get("study-seed", 0) + 1
+        st.session_state["study-seed"] = seed
+        questions = make_quiz(cards, int(count), seed, None if domain == ALL else domain)
+        st.session_state["study-quiz"] = [q.to_dict() for q in questions]
+        st.session_state.pop("study-answers", None)
+        if not questions:
+            st.info(markdown_text(f"No quiz questions for {domain}: it takes terms your notes define, at least "
+                                  "four of a kind."))
+    questions = st.session_state.get("study-quiz") or []
+    if not questions:
+        return
+    with st.form("study-quiz-form"):
+        for n, q in enumerate(questions, 1):
+            stem = q["question"].rsplit("\n\n", 1)[0]
+            st.markdown(markdown_literal(f"{n}. Which term does this describe? {stem}"))
+            st.radio("Your answer", list(q["options"]), key=f"study-q-{n}", index=None, horizontal=True,
+                     format_func=lambda letter, q=q: markdown_literal(f"{letter}. {q['options'][letter]}"),
+                     label_visibility="collapsed")
+        submitted = st.form_submit_button("Check my answers")
+    if submitted:
+        st.session_state["study-answers"] = {n: st.session_state.get(f"study-q-{n}")
+                                             for n in range(1, len(questions) + 1)}
+    answers = st.session_state.get("study-answers")
+    if answers is None:
+        return
+    right = sum(answers[n] == q["answer"] for n, q in enumerate(questions, 1))
+    st.success(f"{right} of {len(questions)} right.")
+    for n, q in enumerate(questions, 1):
+        mine = answers[n]
+        verdict = "Right" if mine == q["answer"] else (f"Not quite (you: {mine})" if mine else "Skipped")
+        st.markdown(markdown_literal(f"{n}. {verdict}: {q['answer']}. {q['options'][q['answer']]}"))
+        st.caption(markdown_literal(f"Your notes: \"{q['explanation']}\" — {q['source']}"))
+
+
+def flashcards(sa) -> None:
+    """The notes' cards per domain, as CSV or an Anki deck to download."""
+    from assistant.study.cards import write_anki, write_csv
+
+    st.subheader("Flashcards")
+    cards = _cards(sa)
+    if not cards:
+        st.info("Your notes define no terms to make cards from (lines like **Term:** what it is, or tables).")
+        return
+    counts = Counter(c.domain for c in cards)
+    st.caption(markdown_literal(" · ".join(f"{name}: {n}" for name, n in sorted(counts.items()))))
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path, anki_path = Path(tmp) / "flashcards.csv", Path(tmp) / "flashcards.apkg"
+        write_csv(cards, csv_path)
+        write_anki(cards, anki_path)
+        left, right = st.columns(2)
+        left.download_button("Download CSV", csv_path.read_bytes(), "flashcards.csv", "text/csv",
+                             key="study-csv")
+        right.download_button("Download Anki deck (.apkg)", anki_path.read_bytes(), "flashcards.apkg",
+                              "application/octet-stream", key="study-apkg")
+
+
+def study_tab(sa, render_answer: Callable[[dict, str], None]) -> None:
+    """The whole tab."""
+    checker(sa, render_answer)
+    st.divider()
+    quiz(sa)
+    st.divider()
+    flashcards(sa)
