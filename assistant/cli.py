@@ -700,13 +700,14 @@ def _register_study_commands() -> None:
     # at the end: the study commands are built from this module's helpers
     from types import SimpleNamespace
 
-    from assistant.cli_study import check_command, flashcards_command, quiz_command
+    from assistant.cli_study import check_command, flashcards_command, progress_command, quiz_command
 
     shell = SimpleNamespace(assistant=_assistant, refresh=_refresh_if_stale, print_sources=_print_sources,
                             print_footer=_print_footer)
     main.add_command(check_command(shell))
     main.add_command(flashcards_command(shell))
     main.add_command(quiz_command(shell))
+    main.add_command(progress_command(shell))
 
 
 _register_study_commands()

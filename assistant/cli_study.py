@@ -157,18 +157,25 @@ def quiz_command(shell) -> click.Command:
     @click.option("--domain", default=None, help="Only terms of domains whose name contains this text.")
     @click.option("--seed", type=int, default=None, help="The same quiz again (a number).")
     @click.option("--json", "as_json", is_flag=True, help="Print the questions as JSONL (with answers) and stop.")
+    @click.option("--review", is_flag=True,
+                  help="Weak topics first: the terms you answered, soonest due for review first (a missed one "
+                       "is due within minutes).")
     @click.pass_context
-    def quiz(ctx: click.Context, count: int, domain: str | None, seed: int | None, as_json: bool) -> None:
+    def quiz(ctx: click.Context, count: int, domain: str | None, seed: int | None, as_json: bool,
+             review: bool) -> None:
         """Quiz yourself: multiple-choice questions made from your notes' definitions, each explained and cited.
 
-        Type a letter for each question (Enter skips, q stops).
+        Type a letter for each question (Enter skips, q stops). Answers are kept in ASSISTANT_STUDY_DIR
+        (`assistant progress` shows them); a missed term comes back sooner with --review.
         """
         from assistant.errors import QuestionError
         from assistant.study.quiz import make_quiz
 
         sa = shell.assistant(ctx)
         shell.refresh(sa)
-        questions = make_quiz(sa.cards(), count, seed, domain)
+        cards = sa.cards()
+        due = sa.progress.soonest([c.id for c in cards]) if review else []
+        questions = make_quiz(cards, count, seed, domain, first=due)
         if not questions:
             where = f" for a domain matching {domain!r}" if domain else ""
             raise QuestionError(f"No quiz questions{where}: it takes terms your notes define, at least four of a "
@@ -189,13 +196,48 @@ def quiz_command(shell) -> click.Command:
             if not reply:
                 continue
             asked += 1
-            if reply[:1] == q.answer:
-                right += 1
+            correct = reply[:1] == q.answer
+            right += correct
+            if correct:
                 click.secho("Right.", fg="green")
             else:
                 click.secho(f"Not quite: {q.answer}. {q.options[q.answer]}.", fg="yellow")
+            sa.progress.record(q.card.id, "quiz", q.card.domain, q.to_dict()["heading"], correct)
             click.echo(f'Your notes: "{q.card.definition}"')
             click.secho(f"  {q.card.place}", dim=True)
         click.echo(f"\n{right} of {asked} right." if asked else "\nNo answers.")
 
     return quiz
+
+
+def progress_command(shell) -> click.Command:
+    """The ``progress`` command, using the shell's helpers (see `check_command`)."""
+
+    @click.command()
+    @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Also draw accuracy per domain as a PNG chart.")
+    @click.pass_context
+    def progress(ctx: click.Context, chart: Path | None) -> None:
+        """Your quiz results per domain (answered, right, last, due for review) and your weakest headings."""
+        sa = shell.assistant(ctx)
+        domains = sa.progress.by_domain()
+        if not domains:
+            click.echo("No quiz answers yet: take one with `assistant quiz`.")
+            return
+        width = max(len(d.domain) for d in domains)
+        click.echo(f"{'domain':<{width}}  answered  right   last answer       due")
+        for d in domains:
+            click.echo(f"{d.domain:<{width}}  {d.answered:8d}  {d.accuracy:5.0%}   {d.last[:16]:<16}  {d.due:4d}")
+        weak = [row for row in sa.progress.by_heading() if row[3] < row[2]][:5]
+        if weak:
+            click.echo("\nWeakest headings:")
+            for domain, heading, answered, right in weak:
+                click.echo(f"  {right}/{answered}  {heading}  ({domain})")
+        click.secho("Review them: `assistant quiz --review`.", dim=True, err=True)
+        if chart:
+            from assistant.study.charts import accuracy_chart
+
+            accuracy_chart(domains, chart)
+            click.secho(f"wrote {chart}", dim=True, err=True)
+
+    return progress

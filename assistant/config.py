@@ -55,6 +55,7 @@ class Settings:
         answer_checks: What happens to an LLM answer that fails its checks (marker-only, echo,
             unsupported markers): ``retry`` once then quote the notes, ``fallback`` to the quotes
             at once, or ``off`` (shown as it came; the problems are recorded on the answer).
+        study_dir: Folder for study progress (quiz and practice-question results, the review schedule).
     """
 
     corpus_dir: Path = Path("corpus")
@@ -80,6 +81,7 @@ class Settings:
     context_tokens: int = 4096
     llm_timeout: float = 60.0
     answer_checks: str = "retry"
+    study_dir: Path = Path(".study")
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced (None values are ignored)."""
@@ -184,6 +186,7 @@ _ENV: tuple[tuple[str, str, _Rule], ...] = (
     ("ASSISTANT_ANSWER_CHECKS", "answer_checks", _choice(CHECK_MODES)),
     ("ASSISTANT_CONTEXT_TOKENS", "context_tokens", _whole(512)),
     ("ASSISTANT_LLM_TIMEOUT", "llm_timeout", _POSITIVE),
+    ("ASSISTANT_STUDY_DIR", "study_dir", _PATH),
 )
 
 # The least room the context window must keep for passages besides the answer.

@@ -482,6 +482,13 @@ class StudyAssistant:
 
         return extract_cards(self.chunks(), domain_of)
 
+    @property
+    def progress(self):
+        """The student's study progress (`study.progress.Progress`) in ``ASSISTANT_STUDY_DIR``."""
+        from assistant.study.progress import Progress
+
+        return Progress(self.settings.study_dir)
+
     def practice_answer(self, question: str) -> Answer:
         """A pasted practice question checked (`check`), as a cited `Answer` for chat and the CLI."""
         from assistant.study.render import practice_text

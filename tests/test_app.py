@@ -435,3 +435,7 @@ def test_the_study_tab_checks_a_question_runs_a_domain_quiz_and_offers_the_decks
     assert any(c.value.startswith("Your notes: ") and "aws-mla-c01-notes.md, line" in c.value for c in at.caption)
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Download CSV", "Download Anki deck (.apkg)"]
+    # the answers went into the progress: its chart and numbers are drawn
+    assert at.get("image")  # the chart
+    assert any("Domain 4: ML Solution Monitoring, Maintenance, and Security: 3/4 right" in c.value
+                                  for c in at.caption)

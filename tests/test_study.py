@@ -341,3 +341,82 @@ def test_several_files_are_each_a_domain(tmp_path, make_assistant):
     sa = make_assistant(tmp_path)
     sa.ingest(progress=False)
     assert {c.term: c.domain for c in sa.cards()} == {"Graceful stop": "docker stop", "Hard stop": "docker kill"}
+
+
+# -- progress and review ------------------------------------------------------------------------------------
+
+def test_progress_keeps_answers_and_the_review_schedule_advances(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from assistant.study.progress import Progress
+
+    progress = Progress(tmp_path / "study")
+    assert progress.by_domain() == [] and progress.due() == [] and not (tmp_path / "study").exists()
+    t0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    missed = progress.record("knife-1", "quiz", "Knives", "Knives", False, t0)
+    known = progress.record("sauce-1", "quiz", "Sauces", "Sauces", True, t0)
+    assert missed < known  # a miss comes back sooner
+    assert progress.due(now=t0 + timedelta(minutes=5)) == ["knife-1"]
+    # answered right again and again, the item moves further out each time
+    gaps, when = [], t0
+    for _ in range(4):
+        when = progress.record("sauce-1", "quiz", "Sauces", "Sauces", True, max(when, progress_due(progress)))
+        gaps.append(when)
+    assert all(b - a > timedelta(0) for a, b in zip(gaps, gaps[1:], strict=False))
+    assert gaps[-1] - gaps[-2] > gaps[1] - gaps[0]
+    rows = {d.domain: d for d in progress.by_domain(now=t0 + timedelta(minutes=5))}
+    assert (rows["Knives"].answered, rows["Knives"].correct, rows["Knives"].due) == (1, 0, 1)
+    assert rows["Sauces"].answered == 5 and rows["Sauces"].accuracy == 1.0
+    assert progress.by_heading()[0][1] == "Knives"  # the weakest first
+
+
+def progress_due(progress):
+    """The sauce card's due time, read back from the database (what the next review may not precede)."""
+    import sqlite3
+    from datetime import datetime
+
+    with sqlite3.connect(progress.path) as db:
+        return datetime.fromisoformat(db.execute("select due from schedule where item = 'sauce-1'").fetchone()[0])
+
+
+def test_a_damaged_or_locked_progress_file_is_reported_and_left_as_it_is(tmp_path):
+    import sqlite3
+
+    from assistant.study.progress import Progress, ProgressError
+
+    progress = Progress(tmp_path)
+    progress.path.write_bytes(b"not a database " * 100)
+    with pytest.raises(ProgressError, match="is damaged .* Move the file aside"):
+        progress.record("x", "quiz", "D", "H", True)
+    assert progress.path.read_bytes() == b"not a database " * 100  # never reset
+    progress.path.unlink()
+    progress.record("x", "quiz", "D", "H", True)
+    holder = sqlite3.connect(progress.path, timeout=0)
+    holder.execute("begin exclusive")
+    try:
+        with pytest.raises(ProgressError, match="is locked by another program"):
+            progress.record("y", "quiz", "D", "H", True)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert [d.answered for d in progress.by_domain()] == [1]
+
+
+def test_quiz_answers_are_kept_and_progress_shows_them_with_a_chart(kitchen, tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(tmp_path / "corpus"))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("ASSISTANT_STUDY_DIR", str(tmp_path / "study"))
+    runner = CliRunner()
+    assert "No quiz answers yet" in runner.invoke(main, ["progress"]).output
+    listed = [json.loads(line) for line in runner.invoke(main, ["quiz", "-n", "2", "--seed", "5", "--json"])
+              .output.splitlines()]
+    wrong = next(x for x in listed[0]["options"] if x != listed[0]["answer"])
+    taken = runner.invoke(main, ["quiz", "-n", "2", "--seed", "5"], input=f"{wrong}\n{listed[1]['answer']}\n")
+    assert taken.exit_code == 0 and "1 of 2 right." in taken.output
+    shown = runner.invoke(main, ["progress", "--chart", str(tmp_path / "p.png")])
+    assert shown.exit_code == 0, shown.output
+    assert "Weakest headings:" in shown.output and (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    # the missed term comes first in a review quiz
+    review = [json.loads(line) for line in runner.invoke(main, ["quiz", "-n", "1", "--seed", "9", "--review",
+                                                                "--json"]).output.splitlines()]
+    assert review[0]["id"] == listed[0]["id"]

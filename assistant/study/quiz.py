@@ -43,7 +43,8 @@ class QuizQuestion:
     def to_dict(self) -> dict:
         """A JSON-ready dict (the shape `assistant check` and practice sets read, plus the citation)."""
         return {"id": self.card.id, "question": self.stem, "options": dict(self.options), "answer": self.answer,
-                "domain": self.card.domain, "explanation": self.card.definition, "source": self.card.place}
+                "domain": self.card.domain, "heading": " › ".join(self.card.heading_path[-2:]),
+                "explanation": self.card.definition, "source": self.card.place}
 
 
 def quiz_term(card: Card) -> str:
@@ -108,7 +109,7 @@ def make_question(card: Card, cards: Sequence[Card], rng: random.Random) -> Quiz
 
 
 def make_quiz(cards: Sequence[Card], count: int = 10, seed: int | None = None,
-              domain: str | None = None) -> list[QuizQuestion]:
+              domain: str | None = None, first: Sequence[str] = ()) -> list[QuizQuestion]:
     """Up to ``count`` questions on cards of the domain (all when None), without repeating a term.
 
     Args:
@@ -116,10 +117,13 @@ def make_quiz(cards: Sequence[Card], count: int = 10, seed: int | None = None,
         count: How many questions.
         seed: For the same quiz again.
         domain: Only cards whose domain contains this text (case-insensitive).
+        first: Card ids to ask first, in this order (the ones due for review).
     """
     rng = random.Random(seed)
     pool = [c for c in cards if not domain or domain.lower() in c.domain.lower()]
     rng.shuffle(pool)
+    order = {card_id: n for n, card_id in enumerate(first)}
+    pool.sort(key=lambda c: order.get(c.id, len(order)))  # stable: the rest stay shuffled
     out, asked = [], set()
     for card in pool:
         if len(out) >= count:

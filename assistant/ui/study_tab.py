@@ -74,8 +74,14 @@ def quiz(sa) -> None:
                      label_visibility="collapsed")
         submitted = st.form_submit_button("Check my answers")
     if submitted:
-        st.session_state["study-answers"] = {n: st.session_state.get(f"study-q-{n}")
-                                             for n in range(1, len(questions) + 1)}
+        answers = {n: st.session_state.get(f"study-q-{n}") for n in range(1, len(questions) + 1)}
+        st.session_state["study-answers"] = answers
+        try:  # each answered question goes into the progress and the review schedule
+            for n, q in enumerate(questions, 1):
+                if answers[n]:
+                    sa.progress.record(q["id"], "quiz", q["domain"], q.get("heading", ""), answers[n] == q["answer"])
+        except AssistantError as exc:
+            st.error(markdown_text(str(exc)), icon=":material/error:")
     answers = st.session_state.get("study-answers")
     if answers is None:
         return
@@ -110,10 +116,36 @@ def flashcards(sa) -> None:
                               "application/octet-stream", key="study-apkg")
 
 
+def progress(sa) -> None:
+    """Quiz accuracy per domain as a chart, and the weakest headings."""
+    from assistant.study.charts import accuracy_chart
+
+    st.subheader("Progress")
+    try:
+        domains = sa.progress.by_domain()
+        weak = [row for row in sa.progress.by_heading() if row[3] < row[2]][:5]
+    except AssistantError as exc:
+        st.error(markdown_text(str(exc)), icon=":material/error:")
+        return
+    if not domains:
+        st.caption("No quiz answers yet: your results per domain show here once you take a quiz.")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        chart = Path(tmp) / "progress.png"
+        accuracy_chart(domains, chart)
+        st.image(chart.read_bytes())
+    st.caption(markdown_literal(" · ".join(f"{d.domain}: {d.correct}/{d.answered} right, {d.due} due for review"
+                                           for d in domains)))
+    if weak:
+        st.caption(markdown_literal("Weakest: " + "; ".join(f"{h} ({r}/{n})" for _, h, n, r in weak)))
+
+
 def study_tab(sa, render_answer: Callable[[dict, str], None]) -> None:
     """The whole tab."""
     checker(sa, render_answer)
     st.divider()
     quiz(sa)
+    st.divider()
+    progress(sa)
     st.divider()
     flashcards(sa)
