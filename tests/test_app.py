@@ -433,8 +433,8 @@ def test_the_study_tab_checks_a_question_runs_a_domain_quiz_and_offers_the_decks
     assert not at.exception
     assert any("3 of 4 right." in s.value for s in at.success)
     assert any(c.value.startswith("Your notes: ") and "aws-mla-c01-notes.md, line" in c.value for c in at.caption)
-    labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Download CSV", "Download Anki deck (.apkg)"]
+    labels = [b.label for b in at.get("download_button")]  # (the sidebar may offer a feedback export too)
+    assert {"Download CSV", "Download Anki deck (.apkg)"} <= set(labels)
     # the answers went into the progress: its chart and numbers are drawn
     assert at.get("image")  # the chart
     assert any("Domain 4: ML Solution Monitoring, Maintenance, and Security: 3/4 right" in c.value

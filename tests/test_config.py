@@ -232,7 +232,7 @@ def test_every_setting_has_its_variable_in_env_example():
                        "ASSISTANT_OPENAI_API_KEY": "sk-secret", "ASSISTANT_GGUF": "/g.gguf",
                        "ASSISTANT_TEMPERATURE": "0.5", "ASSISTANT_MAX_TOKENS": "100",
                        "ASSISTANT_CONTEXT_TOKENS": "1000", "ASSISTANT_LLM_TIMEOUT": "5",
-                       "ASSISTANT_ANSWER_CHECKS": "fallback"}, env_file=None)
+                       "ASSISTANT_ANSWER_CHECKS": "fallback", "ASSISTANT_STUDY_DIR": "/s"}, env_file=None)
     changed = {name for name in (f.name for f in fields(Settings)) if getattr(s, name) != getattr(Settings(), name)}
     assert changed == {f.name for f in fields(Settings)}
     assert "sk-secret" not in repr(s)  # the API key stays out of repr

@@ -340,6 +340,11 @@ def check_practice(assistant, question: PracticeQuestion) -> PracticeResult:
         return bool(stem) and vocab.doc_freq.get(stem[0], 0) >= tuning.PRACTICE_FAMILY * vocab.n_docs
 
     required, ruled_out = requirement_words(question.stem), ruled_out_words(question.stem)
+    # the stem's words as the student wrote them, for saying which requirements a line states
+    surface: dict[str, str] = {}
+    for word in re.findall(r"[A-Za-z0-9][\w'-]*", question.stem):
+        for stem in salient(word):
+            surface.setdefault(stem, word.lower())
     words = option_words(question.options)
     # where a line names what it is about, most specific first: its lead-in, its parent's, its
     # heading (for a lead-in that only says what kind of line it is, "Description:", "Example:"), its text
@@ -373,7 +378,7 @@ def check_practice(assistant, question: PracticeQuestion) -> PracticeResult:
             if score > best:
                 best, best_n, matched = score, n, found
         citation = _unit_citation(*units[best_n]) if best_n >= 0 else None
-        verdicts.append(OptionVerdict(letter, text, best, citation, tuple(matched)))
+        verdicts.append(OptionVerdict(letter, text, best, citation, tuple(surface.get(w, w) for w in matched)))
     ranked = sorted(verdicts, key=lambda v: -v.score)
     k = question.choose
     chosen, rest = ranked[:k], ranked[k:]
