@@ -402,23 +402,19 @@ def eval_command(ctx: click.Context, spec: str, variants_dir: Path, gold: Path, 
     if wanted and not judge:
         raise ConfigError("LLM-judged metrics need a judge: add --judge bedrock or --judge openai "
                           "(nothing defaults to OpenAI's service).")
-    if not dry_run:  # a dry run only retrieves and counts tokens: it works without the `eval` extra
+    from assistant.evaluation.practice import is_practice_file
+
+    practice = is_practice_file(gold)
+    if not dry_run and not practice:  # a dry run only retrieves and counts tokens: it works without the `eval` extra
         from assistant.extras import require_eval
 
         require_eval(llm_free=not no_ragas, judge=judge)
     if corpus is not None and ctx.get_parameter_source("gold") is ParameterSource.DEFAULT:
         raise ConfigError(f"--corpus {corpus} needs the questions for those notes: add --gold FILE.")
-    from assistant.evaluation.practice import is_practice_file
-
-    if is_practice_file(gold):  # practice questions score the checker, not answer variants
-        from assistant.cli_study import eval_practice
-
-        if corpus is not None:
-            _use_corpus(ctx, corpus)
-        eval_practice(_assistant(ctx), gold, limit, out, name, _refresh_if_stale)
-        return
     conversations = None
-    if is_conversation_file(gold):  # a malformed row stops the run here, before anything is spent
+    if practice:
+        items = []
+    elif is_conversation_file(gold):  # a malformed row stops the run here, before anything is spent
         conversations = load_conversations(gold)[:limit] if limit else load_conversations(gold)
         items = [turn.item for c in conversations for turn in c.turns]
     else:
@@ -428,6 +424,14 @@ def eval_command(ctx: click.Context, spec: str, variants_dir: Path, gold: Path, 
     variants = load_variants(spec, folder=variants_dir, prompts=available_prompts(), backends=list(NAMES))
     if corpus is not None:
         _use_corpus(ctx, corpus)
+    if practice:  # practice questions score the checker (offline, or read by each variant's model)
+        from assistant.cli_study import eval_practice
+
+        sa = _assistant(ctx)
+        for v in variants:
+            eval_practice(_variant_assistant(sa, v), gold, limit, out, name or f"practice-{v.name}",
+                          _refresh_if_stale, backend=v.backend)
+        return
     sa = _assistant(ctx)
     # a variant that names its own model or server answers through an assistant with those settings
     # (same index and embedding model)

@@ -33,8 +33,10 @@ def check_command(shell) -> click.Command:
     @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   help="Write the JSONL rows here instead of to standard output.")
     @click.option("--json", "as_json", is_flag=True, help="For a pasted question: print the verdict as JSON.")
+    @click.option("--backend", "-b", default=None,
+                  help="extractive (offline, default) or an LLM backend that reads each option's lines and picks.")
     @click.pass_context
-    def check(ctx: click.Context, file: Path | None, out: Path | None, as_json: bool) -> None:
+    def check(ctx: click.Context, file: Path | None, out: Path | None, as_json: bool, backend: str | None) -> None:
         """Check practice questions against your notes: the option they support, with citations.
 
         Paste a question with its options (A. B. C. D., A) B) ..., (A) ..., one per line or on one
@@ -69,7 +71,7 @@ def check_command(shell) -> click.Command:
         picked = 0
         try:
             for item in tqdm(items, desc="Checking", unit="question", file=sys.stderr, disable=len(items) < 2):
-                result = sa.check(item.question)
+                result = sa.check(item.question, backend)
                 picked += bool(result.pick)
                 row = {**item.row, "pick": result.pick_value(), "reason": result.reason,
                        "citations": _citations(result)}
@@ -83,7 +85,8 @@ def check_command(shell) -> click.Command:
     return check
 
 
-def eval_practice(sa, gold: Path, limit: int | None, out: Path, name: str | None, refresh) -> None:
+def eval_practice(sa, gold: Path, limit: int | None, out: Path, name: str | None, refresh,
+                  backend: str = "extractive") -> None:
     """`assistant eval --gold PRACTICE.jsonl`: the checker's accuracy and "can't decide" rate, and a report.
 
     ``refresh`` brings the index up to date first (the shell's helper).
@@ -99,9 +102,10 @@ def eval_practice(sa, gold: Path, limit: int | None, out: Path, name: str | None
     refresh(sa)
     started = time.perf_counter()
     with tqdm(total=len(items), desc="Checking", unit="question", file=sys.stderr) as bar:
-        summary, rows = score(items, sa.check, progress=bar.update)
+        summary, rows = score(items, lambda q: sa.check(q, backend), progress=bar.update)
     folder = out / (time.strftime("%Y%m%d-%H%M%S") + "-" + (name or "practice"))
     report = write_practice_report(folder, summary, rows, gold)
+    click.echo(f"checker: {backend if backend != 'extractive' else 'offline'}")
     click.echo("\n".join(summary.lines()))
     click.echo(f"\n{len(rows)} practice questions in {time.perf_counter() - started:.1f} s. Report: {report}")
 

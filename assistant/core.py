@@ -420,7 +420,7 @@ class StudyAssistant:
 
         engine = self.backend(backend)
         if looks_like_practice(question):  # a pasted practice question: a cited pick, not a summary of options
-            answer = self.practice_answer(question)
+            answer = self.practice_answer(question, backend or self.settings.backend)
             yield answer.text
             yield answer
             return
@@ -442,21 +442,32 @@ class StudyAssistant:
         assert final is not None  # run() always ends with an Answer
         return final
 
-    def check(self, question):
+    def check(self, question, backend: str | None = None):
         """Check a practice question against the notes: the option they support, or why they can't decide.
 
         Args:
             question: A `study.practice.PracticeQuestion`, or its pasted text (options labelled
                 A, B, C ... in any common layout).
+            backend: ``extractive`` or None (the offline checker), or an LLM backend's name: the
+                model reads the offline checker's lines and picks (`study.llm_check`).
 
         Raises:
             PracticeError: The pasted text has fewer than two labelled options, or repeats one.
         """
+        return self._check(question, backend)[0]
+
+    def _check(self, question, backend: str | None):
+        """`check`, with a language model when ``backend`` names one; and a notice for the reader."""
         from assistant.study.checker import check_practice
         from assistant.study.practice import PracticeQuestion, parse_practice
 
         parsed = question if isinstance(question, PracticeQuestion) else parse_practice(question)
-        return check_practice(self, parsed)
+        key = (backend or "extractive").strip().lower()
+        if key == "extractive":
+            return check_practice(self, parsed), ""
+        from assistant.study.llm_check import check_with_llm
+
+        return check_with_llm(self, parsed, self.backend(key))
 
     def domains(self):
         """Each indexed chunk's exam domain (by chunk id) and why: `study.domains.place_chunks`."""
@@ -489,16 +500,21 @@ class StudyAssistant:
 
         return Progress(self.settings.study_dir)
 
-    def practice_answer(self, question: str) -> Answer:
+    def practice_answer(self, question: str, backend: str | None = None) -> Answer:
         """A pasted practice question checked (`check`), as a cited `Answer` for chat and the CLI."""
         from assistant.study.render import practice_text
 
-        result = self.check(question)
-        return Answer(text=practice_text(result), citations=result.citations, backend="practice checker",
-                      prompt="practice", seconds=result.seconds, question=question,
+        started = time.perf_counter()
+        result, notice = self._check(question, backend)
+        key = (backend or "extractive").strip().lower()
+        offline = key == "extractive" or notice
+        how = ("Checked against your notes offline: each option's best line, scored on what the question "
+               "requires." if offline else f"The {key} model picked from your notes' lines for each option.")
+        return Answer(text=practice_text(result), citations=result.citations,
+                      backend="practice checker" if key == "extractive" else f"practice checker + {key}",
+                      prompt="practice", seconds=time.perf_counter() - started, question=question,
                       standalone_question=question, contexts=result.contexts,
-                      notice="Checked against your notes offline: each option's best line, scored on what the "
-                             "question requires.", practice=result.to_dict())
+                      notice=" ".join(x for x in (notice, how) if x), practice=result.to_dict())
 
     def close(self) -> None:
         """Release the index and backends (the folder can then be removed or rebuilt by another process)."""

@@ -420,3 +420,65 @@ def test_quiz_answers_are_kept_and_progress_shows_them_with_a_chart(kitchen, tmp
     review = [json.loads(line) for line in runner.invoke(main, ["quiz", "-n", "1", "--seed", "9", "--review",
                                                                 "--json"]).output.splitlines()]
     assert review[0]["id"] == listed[0]["id"]
+
+
+# -- the checker with a language model (the Bedrock client scripted at its boundary) ---------------------------
+
+@pytest.fixture
+def bike_with_model(bike_shop):
+    import boto3
+    from bedrock_stream import serve_converse
+
+    from assistant.core import StudyAssistant
+
+    made = []
+
+    def make(reply):
+        client = boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="test",
+                              aws_secret_access_key="test")
+        calls: list = []
+        serve_converse(client, reply, calls)
+        sa = StudyAssistant(bike_shop.settings, embedder=bike_shop.embedder, client=client)
+        made.append(sa)
+        return sa, calls
+
+    yield make
+    for sa in made:
+        sa.close()
+
+
+WOBBLE = ("A rider's rear wheel wobbles from side to side when it spins. Which tool does the mechanic use to fix it?\n"
+          "A. Chain tool\nB. Tyre lever\nC. Spoke wrench\nD. Chain checker")
+
+
+def test_a_model_reads_each_options_lines_and_its_cited_pick_stands(bike_with_model):
+    sa, calls = bike_with_model("Answer: C\nThe spoke wrench trues a wobbling wheel [1].")
+    answer = sa.practice_answer(WOBBLE, "bedrock")
+    assert answer.practice["pick"] == "C" and answer.backend == "practice checker + bedrock"
+    assert "The bedrock model picked from your notes' lines" in answer.notice
+    prompt = calls[0]["messages"][-1]["content"][0]["text"]
+    # the model sees the notes' lines, numbered as the verdict cites them, then the question and options
+    assert "[1] Spoke wrench: Tightens or loosens spokes to true a wobbling wheel" in prompt
+    assert "C. Spoke wrench" in prompt and "Answer:" in calls[0]["system"][0]["text"]
+
+
+@pytest.mark.parametrize("reply, problem", [
+    ("I think it is the spoke wrench.", "names no answer"),
+    ("Answer: E [1]", "not all of them options"),
+    ("Answer: A, C [1]", "picks 2 option(s), the question asks for 1"),
+    ("Answer: C\nBecause wheels wobble.", "cites none of the notes given"),
+])
+def test_a_reply_that_cannot_be_used_leaves_the_offline_verdict_and_says_so(bike_with_model, reply, problem):
+    sa, _ = bike_with_model(reply)
+    offline = sa.check(WOBBLE)
+    answer = sa.practice_answer(WOBBLE, "bedrock")
+    assert answer.practice["pick"] == offline.pick_value()
+    assert "could not be used (the reply " in answer.notice and problem in answer.notice
+    assert "this is the offline check" in answer.notice
+
+
+def test_a_model_saying_the_notes_dont_decide_is_a_cant_decide(bike_with_model):
+    sa, _ = bike_with_model("Answer: none")
+    result = sa.check(WOBBLE, "bedrock")
+    assert result.pick == () and "don't decide" in result.reason
+    assert sa.answer(WOBBLE, backend="bedrock").practice["pick"] is None  # chat routes it the same way
