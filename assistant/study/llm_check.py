@@ -63,9 +63,12 @@ def check_with_llm(assistant, question: PracticeQuestion, composer) -> tuple[Pra
         question: The parsed question.
         composer: An LLM composer (``composer.backend`` is its `LLMBackend`).
     """
+    import time
+
     from assistant.backends.base import GenerationRequest
     from assistant.errors import BackendError
 
+    started = time.perf_counter()
     offline = check_practice(assistant, question)
     if not offline.citations:  # the notes name none of the options: nothing to read
         return offline, ""
@@ -77,4 +80,4 @@ def check_with_llm(assistant, question: PracticeQuestion, composer) -> tuple[Pra
     if letters is None:
         return offline, f"The {composer.name} model's reply could not be used ({problem}); this is the offline check."
     reason = "" if letters else "the model reading your notes' lines found they don't decide it"
-    return replace(offline, pick=letters, reason=reason), ""
+    return replace(offline, pick=letters, reason=reason, seconds=time.perf_counter() - started), ""
