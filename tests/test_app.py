@@ -439,3 +439,33 @@ def test_the_study_tab_checks_a_question_runs_a_domain_quiz_and_offers_the_decks
     assert at.get("image")  # the chart
     assert any("Domain 4: ML Solution Monitoring, Maintenance, and Security: 3/4 right" in c.value
                                   for c in at.caption)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_real_browser_study_tab_checks_a_pasted_question_and_starts_a_quiz(app_env, tmp_path):
+    """The Study tab in headless Chromium: no question box there, a pasted question gets its verdict with
+    cited options, a quiz draws its questions; the screenshot is kept in tmp_path."""
+    from playwright.sync_api import sync_playwright
+
+    with serving(app_env) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        page.get_by_placeholder("Ask about your notes…").wait_for(timeout=120_000)
+        page.get_by_role("tab", name="Study").click()
+        area = page.get_by_label("Paste a question with its options (A. B. C. D.)")
+        area.wait_for(timeout=60_000)
+        page.get_by_placeholder("Ask about your notes…").wait_for(state="detached", timeout=30_000)  # Chat only
+        area.fill("Which SageMaker feature detects bias in the training data and explains predictions?\n"
+                  "A. SageMaker Clarify\nB. SageMaker Debugger\nC. SageMaker Ground Truth\nD. SageMaker Neo")
+        page.keyboard.press("Control+Enter")  # the text area keeps its value before the click reruns the page
+        page.get_by_role("button", name="Check against my notes").click()
+        verdict = page.locator("[data-testid='stHtml']").filter(has_text="A. SageMaker Clarify:")
+        verdict.first.wait_for(timeout=60_000)
+        assert "Your notes" in verdict.first.inner_text()
+        page.get_by_role("button", name="New quiz").click()
+        page.get_by_role("button", name="Check my answers").wait_for(timeout=60_000)
+        assert page.get_by_text("Which term does this describe?").count() >= 1
+        page.screenshot(path=str(tmp_path / "study-tab.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "study-tab.png").stat().st_size > 20_000
