@@ -482,3 +482,21 @@ def test_a_model_saying_the_notes_dont_decide_is_a_cant_decide(bike_with_model):
     result = sa.check(WOBBLE, "bedrock")
     assert result.pick == () and "don't decide" in result.reason
     assert sa.answer(WOBBLE, backend="bedrock").practice["pick"] is None  # chat routes it the same way
+
+
+def test_command_notes_give_a_card_per_commented_command(tmp_path, make_assistant):
+    from assistant.study.cards import code_cards
+
+    assert code_cards("# show every container, stopped ones too\ndocker ps -a\n\n"
+                      "# SIGTERM = ask nicely\n# SIGKILL = no grace\nkill -9 1234\n"
+                      "$ git stash pop     # bring the shelved changes back and drop them from the stash\n") == [
+        (1, "docker ps -a", "show every container, stopped ones too"),
+        (6, "git stash pop", "bring the shelved changes back and drop them from the stash")]
+    write_notes(tmp_path / "corpus", {"git.md": "# Git\n\n## Stash\n\n```bash\n# shelve local changes to switch "
+                                                "branches cleanly\ngit stash\ngit stash list   # what is "
+                                                "shelved, newest first\n```\n"})
+    sa = make_assistant(tmp_path)
+    sa.ingest(progress=False)
+    cards = {c.term: c for c in sa.cards()}
+    assert cards["git stash"].definition == "shelve local changes to switch branches cleanly"
+    assert cards["git stash"].place == "git.md, line 7" and cards["git stash list"].place == "git.md, line 8"

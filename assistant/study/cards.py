@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -122,6 +123,22 @@ def extract_cards(chunks, domain_of=None) -> list[Card]:
                                                                                 strict=False) if c.strip())
             elif unit.kind == "text":
                 term, definition = _term(unit, path), " ".join(unit.text.split())
+            elif unit.kind == "code":
+                # command notes: a command and the comment that says what it does
+                for offset, command, comment in code_cards(unit.text):
+                    line = unit.line + offset + (1 if unit.raw.lstrip().startswith(("```", "~~~")) else 0)
+                    key = (chunk.source, line, command)
+                    if key in done or len(comment.split()) < MIN_DEFINITION_WORDS:
+                        continue
+                    done.add(key)
+                    which = (chunk.source, path, command.lower())
+                    seen[which] += 1
+                    ident = hashlib.sha256(repr((*which, seen[which])).encode("utf-8")).hexdigest()[:16]
+                    domain = (domain_of(chunk, path) if domain_of is not None else None) or \
+                        (path[level.get(chunk.source, 0)] if len(path) > level.get(chunk.source, 0) else
+                         (path[-1] if path else chunk.source))
+                    out.append(Card(ident, command, comment, domain, chunk.source, path, line, line))
+                continue
             else:
                 continue
             if not term or len(term.split()) > MAX_TERM_WORDS or len(definition.split()) < MIN_DEFINITION_WORDS:
@@ -139,6 +156,36 @@ def extract_cards(chunks, domain_of=None) -> list[Card]:
             ident = hashlib.sha256(repr((*which, seen[which])).encode("utf-8")).hexdigest()[:16]
             out.append(Card(ident, term, definition, domain, chunk.source, path, unit.line,
                             unit.end_line or unit.line))
+    return out
+
+
+_COMMENT = re.compile(r"^(?P<command>\S.*?\S)\s+#\s+(?P<comment>\S.*)$")
+
+
+def code_cards(code: str) -> list[tuple[int, str, str]]:
+    """(line offset, command, what its comment says) for each commented command line of a code block.
+
+    "docker compose down -v   # ... and the named volumes too" gives the command and the comment; a
+    comment alone on the line above says what the next command does (several comment lines in a row
+    may each speak of another line: none is paired). A shell prompt ("$ ") is dropped.
+    """
+    out, above, stacked = [], "", 0
+    for offset, line in enumerate(code.split("\n")):
+        stripped = line.strip()
+        if not stripped:
+            above, stacked = "", 0
+            continue
+        if stripped.startswith("#") and not stripped.startswith("#!"):
+            stacked += 1
+            above = stripped.lstrip("# ").strip() if stacked == 1 else ""
+            continue
+        stacked = 0
+        found = _COMMENT.match(stripped)
+        command = (found.group("command") if found else stripped).removeprefix("$ ").strip()
+        comment = found.group("comment").strip() if found else above
+        if comment and len(command.split()) <= MAX_TERM_WORDS * 2:
+            out.append((offset, command, comment))
+        above = ""
     return out
 
 
