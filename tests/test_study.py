@@ -81,12 +81,17 @@ BIKE = {
 }
 
 
-@pytest.fixture
-def bike_shop(tmp_path, make_assistant):
-    write_notes(tmp_path / "corpus", BIKE)
+def indexed(tmp_path, make_assistant, files: dict[str, str]):
+    """An assistant on these notes, indexed."""
+    write_notes(tmp_path / "corpus", files)
     sa = make_assistant(tmp_path)
     sa.ingest(progress=False)
     return sa
+
+
+@pytest.fixture
+def bike_shop(tmp_path, make_assistant):
+    return indexed(tmp_path, make_assistant, BIKE)
 
 
 def test_the_checker_picks_the_option_whose_lines_state_the_requirement_and_cites_them(bike_shop):
@@ -185,10 +190,7 @@ KITCHEN = {
 
 @pytest.fixture
 def kitchen(tmp_path, make_assistant):
-    write_notes(tmp_path / "corpus", KITCHEN)
-    sa = make_assistant(tmp_path)
-    sa.ingest(progress=False)
-    return sa
+    return indexed(tmp_path, make_assistant, KITCHEN)
 
 
 def test_cards_are_the_notes_defined_terms_with_their_lines_and_domains(kitchen):

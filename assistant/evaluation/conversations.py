@@ -15,14 +15,13 @@ abstains, and a topic shift's standalone question carries none of its ``must_not
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.evaluation.gold import GoldItem, GoldSetError, decode, json_rows
+from assistant.evaluation.gold import GoldItem, GoldSetError, first_row_has, json_rows
 from assistant.evaluation.harness import LLM_BACKENDS, Row, Variant, evidence_covered, fill_row, score_row
 
 KINDS = ("first", "pronoun", "ellipsis", "comparison", "shift", "after-abstention", "own-subject")
@@ -53,18 +52,7 @@ class Conversation:
 
 def is_conversation_file(path: Path) -> bool:
     """Whether a JSONL file holds conversations (its first row has ``turns``) rather than gold questions."""
-    try:
-        text = decode(Path(path).read_bytes(), path)
-    except OSError:
-        return False  # load_gold says why it cannot be read
-    for line in text.splitlines():
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                return False
-            return isinstance(row, dict) and "turns" in row
-    return False
+    return first_row_has(path, "turns")
 
 
 def _turn(raw: object, where: str, conversation: str, n: int) -> Turn:

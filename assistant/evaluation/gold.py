@@ -80,6 +80,26 @@ def json_rows(path: Path, what: str) -> Iterator[tuple[str, dict]]:
         yield where, row
 
 
+def first_row_has(path: Path, field: str) -> bool:
+    """Whether a JSONL file's first row is an object with ``field`` (which kind of set it is).
+
+    A file that cannot be read or parsed is not of the kind: its loader says why (bytes that are not
+    UTF-8 raise here already, naming the line).
+    """
+    try:
+        text = decode(Path(path).read_bytes(), path)
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                return False
+            return isinstance(row, dict) and field in row
+    return False
+
+
 def load_gold(path: Path) -> list[GoldItem]:
     """Read and validate a gold JSONL file.
 

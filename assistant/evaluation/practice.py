@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.evaluation.gold import GoldSetError, decode, json_rows
+from assistant.evaluation.gold import GoldSetError, first_row_has, json_rows
 from assistant.study.practice import PracticeError, PracticeQuestion, choose_count
 
 
@@ -31,18 +31,7 @@ class PracticeItem:
 
 def is_practice_file(path: Path) -> bool:
     """Whether a JSONL file holds practice questions (its first row has ``options``)."""
-    try:
-        text = decode(Path(path).read_bytes(), path)
-    except OSError:
-        return False
-    for line in text.splitlines():
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                return False
-            return isinstance(row, dict) and "options" in row
-    return False
+    return first_row_has(path, "options")
 
 
 def practice_question(row: dict, where: str) -> PracticeQuestion:

@@ -21,11 +21,11 @@ ALL = "All domains"
 
 
 def _cards(sa):
-    """The notes' cards, made once per index state (the same notes give the same cards)."""
-    key = ("study-cards", sa.status().updated)
-    if st.session_state.get("study-cards-key") != key:
+    """The notes' cards, made once per loaded index (a rebuilt index is a new retriever)."""
+    loaded = sa.retriever
+    if st.session_state.get("study-cards-index") is not loaded:
         st.session_state["study-cards"] = sa.cards()
-        st.session_state["study-cards-key"] = key
+        st.session_state["study-cards-index"] = loaded
     return st.session_state["study-cards"]
 
 
