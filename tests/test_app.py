@@ -304,6 +304,8 @@ def test_real_browser_three_turns_keep_the_box_at_the_bottom_and_the_new_answer_
         messages = page.locator("[data-testid='stChatMessage']")
         for n, question in enumerate((DRIFT, FOLLOW_UP, IMBALANCE), 1):
             if n == 3:  # back up to read the first answer: the next one must still come into view
+                # once the page is idle: a rerun still drawing the last answer pulls the page back to its bottom
+                page.locator("[data-testid='stStatusWidget']").wait_for(state="detached", timeout=60_000)
                 page.mouse.move(700, 400)
                 for _ in range(10):  # a late redraw can pull the page back to its bottom: scroll again
                     page.mouse.wheel(0, -10_000)
