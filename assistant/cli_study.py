@@ -35,31 +35,59 @@ def check_command(shell) -> click.Command:
     @click.option("--json", "as_json", is_flag=True, help="For a pasted question: print the verdict as JSON.")
     @click.option("--backend", "-b", default=None,
                   help="extractive (offline, default) or an LLM backend that reads each option's lines and picks.")
+    @click.option("--mine", default=None,
+                  help="For a pasted question: your answer (B, or A,C). It is graded and kept in your progress.")
+    @click.option("--key", default=None,
+                  help="With --mine: the answer key's letters, if your source has them (else your notes' pick).")
+    @click.option("--review", is_flag=True,
+                  help="Ask the practice questions you answered again, the soonest due first (a missed one is "
+                       "due within minutes).")
     @click.pass_context
-    def check(ctx: click.Context, file: Path | None, out: Path | None, as_json: bool, backend: str | None) -> None:
+    def check(ctx: click.Context, file: Path | None, out: Path | None, as_json: bool, backend: str | None,
+              mine: str | None, key: str | None, review: bool) -> None:
         """Check practice questions against your notes: the option they support, with citations.
 
         Paste a question with its options (A. B. C. D., A) B) ..., (A) ..., one per line or on one
         line) on standard input, or give a FILE.jsonl of rows {"question": ..., "options": {"A": ...}}:
         each row is written back with "pick" (a letter, a list of letters for "select TWO", or null
-        when your notes can't decide), "reason" and "citations".
+        when your notes can't decide), "reason" and "citations". With --mine, your own answer to a
+        pasted question is graded (against --key, or your notes' pick) and kept for `assistant
+        progress` and --review.
         """
         from assistant.errors import QuestionError
 
+        if key and not mine:
+            raise click.UsageError("--key grades your answer: give it with --mine.")
+        if mine and file is not None and str(file) != "-":
+            raise click.UsageError("--mine is for one pasted question on standard input, not a FILE.")
         sa = shell.assistant(ctx)
+        if review:
+            shell.refresh(sa)
+            _review(sa, backend)
+            return
         if file is None or str(file) == "-":
             text = sys.stdin.read()
             if not text.strip():
                 raise QuestionError("Nothing to check: paste a practice question with its options on standard input, "
                                     "or give a FILE.jsonl.")
+            if mine:  # a mistyped answer is said before the check runs
+                from assistant.study.grading import letters
+                from assistant.study.practice import parse_practice
+
+                parsed = parse_practice(text)
+                letters(mine, parsed)
+                letters(key, parsed, "the answer key")
             shell.refresh(sa)
+            result = sa.check(text, backend)
             if as_json:
-                click.echo(json.dumps(sa.check(text).to_dict(), ensure_ascii=False, indent=2))
-                return
-            answer = sa.practice_answer(text)
-            click.echo(answer.text)
-            shell.print_sources(answer)
-            shell.print_footer(answer)
+                click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+            else:
+                answer = sa.practice_answer(result, backend)
+                click.echo(answer.text)
+                shell.print_sources(answer)
+                shell.print_footer(answer)
+            if mine:
+                _record(sa, result, mine, key)
             return
         from tqdm import tqdm
 
@@ -83,6 +111,60 @@ def check_command(shell) -> click.Command:
                     + (f". Written to {out}." if out else "."), dim=True, err=True)
 
     return check
+
+
+def _record(sa, result, mine: str, key: str | None) -> bool:
+    """Grade the student's answer to a checked question, keep it, and say how it went; True when right."""
+    graded, due = sa.record_check(result, mine, key)
+    right = ", ".join(f"{x}. {result.question.options[x]}" for x in graded.right)
+    against = "the answer key says" if graded.by == "key" else "your notes point to"
+    if graded.correct:
+        click.secho(f"Right: {against} {right}.", fg="green")
+    else:
+        click.secho(f"Not quite: {against} {right}; you answered {', '.join(graded.mine)}.", fg="yellow")
+    if graded.notes_disagree:
+        click.secho(f"Your notes point to {', '.join(graded.notes_pick)} instead: they may be missing or "
+                    "contradicting something here.", fg="yellow")
+    click.secho(f"Kept in your progress; due for review {due.astimezone():%Y-%m-%d %H:%M}.", dim=True)
+    return graded.correct
+
+
+def _review(sa, backend: str | None) -> None:
+    """Ask the practice questions the student answered before, soonest due first; grade and keep each answer."""
+    from assistant.study.grading import letters
+    from assistant.study.practice import PracticeError, parse_practice
+
+    kept = sa.progress.practice()
+    items = sa.progress.soonest(list(kept))
+    if not items:
+        click.echo("No practice questions to review yet: answer one with `assistant check --mine B`.")
+        return
+    right = asked = 0
+    for n, item in enumerate(items, 1):
+        text, key = kept[item]
+        question = parse_practice(text)
+        click.secho(f"\n{n}/{len(items)}", dim=True)
+        click.echo(text)
+        while True:
+            reply = click.prompt("Your answer (Enter skips, q stops)", default="", show_default=False).strip()
+            if reply.lower() in ("", "q"):
+                break
+            try:
+                letters(reply, question)
+                break
+            except PracticeError as exc:
+                click.secho(str(exc), fg="yellow")
+        if reply.lower() == "q":
+            break
+        if not reply:
+            continue
+        try:
+            right += _record(sa, sa.check(question, backend), reply, key or None)
+        except PracticeError as exc:  # the notes changed and can't decide it any more, and it has no key
+            click.secho(str(exc), fg="yellow")
+            continue
+        asked += 1
+    click.echo(f"\n{right} of {asked} right." if asked else "\nNo answers.")
 
 
 def eval_practice(sa, gold: Path, limit: int | None, out: Path, name: str | None, refresh,
@@ -222,11 +304,12 @@ def progress_command(shell) -> click.Command:
                   help="Also draw accuracy per domain as a PNG chart.")
     @click.pass_context
     def progress(ctx: click.Context, chart: Path | None) -> None:
-        """Your quiz results per domain (answered, right, last, due for review) and your weakest headings."""
+        """Your quiz and practice results per domain (answered, right, last, due for review); your weakest headings."""
         sa = shell.assistant(ctx)
         domains = sa.progress.by_domain()
         if not domains:
-            click.echo("No quiz answers yet: take one with `assistant quiz`.")
+            click.echo("No answers yet: take a quiz with `assistant quiz`, or answer a practice question with "
+                       "`assistant check --mine B`.")
             return
         width = max(len(d.domain) for d in domains)
         click.echo(f"{'domain':<{width}}  answered  right   last answer       due")
@@ -237,7 +320,8 @@ def progress_command(shell) -> click.Command:
             click.echo("\nWeakest headings:")
             for domain, heading, answered, right in weak:
                 click.echo(f"  {right}/{answered}  {heading}  ({domain})")
-        click.secho("Review them: `assistant quiz --review`.", dim=True, err=True)
+        click.secho("Review them: `assistant quiz --review` (quiz terms), `assistant check --review` (practice "
+                    "questions).", dim=True, err=True)
         if chart:
             from assistant.study.charts import accuracy_chart
 

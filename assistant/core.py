@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -454,20 +455,17 @@ class StudyAssistant:
         Raises:
             PracticeError: The pasted text has fewer than two labelled options, or repeats one.
         """
-        return self._check(question, backend)[0]
-
-    def _check(self, question, backend: str | None):
-        """`check`, with a language model when ``backend`` names one; and a notice for the reader."""
         from assistant.study.checker import check_practice
         from assistant.study.practice import PracticeQuestion, parse_practice
 
         parsed = question if isinstance(question, PracticeQuestion) else parse_practice(question)
         key = (backend or "extractive").strip().lower()
         if key == "extractive":
-            return check_practice(self, parsed), ""
+            return check_practice(self, parsed)
         from assistant.study.llm_check import check_with_llm
 
-        return check_with_llm(self, parsed, self.backend(key))
+        result, notice = check_with_llm(self, parsed, self.backend(key))
+        return dataclasses.replace(result, notice=notice)
 
     def domains(self):
         """Each indexed chunk's exam domain (by chunk id) and why: `study.domains.place_chunks`."""
@@ -476,9 +474,8 @@ class StudyAssistant:
         retriever = self._ensure_retriever()
         return place_chunks(list(retriever.chunks), np.asarray(retriever.vectors), self.embedder)
 
-    def cards(self):
-        """Flashcards from the notes, each filed under its exam domain (`study.cards.extract_cards`)."""
-        from assistant.study.cards import extract_cards
+    def _domain_of(self):
+        """``(chunk, heading path of a line) -> domain``: the rule cards and practice answers are filed by."""
         from assistant.study.domains import by_headings, follows_guide, load_guide
 
         placed = self.domains()
@@ -491,7 +488,66 @@ class StudyAssistant:
             found = by_headings(path, labels, tasks) if guided else None
             return found.domain if found else placed[chunk.id].domain
 
-        return extract_cards(self.chunks(), domain_of)
+        return domain_of
+
+    def cards(self):
+        """Flashcards from the notes, each filed under its exam domain (`study.cards.extract_cards`)."""
+        from assistant.study.cards import extract_cards
+
+        return extract_cards(self.chunks(), self._domain_of())
+
+    def _filed_under(self, result, letters: tuple[str, ...]) -> tuple[str, str]:
+        """(domain, heading) of a practice question: where the right option's cited line sits in the notes.
+
+        The first of ``letters`` with a cited line, else any option's, else the best passage; ("", "")
+        when the notes gave nothing.
+        """
+        from assistant.text.sentences import passage_units
+
+        verdicts = {v.letter: v for v in result.options}
+        cited = [verdicts[x].citation for x in letters if verdicts.get(x) and verdicts[x].citation]
+        cited += [v.citation for v in result.ranked() if v.citation]
+        if cited:
+            source, line = cited[0].chunk.source, cited[0].start_line or cited[0].chunk.start_line
+        elif result.contexts:
+            source, line = result.contexts[0].source, result.contexts[0].start_line
+        else:
+            return "", ""
+        chunk = next((c for c in self.chunks() if c.source == source and c.start_line <= line <= c.end_line), None)
+        if chunk is None:
+            return "", ""
+        path = tuple(chunk.heading_path)
+        for unit in passage_units(chunk, 0):  # the line's own heading (a chunk may merge small sections)
+            if unit.line <= line <= max(unit.line, unit.end_line) and unit.heading_path:
+                path = tuple(unit.heading_path)
+                break
+        return self._domain_of()(chunk, path), " › ".join(path[-2:])
+
+    def record_check(self, result, mine: str, key: str | None = None):
+        """Grade and store the student's answer to a checked practice question (`study.grading.grade`).
+
+        Args:
+            result: The checker's verdict on the question (`check`).
+            mine: The student's letters ("B", "A,C").
+            key: The answer key's letters, when the student's source gives them; without one the
+                notes' pick is the key.
+
+        Returns:
+            (`study.grading.Grade`, when the question is due for review again).
+
+        Raises:
+            PracticeError: A bad letter, or nothing to grade against (no key, and the notes can't decide).
+            ProgressError: The progress database can't be written.
+        """
+        from assistant.study.grading import grade, question_text
+
+        graded = grade(result.question, result.pick, mine, key)
+        domain, heading = self._filed_under(result, graded.right)
+        # the key is kept only when the student gave one: a review without it asks the notes again
+        due = self.progress.record(graded.item, "check", domain or "Practice questions", heading, graded.correct,
+                                   question=question_text(result.question),
+                                   answer=",".join(graded.right) if graded.by == "key" else "")
+        return graded, due
 
     @property
     def progress(self):
@@ -500,20 +556,32 @@ class StudyAssistant:
 
         return Progress(self.settings.study_dir)
 
-    def practice_answer(self, question: str, backend: str | None = None) -> Answer:
-        """A pasted practice question checked (`check`), as a cited `Answer` for chat and the CLI."""
+    def practice_answer(self, question, backend: str | None = None) -> Answer:
+        """A pasted practice question checked (`check`), as a cited `Answer` for chat and the CLI.
+
+        Args:
+            question: The pasted text, or a verdict `check` already gave (with the ``backend`` it used).
+            backend: As for `check`.
+        """
+        from assistant.study.checker import PracticeResult
+        from assistant.study.grading import question_text
         from assistant.study.render import practice_text
 
         started = time.perf_counter()
-        result, notice = self._check(question, backend)
+        if isinstance(question, PracticeResult):
+            result, text, seconds = question, question_text(question.question), question.seconds
+        else:
+            result, text = self.check(question, backend), question
+            seconds = time.perf_counter() - started
+        notice = result.notice
         key = (backend or "extractive").strip().lower()
         offline = key == "extractive" or notice
         how = ("Checked against your notes offline: each option's best line, scored on what the question "
                "requires." if offline else f"The {key} model picked from your notes' lines for each option.")
         return Answer(text=practice_text(result), citations=result.citations,
                       backend="practice checker" if key == "extractive" else f"practice checker + {key}",
-                      prompt="practice", seconds=time.perf_counter() - started, question=question,
-                      standalone_question=question, contexts=result.contexts,
+                      prompt="practice", seconds=seconds, question=text,
+                      standalone_question=text, contexts=result.contexts,
                       notice=" ".join(x for x in (notice, how) if x), practice=result.to_dict())
 
     def close(self) -> None:

@@ -98,7 +98,7 @@ def serving(folders: Path, prefix: tuple[str, ...] = (), **env: str) -> Iterator
     port = free_port()
     environment = {**os.environ, "ASSISTANT_CORPUS_DIR": str(folders / "corpus"),
                    "ASSISTANT_INDEX_DIR": str(folders / "index"), "ASSISTANT_CACHE_DIR": str(CACHE_DIR),
-                   "HF_HUB_OFFLINE": "1", **env}
+                   "ASSISTANT_STUDY_DIR": str(folders / "study"), "HF_HUB_OFFLINE": "1", **env}
     server = subprocess.Popen(
         [*prefix, sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
@@ -124,6 +124,7 @@ def page_over(folder: Path, monkeypatch):
     monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(folder / "corpus"))
     monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(folder / "index"))
     monkeypatch.setenv("ASSISTANT_CACHE_DIR", str(CACHE_DIR))
+    monkeypatch.setenv("ASSISTANT_STUDY_DIR", str(folder / "study"))
     for name in ("ASSISTANT_BACKEND", "ASSISTANT_PROMPT", "ASSISTANT_OPENAI_BASE_URL", "ASSISTANT_OPENAI_MODEL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(folder)
@@ -141,7 +142,8 @@ def unprivileged_works() -> bool:
 
 def make_settings(tmp: Path, **overrides) -> Settings:
     """Settings for a corpus and index under ``tmp`` (the ONNX cache is the repo's)."""
-    values = {"corpus_dir": tmp / "corpus", "index_dir": tmp / "index", "cache_dir": CACHE_DIR}
+    values = {"corpus_dir": tmp / "corpus", "index_dir": tmp / "index", "cache_dir": CACHE_DIR,
+              "study_dir": tmp / "study"}  # never the checkout's own .study
     values.update(overrides)
     return Settings(**values)
 

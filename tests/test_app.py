@@ -422,6 +422,12 @@ def test_the_study_tab_checks_a_question_runs_a_domain_quiz_and_offers_the_decks
     assert not at.exception
     verdict = next(h.value for h in at.get("html") if "SageMaker Clarify:" in h.value)
     assert ("Your notes point to" in verdict or "can&#x27;t decide" in verdict) and 'title="source 1"' in verdict
+    # the student's own answer, graded by the key they give, goes into the progress
+    at.radio(key="study-mine").set_value("B")
+    at.radio(key="study-key").set_value("A")
+    at.button[[b.label for b in at.button].index("Record my answer")].click().run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == ["Not quite: the answer key says A. SageMaker Clarify; you answered B."]
     # a 4-question quiz on domain 4, answered: scored, each with the notes' line and where it is
     at.selectbox(key="study-domain").set_value("Domain 4: ML Solution Monitoring, Maintenance, and Security").run()
     at.number_input(key="study-count").set_value(4).run()
@@ -439,8 +445,10 @@ def test_the_study_tab_checks_a_question_runs_a_domain_quiz_and_offers_the_decks
     assert {"Download CSV", "Download Anki deck (.apkg)"} <= set(labels)
     # the answers went into the progress: its chart and numbers are drawn
     assert at.get("image")  # the chart
-    assert any("Domain 4: ML Solution Monitoring, Maintenance, and Security: 3/4 right" in c.value
-                                  for c in at.caption)
+    numbers = next(c.value for c in at.caption if " right, " in c.value)
+    assert "Domain 4: ML Solution Monitoring, Maintenance, and Security: " in numbers
+    answered = [tuple(map(int, m)) for m in re.findall(r"(\d+)/(\d+) right", numbers)]
+    assert sum(n for _, n in answered) == 5 and sum(r for r, _ in answered) == 3  # 4 quiz answers, 1 practice
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")

@@ -35,6 +35,7 @@ def env_for(tmp: Path, **extra: str | None) -> dict[str, str | None]:
         "ASSISTANT_CORPUS_DIR": str(tmp / "corpus"),
         "ASSISTANT_INDEX_DIR": str(tmp / "index"),
         "ASSISTANT_CACHE_DIR": str(CACHE_DIR),
+        "ASSISTANT_STUDY_DIR": str(tmp / "study"),
         "ASSISTANT_EMBED_MODEL": None,
         "ASSISTANT_EMBED_ENGINE": None,
         "ASSISTANT_TOP_K": None,

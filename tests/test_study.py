@@ -409,7 +409,7 @@ def test_quiz_answers_are_kept_and_progress_shows_them_with_a_chart(kitchen, tmp
     monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("ASSISTANT_STUDY_DIR", str(tmp_path / "study"))
     runner = CliRunner()
-    assert "No quiz answers yet" in runner.invoke(main, ["progress"]).output
+    assert "No answers yet" in runner.invoke(main, ["progress"]).output
     listed = [json.loads(line) for line in runner.invoke(main, ["quiz", "-n", "2", "--seed", "5", "--json"])
               .output.splitlines()]
     wrong = next(x for x in listed[0]["options"] if x != listed[0]["answer"])
@@ -422,6 +422,76 @@ def test_quiz_answers_are_kept_and_progress_shows_them_with_a_chart(kitchen, tmp
     review = [json.loads(line) for line in runner.invoke(main, ["quiz", "-n", "1", "--seed", "9", "--review",
                                                                 "--json"]).output.splitlines()]
     assert review[0]["id"] == listed[0]["id"]
+
+
+def test_a_practice_answer_is_read_as_letters_and_graded_by_the_key_else_the_notes():
+    from assistant.study.grading import grade, letters, practice_id, question_text
+
+    one = parse_practice("Which tool fixes a puncture?\nA. Tyre lever\nB. Chain tool\nC. Spoke wrench")
+    two = parse_practice("Which are drivetrain tools? (Select TWO.)\nA. Chain tool\nB. Tyre lever\n"
+                         "C. Chain checker\nD. Spoke wrench")
+    assert letters(" b ", one) == ("B",) and letters("c, a", two) == letters("A and C", two) == ("A", "C")
+    assert letters("", one) == ()
+    for bad, message in (("E", "no option E"), ("A,B", "asks for one option"), ("A", "asks for 2 options"),
+                         ("1", "as option letters")):
+        with pytest.raises(PracticeError, match=message):
+            letters(bad, two if bad == "A" else one)
+    by_notes = grade(one, ("A",), "a")
+    assert by_notes.correct and by_notes.by == "notes" and not by_notes.notes_disagree
+    by_key = grade(one, ("A",), "B", key="C")
+    assert not by_key.correct and by_key.right == ("C",) and by_key.by == "key" and by_key.notes_disagree
+    with pytest.raises(PracticeError, match="give the answer key"):
+        grade(one, (), "A")  # the notes can't decide and there is no key
+    # the same question pasted again (other spacing, case, layout) is the same item
+    again = parse_practice("which tool fixes a   puncture? A) tyre lever B) chain tool C) spoke wrench")
+    assert practice_id(again) == practice_id(one) != practice_id(two)
+    assert parse_practice(question_text(two)) == two
+
+
+def test_an_old_progress_file_without_practice_questions_still_reads(tmp_path):
+    import sqlite3
+
+    from assistant.study.progress import Progress
+
+    progress = Progress(tmp_path)
+    with sqlite3.connect(progress.path) as db:  # the schema before practice questions were kept
+        db.executescript("create table answers (item text not null, kind text not null, domain text not null, "
+                         "heading text not null, correct integer not null, answered_at text not null);"
+                         "create table schedule (item text primary key, card text not null, due text not null);")
+    assert progress.practice() == {}
+    progress.record("check-1", "check", "D", "H", False, question="Q?\nA. x\nB. y", answer="B")
+    assert progress.practice() == {"check-1": ("Q?\nA. x\nB. y", "B")}
+
+
+def test_your_answer_to_a_pasted_question_is_graded_kept_and_asked_again(bike_shop, tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_CORPUS_DIR", str(tmp_path / "corpus"))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("ASSISTANT_STUDY_DIR", str(tmp_path / "study"))
+    runner = CliRunner()
+    wobble = ("A rider's rear wheel wobbles from side to side when it spins. Which tool does the mechanic use to "
+              "fix it?\nA. Chain tool\nB. Tyre lever\nC. Spoke wrench\nD. Chain checker\n")
+    mistyped = runner.invoke(main, ["check", "--mine", "F"], input=wobble)
+    assert mistyped.exit_code == 1 and "no option F" in mistyped.output and "Your notes" not in mistyped.output
+    wrong = runner.invoke(main, ["check", "--mine", "A"], input=wobble)  # graded by the notes' pick (C)
+    assert wrong.exit_code == 0, wrong.output
+    assert "Not quite: your notes point to C. Spoke wrench; you answered A." in wrong.output
+    keyed = runner.invoke(main, ["check", "--mine", "b", "--key", "B"],
+                          input="Which tool fixes a puncture? A. Chain tool B. Tyre lever C. Spoke wrench\n")
+    assert "Right: the answer key says B. Tyre lever." in keyed.output
+    undecided = runner.invoke(main, ["check", "--mine", "B"],
+                              input="Which saddle height suits a 1.8 m rider?\nA. 70 cm\nB. 75 cm\nC. 80 cm\n")
+    assert undecided.exit_code == 1 and "give the answer key" in undecided.output
+    shown = runner.invoke(main, ["progress"])
+    assert "Wheels" in shown.output and "check --review" in shown.output
+    # filed under the right option's heading, in the notes' own sections
+    headings = {h: (n, r) for _, h, n, r in bike_shop.progress.by_heading()}
+    assert headings == {"Bike repair notes › Wheels": (2, 1)}
+    # the review asks the missed question first, and grades it again
+    review = runner.invoke(main, ["check", "--review"], input="C\nq\n")
+    assert review.exit_code == 0, review.output
+    assert review.output.index("rear wheel wobbles") < review.output.index("Right: your notes point to C.")
+    assert "1 of 1 right." in review.output
+    assert bike_shop.progress.by_heading()[0][2:] == (3, 2)
 
 
 # -- the checker with a language model (the Bedrock client scripted at its boundary) ---------------------------

@@ -65,6 +65,8 @@ class PracticeResult:
         options: Each option's verdict, in letter order.
         reason: Why the notes can't decide ("" when there is a pick).
         seconds: Time taken.
+        contexts: The passages the options' lines were looked for in.
+        notice: For the reader, when a model was asked and its pick could not be used ("" otherwise).
     """
 
     question: PracticeQuestion
@@ -73,6 +75,7 @@ class PracticeResult:
     reason: str = ""
     seconds: float = 0.0
     contexts: list[RetrievedChunk] = field(default_factory=list)
+    notice: str = ""
 
     @property
     def citations(self) -> list[Citation]:

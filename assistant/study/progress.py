@@ -3,8 +3,9 @@
 One file, ``<study dir>/progress.sqlite``. Each answer is a row (what was asked, its domain and
 heading, right or wrong, when); each item also has a review card from the ``fsrs`` scheduler (a
 right answer rated Good, a wrong one Again), so "review weak topics" asks the items that are due,
-missed ones first. A database another process holds locked, or one that is damaged, is reported
-with what to do; it is never reset or overwritten.
+missed ones first; a practice question's text is kept with it, so a review can ask it again. A
+database another process holds locked, or one that is damaged, is reported with what to do; it is
+never reset or overwritten.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ create table if not exists answers (
     item text not null, kind text not null, domain text not null, heading text not null,
     correct integer not null, answered_at text not null);
 create table if not exists schedule (item text primary key, card text not null, due text not null);
+create table if not exists practice (item text primary key, question text not null, answer text not null);
 """
 
 
@@ -99,7 +101,7 @@ class Progress:
             db.close()
 
     def record(self, item: str, kind: str, domain: str, heading: str, correct: bool,
-               when: datetime | None = None) -> datetime:
+               when: datetime | None = None, question: str = "", answer: str = "") -> datetime:
         """Store one answer and move the item's review date; returns when it is due next.
 
         Args:
@@ -109,6 +111,8 @@ class Progress:
             heading: Its heading in the notes.
             correct: Answered right.
             when: The time of the answer (now).
+            question: A practice question's text, kept so a review can ask it again.
+            answer: Its answer key's letters ("B", "A,C"), when the student gave them.
         """
         from fsrs import Card, Rating, Scheduler
 
@@ -122,7 +126,22 @@ class Progress:
                                                                  review_datetime=when)
             db.execute("insert or replace into schedule values (?, ?, ?)",
                        (item, card.to_json(), card.due.isoformat()))
+            if question:
+                db.execute("insert or replace into practice values (?, ?, ?)", (item, question, answer))
         return card.due
+
+    def practice(self) -> dict[str, tuple[str, str]]:
+        """Every practice question answered: its text and its answer key ("" when none was given), by item id."""
+        with self._db() as db:
+            if db is None:
+                return {}
+            try:
+                rows = db.execute("select item, question, answer from practice").fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):  # a database from before practice questions were kept
+                    return {}
+                raise
+        return {item: (question, answer) for item, question, answer in rows}
 
     def due(self, items: Sequence[str] | None = None, now: datetime | None = None) -> list[str]:
         """Items due for review at ``now``, the longest overdue first (only of ``items`` when given)."""

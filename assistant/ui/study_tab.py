@@ -34,13 +34,58 @@ def checker(sa, render_answer: Callable[[dict, str], None]) -> None:
     st.subheader("Check a practice question")
     text = st.text_area("Paste a question with its options (A. B. C. D.)", key="study-check-text", height=180)
     if st.button("Check against my notes", key="study-check"):
+        for stale in ("study-graded", "study-mine", "study-key"):  # a new question: no answer to it yet
+            st.session_state.pop(stale, None)
         try:
-            st.session_state["study-verdict"] = sa.practice_answer(text).to_dict()
+            result = sa.check(text)
+            st.session_state["study-result"] = result
+            st.session_state["study-verdict"] = sa.practice_answer(result).to_dict()
         except AssistantError as exc:
             st.session_state.pop("study-verdict", None)
+            st.session_state.pop("study-result", None)
             st.error(markdown_text(str(exc)), icon=":material/error:")
     if verdict := st.session_state.get("study-verdict"):
         render_answer(verdict, "study-verdict")
+        record_answer(sa, st.session_state["study-result"])
+
+
+def record_answer(sa, result) -> None:
+    """The student's own answer to the checked question: graded (by their key, else the notes) and kept."""
+    letters = list(result.question.options)
+
+    def label(letter: str) -> str:
+        return markdown_literal(f"{letter}. {result.question.options[letter]}")
+
+    with st.form("study-mine-form"):
+        left, right = st.columns(2)
+        if result.question.choose == 1:
+            mine = left.radio("My answer", letters, index=None, format_func=label, key="study-mine")
+            key = right.radio("Answer key, if my source gives one", letters, index=None, format_func=label,
+                              key="study-key")
+        else:
+            mine = left.multiselect("My answers", letters, format_func=label, key="study-mine")
+            key = right.multiselect("Answer key, if my source gives one", letters, format_func=label,
+                                    key="study-key")
+        submitted = st.form_submit_button("Record my answer")
+    if submitted:
+        try:
+            graded, due = sa.record_check(result, ",".join(mine or []), ",".join(key or []) or None)
+            st.session_state["study-graded"] = (graded, due)
+        except AssistantError as exc:
+            st.session_state.pop("study-graded", None)
+            st.error(markdown_text(str(exc)), icon=":material/error:")
+    if found := st.session_state.get("study-graded"):
+        graded, due = found
+        right_text = "; ".join(f"{x}. {result.question.options[x]}" for x in graded.right)
+        against = "the answer key says" if graded.by == "key" else "your notes point to"
+        if graded.correct:
+            st.success(markdown_literal(f"Right: {against} {right_text}."))
+        else:
+            st.warning(markdown_literal(f"Not quite: {against} {right_text}; you answered {', '.join(graded.mine)}."))
+        if graded.notes_disagree:
+            st.caption(markdown_literal(f"Your notes point to {', '.join(graded.notes_pick)} instead: they may be "
+                                        "missing or contradicting something here."))
+        st.caption(f"Kept in your progress; due for review {due.astimezone():%Y-%m-%d %H:%M}.")
 
 
 def quiz(sa) -> None:
@@ -117,7 +162,7 @@ def flashcards(sa) -> None:
 
 
 def progress(sa) -> None:
-    """Quiz accuracy per domain as a chart, and the weakest headings."""
+    """Quiz and practice accuracy per domain as a chart, and the weakest headings."""
     from assistant.study.charts import accuracy_chart
 
     st.subheader("Progress")
@@ -128,7 +173,8 @@ def progress(sa) -> None:
         st.error(markdown_text(str(exc)), icon=":material/error:")
         return
     if not domains:
-        st.caption("No quiz answers yet: your results per domain show here once you take a quiz.")
+        st.caption("No answers yet: your results per domain show here once you take a quiz or record your answer "
+                   "to a practice question.")
         return
     with tempfile.TemporaryDirectory() as tmp:
         chart = Path(tmp) / "progress.png"
