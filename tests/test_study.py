@@ -105,6 +105,23 @@ def test_the_checker_picks_the_option_whose_lines_state_the_requirement_and_cite
     assert all(v.citation is not None for v in result.options)
 
 
+def test_a_lead_in_naming_what_only_one_option_has_names_that_option(tmp_path, make_assistant):
+    # "Asynchronous Endpoints:" is the notes' name for the option "Asynchronous inference": "inference" is
+    # shared with another option, "asynchronous" is not
+    sa = indexed(tmp_path, make_assistant, {"serving.md": (
+        "# Serving models\n\n"
+        "- **Real-time Endpoints:** Low-latency predictions for interactive applications.\n"
+        "- **Asynchronous Endpoints:** For large payloads or long-running jobs that don't need an immediate "
+        "response.\n"
+        "- **Serverless Inference:** Scales to zero between sporadic requests, so idle time costs nothing.\n"
+        "- **AWS Lambda:** Runs code in response to events, for lightweight on-demand work.\n")})
+    result = sa.check("Requests carry payloads of up to 1 GB and take up to an hour to process; callers do not "
+                      "need an immediate response. Which option meets these requirements?\nA. Real-time endpoint\n"
+                      "B. Asynchronous inference\nC. Serverless inference\nD. AWS Lambda")
+    assert result.pick == ("B",), result.reason
+    assert next(v for v in result.options if v.letter == "B").citation.start_line == 4
+
+
 def test_the_checker_says_the_notes_cannot_decide_and_why(bike_shop):
     # the notes never say which pressure a road tyre takes
     result = bike_shop.check("What pressure should a 28 mm road tyre be inflated to?\nA. 40 psi\nB. 80 psi\n"

@@ -250,6 +250,9 @@ def _naming(options: dict[str, str], words: dict[str, list[str]], places: Sequen
     """
     from assistant.answer.extractive.sides import says
 
+    # the words only one option has ("asynchronous" among "Asynchronous inference" and "Serverless inference")
+    unique = {k: [w for w in bag if not any(w in other for j, other in words.items() if j != k)]
+              for k, bag in words.items()}
     for at, where in enumerate(places):
         if not where.strip():
             continue
@@ -267,6 +270,11 @@ def _naming(options: dict[str, str], words: dict[str, list[str]], places: Sequen
                 # a lead-in holding every word that sets the option apart ("Asynchronous Endpoints:"
                 # for "Asynchronous inference" among other kinds of inference)
                 found[k] = len(words[k])
+            elif at < 2 and unique[k] and all(w in bag for w in unique[k]) and \
+                    not _statement(option):
+                # a lead-in holding what only this option has ("Asynchronous Endpoints:" for
+                # "Asynchronous inference" when another option is also an inference)
+                found[k] = len(unique[k])
             elif _statement(option) and words[k] and \
                     sum(w in bag for w in words[k]) / len(words[k]) >= tuning.PRACTICE_NAMED:
                 found[k] = 1
