@@ -197,6 +197,10 @@ def test_question_kinds_and_generic_labels():
     assert not code_intent("what does the MMU do?")
     assert is_generic("Key Commands") and is_generic("YAML example") and is_generic("Concept")
     assert not is_generic("Key Metrics") and not is_generic("Random Forest")
+    # a question about the section's own topic is a slot of the template; a question naming a topic is not
+    assert all(is_generic(x) for x in ("What it is", "How it works", "When to use it", "Why it matters",
+                                       "What it's for", "Strengths", "Best practices"))
+    assert not is_generic("What is SageMaker?") and not is_generic("How DNS resolves names")
 
 
 @pytest.mark.parametrize("sides", [("livenessprobe", "readinessprobe"), ("livenessProbe", "readiness_probe"),

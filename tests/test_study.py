@@ -225,6 +225,21 @@ def test_cards_are_the_notes_defined_terms_with_their_lines_and_domains(kitchen)
     assert len({c.id for c in cards}) == len(cards)
 
 
+def test_a_template_slot_lead_in_is_no_term_its_heading_is(tmp_path, make_assistant):
+    from assistant.study.cards import extract_cards
+    from assistant.study.quiz import quiz_term
+
+    sa = indexed(tmp_path, make_assistant, {"tools.md": (
+        "# Tools\n\n## Whisk\n\n"
+        "- **What it is:** A looped wire tool that beats air into cream and egg whites.\n"
+        "- **Best practices:** Whisk in a cold bowl so that the cream holds its peaks.\n\n"
+        "## Mandoline\n\n"
+        "- **What it is:** A flat slicer with an adjustable blade for even, thin slices of vegetables.\n")})
+    cards = extract_cards(sa.chunks())
+    assert [c.term for c in cards] == ["Whisk — What it is", "Whisk — Best practices", "Mandoline — What it is"]
+    assert {quiz_term(c) for c in cards} == {"Whisk", "Mandoline"}
+
+
 def test_anki_export_has_a_deck_per_domain_and_keeps_note_ids_when_the_notes_change(kitchen, tmp_path):
     import sqlite3
     import zipfile

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.text.sentences import GENERIC_LABELS, passage_units
+from assistant.text.sentences import is_generic, passage_units
 
 #: a lead-in longer than this is a sentence, not a term
 MAX_TERM_WORDS = 6
@@ -65,7 +65,7 @@ def _term(unit, heading_path: Sequence[str]) -> str:
     label = " ".join(unit.label.split()).strip(" :*")
     if not label:
         return ""
-    if label.lower() in GENERIC_LABELS:
+    if is_generic(label):
         owner = unit.parent or (heading_path[-1] if heading_path else "")
         return f"{owner} — {label}" if owner else ""
     return label

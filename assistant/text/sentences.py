@@ -46,14 +46,19 @@ _GENERIC_WORDS = frozenset(
     step steps overview summary note notes tip tips definition definitions description details detail
     explanation main important idea ideas point points feature features use case cases when to how it works
     why what purpose benefits benefit pros cons advantages disadvantages limitations limitation trade offs
-    tradeoffs trade-offs best for notes general intro introduction recap""".split()
+    tradeoffs trade-offs best for notes general intro introduction recap strengths weaknesses practice
+    practices""".split()
 )
+# a question about the thing the section is on ("What it is", "How it works", "When to use it"): a
+# template's slot, unlike a question naming its topic ("What is SageMaker?")
+_SLOT_QUESTION = re.compile(r"(?:what|how|why|when|where|which)(?:\s+(?:it|is|they|are|does|do|to|use|using|"
+                            r"works?|matters?|means?|this|that|for|s))*\s*\??", re.I)
 
 
 def is_generic(label: str) -> bool:
     """Whether a lead-in or heading names a kind of line ("Example", "Key Commands"), not a topic."""
     low = label.lower().strip()
-    if low in GENERIC_LABELS:
+    if low in GENERIC_LABELS or _SLOT_QUESTION.fullmatch(low.replace("'", " ")):
         return True
     words = re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", low)
     return bool(words) and all(w in _GENERIC_WORDS for w in words)
