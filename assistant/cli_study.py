@@ -15,8 +15,16 @@ import click
 
 
 def _citations(result) -> list[dict]:
-    """The cited lines, compact: number, file, heading, lines and the quoted line."""
+    """The cited lines, compact: number, file, heading, view lines, place and the quoted line.
+
+    The place is where a reader finds the line ("slides.pdf, page 3, line 4"); the lines count the
+    note's view (a PDF's pages one after another).
+    """
+    from assistant.schema import place
+
     return [{"n": c.n, "source": c.chunk.source, "heading": c.chunk.heading, "lines": [c.start_line, c.end_line],
+             "place": place(c.chunk.source, c.start_line, c.end_line, c.chunk.region, c.chunk.region_start,
+                            c.chunk.region_end),
              "quote": c.quote} for c in result.citations]
 
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.schema import place
 from assistant.text.sentences import is_generic, passage_units
 
 #: a lead-in longer than this is a sentence, not a term
@@ -40,8 +41,11 @@ class Card:
         domain: The notes' section (or exam domain) it belongs to.
         source: The note file.
         heading_path: Its headings.
-        start_line: First line in the file.
+        start_line: First line in the file (of the note's view, for a PDF or notebook).
         end_line: Last line in the file.
+        region: The PDF page or notebook cell it is on ("page 3"), or "" (see `schema.Chunk.region`).
+        region_start: The view line that is line 1 of the region.
+        region_end: The region's last view line.
     """
 
     id: str
@@ -52,13 +56,18 @@ class Card:
     heading_path: tuple[str, ...]
     start_line: int
     end_line: int
+    region: str = ""
+    region_start: int = 0
+    region_end: int = 0
 
     @property
     def place(self) -> str:
-        """Where it comes from: "notes.md, line 12" or "lines 12-14"."""
-        lines = f"line {self.start_line}" if self.end_line <= self.start_line else \
-            f"lines {self.start_line}-{self.end_line}"
-        return f"{self.source}, {lines}"
+        """Where it comes from, as answers cite it: "notes.md, line 12", "slides.pdf, page 3, lines 4-5"."""
+        return place(self.source, self.start_line, self.end_line, self.region, self.region_start, self.region_end)
+
+
+def _region(chunk) -> tuple[str, int, int]:
+    return chunk.region, chunk.region_start, chunk.region_end
 
 
 def _term(unit, heading_path: Sequence[str]) -> str:
@@ -137,7 +146,7 @@ def extract_cards(chunks, domain_of=None) -> list[Card]:
                     domain = (domain_of(chunk, path) if domain_of is not None else None) or \
                         (path[level.get(chunk.source, 0)] if len(path) > level.get(chunk.source, 0) else
                          (path[-1] if path else chunk.source))
-                    out.append(Card(ident, command, comment, domain, chunk.source, path, line, line))
+                    out.append(Card(ident, command, comment, domain, chunk.source, path, line, line, *_region(chunk)))
                 continue
             else:
                 continue
@@ -155,7 +164,7 @@ def extract_cards(chunks, domain_of=None) -> list[Card]:
             seen[which] += 1
             ident = hashlib.sha256(repr((*which, seen[which])).encode("utf-8")).hexdigest()[:16]
             out.append(Card(ident, term, definition, domain, chunk.source, path, unit.line,
-                            unit.end_line or unit.line))
+                            unit.end_line or unit.line, *_region(chunk)))
     return out
 
 
