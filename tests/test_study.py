@@ -8,6 +8,7 @@ file they will be measured on.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -159,6 +160,7 @@ def test_check_command_reads_a_paste_and_writes_jsonl_rows_back(bike_shop, tmp_p
     back = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in back] == ["x1", "x2"] and back[0]["topic"] == "drivetrain"  # other fields kept
     assert back[0]["pick"] == "B" and back[0]["citations"][0]["source"] == "repairs.md"
+    assert back[0]["citations"][0]["place"] == "repairs.md, line 10"  # the chain tool's line
     assert back[1]["pick"] is None and back[1]["reason"] and back[1]["citations"] == []
     bad = runner.invoke(main, ["check"], input="Which tool fixes a puncture?\nA. Tyre lever\n")
     assert bad.exit_code == 1 and "at least two options" in bad.output
@@ -555,37 +557,50 @@ WOBBLE = ("A rider's rear wheel wobbles from side to side when it spins. Which t
           "A. Chain tool\nB. Tyre lever\nC. Spoke wrench\nD. Chain checker")
 
 
+# the notes name every option but state nothing the stem asks for: the offline checker can't decide
+RIDDEN = ("A customer's bike has been ridden hard all season. Which tool should the mechanic reach for first?\n"
+          "A. Chain tool\nB. Chain checker\nC. Tyre lever\nD. Spoke wrench")
+
+
 def test_a_model_reads_each_options_lines_and_its_cited_pick_stands(bike_with_model):
-    sa, calls = bike_with_model("Answer: C\nThe spoke wrench trues a wobbling wheel [1].")
-    answer = sa.practice_answer(WOBBLE, "bedrock")
-    assert answer.practice["pick"] == "C" and answer.backend == "practice checker + bedrock"
+    sa, calls = bike_with_model("Answer: B\nA chain worn by a season's riding is measured first [1].")
+    assert sa.check(RIDDEN).pick == ()  # offline: can't decide
+    answer = sa.practice_answer(RIDDEN, "bedrock")
+    assert answer.practice["pick"] == "B" and answer.backend == "practice checker + bedrock"
     assert "The bedrock model picked from your notes' lines" in answer.notice
     prompt = calls[0]["messages"][-1]["content"][0]["text"]
     # the model sees the notes' lines, numbered as the verdict cites them, then the question and options
-    assert "[1] Spoke wrench: Tightens or loosens spokes to true a wobbling wheel" in prompt
-    assert "C. Spoke wrench" in prompt and "Answer:" in calls[0]["system"][0]["text"]
+    assert re.search(r"\[\d\] Chain checker: Measures chain stretch so you know when the chain is worn", prompt)
+    assert "B. Chain checker" in prompt and "Answer:" in calls[0]["system"][0]["text"]
+
+
+def test_the_model_is_asked_only_when_the_notes_cannot_decide_offline(bike_with_model):
+    sa, calls = bike_with_model("Answer: A\nThe chain tool [1].")
+    answer = sa.practice_answer(WOBBLE, "bedrock")
+    assert calls == [] and answer.practice["pick"] == "C"  # the offline pick stands
+    assert "Your notes decide this one offline, so the bedrock model was not asked." in answer.notice
 
 
 @pytest.mark.parametrize("reply, problem", [
-    ("I think it is the spoke wrench.", "names no answer"),
+    ("I think it is the chain checker.", "names no answer"),
     ("Answer: E [1]", "not all of them options"),
     ("Answer: A, C [1]", "picks 2 option(s), the question asks for 1"),
-    ("Answer: C\nBecause wheels wobble.", "cites none of the notes given"),
+    ("Answer: B\nBecause chains wear.", "cites none of the notes given"),
 ])
 def test_a_reply_that_cannot_be_used_leaves_the_offline_verdict_and_says_so(bike_with_model, reply, problem):
-    sa, _ = bike_with_model(reply)
-    offline = sa.check(WOBBLE)
-    answer = sa.practice_answer(WOBBLE, "bedrock")
-    assert answer.practice["pick"] == offline.pick_value()
+    sa, calls = bike_with_model(reply)
+    offline = sa.check(RIDDEN)
+    answer = sa.practice_answer(RIDDEN, "bedrock")
+    assert len(calls) == 1 and answer.practice["pick"] == offline.pick_value() is None
     assert "could not be used (the reply " in answer.notice and problem in answer.notice
     assert "this is the offline check" in answer.notice
 
 
 def test_a_model_saying_the_notes_dont_decide_is_a_cant_decide(bike_with_model):
     sa, _ = bike_with_model("Answer: none")
-    result = sa.check(WOBBLE, "bedrock")
+    result = sa.check(RIDDEN, "bedrock")
     assert result.pick == () and "don't decide" in result.reason
-    assert sa.answer(WOBBLE, backend="bedrock").practice["pick"] is None  # chat routes it the same way
+    assert sa.answer(RIDDEN, backend="bedrock").practice["pick"] is None  # chat routes it the same way
 
 
 def test_command_notes_give_a_card_per_commented_command(tmp_path, make_assistant):
