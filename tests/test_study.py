@@ -123,6 +123,19 @@ def test_a_lead_in_naming_what_only_one_option_has_names_that_option(tmp_path, m
     assert next(v for v in result.options if v.letter == "B").citation.start_line == 4
 
 
+def test_a_question_typed_in_lower_case_gets_the_same_verdict(bike_shop):
+    from assistant.study.checker import requirement_words
+
+    lower = WOBBLE.lower().replace("\na. ", "\nA. ").replace("\nb. ", "\nB. ").replace("\nc. ", "\nC. ") \
+        .replace("\nd. ", "\nD. ")
+    # the asking sentence is found in either case (its words weigh half: they name the kind of answer)
+    stem = WOBBLE.split("\nA.")[0]
+    assert requirement_words(stem) == requirement_words(stem.lower())
+    as_written, typed = bike_shop.check(WOBBLE), bike_shop.check(lower)
+    assert typed.pick == as_written.pick == ("C",)
+    assert [round(v.score, 6) for v in typed.options] == [round(v.score, 6) for v in as_written.options]
+
+
 def test_the_checker_says_the_notes_cannot_decide_and_why(bike_shop):
     # the notes never say which pressure a road tyre takes
     result = bike_shop.check("What pressure should a 28 mm road tyre be inflated to?\nA. 40 psi\nB. 80 psi\n"

@@ -112,7 +112,9 @@ _ACTION_BASES = """add apply use enable disable increase decrease reduce raise l
 _ACTION = frozenset(w for b in _ACTION_BASES.split() for w in (b, b + "s", b + "es"))
 # "... a single integer feature instead of several binary columns": what follows is not wanted
 _NOT_WANTED = re.compile(r"\b(?:instead of|rather than)\b[^,.;:?!]*", re.I)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+# a sentence ends at . ! ? (not an abbreviation's dot), whatever the letter case of the next one: students
+# paste and type in lower case
+_SENTENCE = re.compile(r"(?<=[.!?])(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\betc\.)(?<!\bvs\.)\s+(?=[\w(\"'])", re.I)
 
 
 def requirement_words(stem: str) -> dict[str, float]:
