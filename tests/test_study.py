@@ -145,6 +145,21 @@ def test_the_checker_says_the_notes_cannot_decide_and_why(bike_shop):
     assert all(v.citation is None for v in result.options)
 
 
+# the checker on our practice set, measured (docs/benchmarks.md): a floor, so a change that loses picks shows
+PRACTICE_FLOOR = {"right": 34, "wrong": 4, "declined": 5}
+
+
+def test_the_offline_checker_holds_its_measured_numbers_on_our_practice_set(notes_assistant):
+    from conftest import REPO
+
+    summary, rows = score(load_practice(REPO / "eval" / "practice.jsonl"), notes_assistant.check)
+    assert (summary.decided, summary.undecided) == (48, 7)
+    assert summary.right >= PRACTICE_FLOOR["right"] and summary.wrong <= PRACTICE_FLOOR["wrong"]
+    assert summary.declined >= PRACTICE_FLOOR["declined"]
+    # every pick rests on a cited line of the notes
+    assert all(r["citations"] for r in rows if r["pick"])
+
+
 def test_a_pasted_question_in_chat_gets_a_cited_pick_not_a_summary(bike_shop):
     answer = bike_shop.answer("My chain skips and I think it is worn out. Which tool tells me whether it must be "
                               "replaced?\n(A) Chain checker\n(B) Chain tool\n(C) Spoke wrench\n(D) Tyre lever")
