@@ -451,6 +451,35 @@ def test_the_study_tab_checks_a_question_runs_a_domain_quiz_and_offers_the_decks
     assert sum(n for _, n in answered) == 5 and sum(r for r, _ in answered) == 3  # 4 quiz answers, 1 practice
 
 
+def test_the_study_tab_brings_back_what_was_missed(app_env, monkeypatch, tmp_path):
+    """A practice question answered wrong an hour ago is offered for review; a missed term leads a review quiz."""
+    from datetime import UTC, datetime, timedelta
+
+    from assistant.study.progress import Progress
+
+    at = page_over(app_env, monkeypatch)
+    monkeypatch.setenv("ASSISTANT_STUDY_DIR", str(tmp_path / "study"))  # its own progress, not the module's
+    at.session_state["view"] = "Study"
+    at.run()
+    assert not at.exception and not [b for b in at.button if b.key == "study-review-practice"]  # nothing kept yet
+    cards = at.session_state["study-cards"]
+    missed = next(c for c in cards if c.domain.startswith("Domain 4"))
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    question = ("Which SageMaker feature detects bias in the training data and explains predictions?\n"
+                "A. SageMaker Clarify\nB. SageMaker Debugger\nC. SageMaker Ground Truth\nD. SageMaker Neo")
+    progress = Progress(tmp_path / "study")
+    progress.record("check-clarify", "check", "Domain 4", "Clarify", False, hour_ago, question=question, answer="A")
+    progress.record(missed.id, "quiz", missed.domain, "x", False, hour_ago)
+    at.run()
+    review = at.button(key="study-review-practice")
+    assert review.label == "Review a practice question you answered before (1 due)"
+    review.click().run()
+    assert at.text_area(key="study-check-text").value == question
+    at.checkbox(key="study-review").check().run()
+    at.button(key="study-new-quiz").click().run()
+    assert not at.exception and at.session_state["study-quiz"][0]["id"] == missed.id
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_real_browser_study_tab_checks_a_pasted_question_and_starts_a_quiz(app_env, tmp_path):
     """The Study tab in headless Chromium: no question box there, a pasted question gets its verdict with

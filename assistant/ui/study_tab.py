@@ -32,6 +32,15 @@ def _cards(sa):
 def checker(sa, render_answer: Callable[[dict, str], None]) -> None:
     """A pasted practice question and the option the notes support, cited."""
     st.subheader("Check a practice question")
+    try:
+        kept = sa.progress.practice()
+        due = sa.progress.due(list(kept))
+    except AssistantError as exc:
+        kept, due = {}, []
+        st.error(markdown_text(str(exc)), icon=":material/error:")
+    if due:
+        st.button(f"Review a practice question you answered before ({len(due)} due)", key="study-review-practice",
+                  on_click=_load_due, args=(kept[due[0]][0],))
     text = st.text_area("Paste a question with its options (A. B. C. D.)", key="study-check-text", height=180)
     if st.button("Check against my notes", key="study-check"):
         for stale in ("study-graded", "study-mine", "study-key"):  # a new question: no answer to it yet
@@ -47,6 +56,13 @@ def checker(sa, render_answer: Callable[[dict, str], None]) -> None:
     if verdict := st.session_state.get("study-verdict"):
         render_answer(verdict, "study-verdict")
         record_answer(sa, st.session_state["study-result"])
+
+
+def _load_due(question: str) -> None:
+    """Put a practice question due for review into the text area (before it is drawn), without its verdict."""
+    st.session_state["study-check-text"] = question
+    for stale in ("study-verdict", "study-result", "study-graded", "study-mine", "study-key"):
+        st.session_state.pop(stale, None)
 
 
 def record_answer(sa, result) -> None:
@@ -98,10 +114,17 @@ def quiz(sa) -> None:
     left, right = st.columns([3, 1])
     domain = left.selectbox("Domain", domains, key="study-domain")
     count = right.number_input("Questions", min_value=1, max_value=50, value=10, key="study-count")
+    review = st.checkbox("Weak topics first: the terms I missed, the soonest due for review first",
+                         key="study-review")
     if st.button("New quiz", key="study-new-quiz"):
         seed = st.session_state.get("study-seed", 0) + 1
         st.session_state["study-seed"] = seed
-        questions = make_quiz(cards, int(count), seed, None if domain == ALL else domain)
+        try:
+            first = sa.progress.soonest([c.id for c in cards]) if review else []
+        except AssistantError as exc:
+            first = []
+            st.error(markdown_text(str(exc)), icon=":material/error:")
+        questions = make_quiz(cards, int(count), seed, None if domain == ALL else domain, first=first)
         st.session_state["study-quiz"] = [q.to_dict() for q in questions]
         st.session_state.pop("study-answers", None)
         if not questions:
