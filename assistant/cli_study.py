@@ -263,13 +263,13 @@ def quiz_command(shell) -> click.Command:
         (`assistant progress` shows them); a missed term comes back sooner with --review.
         """
         from assistant.errors import QuestionError
-        from assistant.study.quiz import make_quiz
+        from assistant.study.quiz import closeness, make_quiz
 
         sa = shell.assistant(ctx)
         shell.refresh(sa)
         cards = sa.cards()
         due = sa.progress.soonest([c.id for c in cards]) if review else []
-        questions = make_quiz(cards, count, seed, domain, first=due)
+        questions = make_quiz(cards, count, seed, domain, first=due, fit=closeness(sa.embedder))
         if not questions:
             where = f" for a domain matching {domain!r}" if domain else ""
             raise QuestionError(f"No quiz questions{where}: it takes terms your notes define, at least four of a "

@@ -347,14 +347,46 @@ def test_quiz_questions_are_seeded_with_one_right_option_and_sibling_distractors
 
 def test_two_hundred_generated_questions_on_the_shipped_notes_pass_the_audit(notes_assistant):
     from assistant.study.cards import extract_cards
-    from assistant.study.quiz import audit, make_quiz
+    from assistant.study.quiz import audit, closeness, make_quiz
 
     cards = extract_cards(notes_assistant.chunks())
-    questions = make_quiz(cards, 200, seed=7)
-    counts = audit(questions)
+    fit = closeness(notes_assistant.embedder)
+    questions = make_quiz(cards, 200, seed=7, fit=fit)
+    counts = audit(questions, fit)
     assert counts["questions"] == 200
     assert {k: v for k, v in counts.items() if k != "questions"} == {
-        "not_four_distinct": 0, "answer_not_card": 0, "outside_family": 0, "second_right": 0, "giveaway": 0}
+        "not_four_distinct": 0, "answer_not_card": 0, "outside_family": 0, "second_right": 0, "giveaway": 0,
+        "fits_better": 0}
+    # without the embedding model's judgement some distractors fit the definition better than the answer
+    assert audit(make_quiz(cards, 200, seed=7), fit)["fits_better"] > 0
+
+
+def test_a_distractor_naming_part_of_the_answer_or_fitting_it_better_is_left_out():
+    import random
+
+    from assistant.study.cards import Card
+    from assistant.study.quiz import make_question
+
+    def card(term: str, definition: str) -> Card:
+        return Card(term, term, definition, "Serving", "notes.md", ("Serving",), 1, 1)
+
+    cards = [card("Lambda", "Runs a function per request with nothing to manage, for light event-driven work."),
+             card("API Gateway + Lambda", "Puts an HTTPS front door on a function so that clients can call it."),
+             card("Batch Transform", "Scores a whole dataset in S3 offline, then shuts the cluster down."),
+             card("Real-Time Endpoints", "Keeps instances up to answer each request within milliseconds."),
+             card("Serverless Inference", "Scales to zero between sporadic requests, billed per request."),
+             card("Asynchronous Inference", "Queues large payloads and long jobs, and notifies when done.")]
+
+    def fit(text, names):  # a judge saying "Serverless Inference" fits the Lambda definition far better
+        return [0.9 if name == "Serverless Inference" else 0.3 for name in names]
+
+    plain = [make_question(cards[0], cards, random.Random(seed)) for seed in range(12)]
+    judged = [make_question(cards[0], cards, random.Random(seed), fit) for seed in range(12)]
+    assert not any("API Gateway + Lambda" in q.options.values() for q in plain + judged)  # "Lambda" is in it
+    assert any("Serverless Inference" in q.options.values() for q in plain)
+    assert all("Serverless Inference" not in q.options.values() for q in judged)
+    assert all(sorted(q.options.values()) == ["Asynchronous Inference", "Batch Transform", "Lambda",
+                                              "Real-Time Endpoints"] for q in judged)
 
 
 def test_quiz_command_asks_scores_and_cites(kitchen, tmp_path, monkeypatch):

@@ -24,6 +24,10 @@ from pathlib import Path
 from assistant.schema import place
 from assistant.text.sentences import is_generic, passage_units
 
+#: lead-ins that flag a remark about the section's topic ("Careful:", "Problem:"), not a term of it; kept out
+#: of `sentences.is_generic` because answers quote them as the notes' own labels
+REMARKS = frozenset("""careful caution warning warnings gotcha gotchas reminder problem problems solution
+    solutions challenge challenges""".split())
 #: a lead-in longer than this is a sentence, not a term
 MAX_TERM_WORDS = 6
 #: a definition shorter than this says too little to learn from
@@ -74,8 +78,11 @@ def _term(unit, heading_path: Sequence[str]) -> str:
     label = " ".join(unit.label.split()).strip(" :*")
     if not label:
         return ""
-    if is_generic(label):
-        owner = unit.parent or (heading_path[-1] if heading_path else "")
+    if is_generic(label) or label.lower() in REMARKS:
+        # what the slot is about: the enclosing lead-in, else the nearest heading, unless that is a slot too
+        # ("Use Case" under "Strengths" under "### Random Forest")
+        owners = [" ".join(unit.parent.split()).strip(" :*"), *reversed(heading_path)]
+        owner = next((o for o in owners if o and not is_generic(o) and o.lower() not in REMARKS), "")
         return f"{owner} — {label}" if owner else ""
     return label
 

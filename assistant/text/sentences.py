@@ -47,7 +47,7 @@ _GENERIC_WORDS = frozenset(
     explanation main important idea ideas point points feature features use case cases when to how it works
     why what purpose benefits benefit pros cons advantages disadvantages limitations limitation trade offs
     tradeoffs trade-offs best for notes general intro introduction recap strengths weaknesses practice
-    practices careful caution warning warnings gotcha gotchas reminder""".split()
+    practices""".split()
 )
 # a question about the thing the section is on ("What it is", "How it works", "When to use it"): a
 # template's slot, unlike a question naming its topic ("What is SageMaker?")

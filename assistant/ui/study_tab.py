@@ -106,7 +106,7 @@ def record_answer(sa, result) -> None:
 
 def quiz(sa) -> None:
     """Ten questions from the notes' definitions, filtered by domain; answers checked and cited."""
-    from assistant.study.quiz import make_quiz
+    from assistant.study.quiz import closeness, make_quiz
 
     st.subheader("Quiz me")
     cards = _cards(sa)
@@ -124,7 +124,8 @@ def quiz(sa) -> None:
         except AssistantError as exc:
             first = []
             st.error(markdown_text(str(exc)), icon=":material/error:")
-        questions = make_quiz(cards, int(count), seed, None if domain == ALL else domain, first=first)
+        questions = make_quiz(cards, int(count), seed, None if domain == ALL else domain, first=first,
+                              fit=closeness(sa.embedder))
         st.session_state["study-quiz"] = [q.to_dict() for q in questions]
         st.session_state.pop("study-answers", None)
         if not questions:
