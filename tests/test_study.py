@@ -270,6 +270,27 @@ def test_a_template_slot_lead_in_is_no_term_its_heading_is(tmp_path, make_assist
     assert {quiz_term(c) for c in cards} == {"Whisk", "Mandoline"}
 
 
+def test_a_table_comparing_its_columns_makes_a_card_per_column(tmp_path, make_assistant):
+    from assistant.study.cards import extract_cards
+
+    sa = indexed(tmp_path, make_assistant, {"ciphers.md": (
+        "# Ciphers\n\n## Compared\n\n"
+        "| | Symmetric | Asymmetric |\n|---|---|---|\n"
+        "| Keys | one shared secret key | a public and a private key |\n"
+        "| Speed | fast, for bulk data | slow, for key exchange |\n\n"
+        "## Devices\n\n"
+        "<table><tr><th>aspect</th><th>hub</th><th>switch</th></tr><tr><td>layer</td><td>1 (physical)</td>"
+        "<td>2 (link)</td></tr><tr><td>forwards by</td><td>nothing, repeats bits</td><td>MAC address</td></tr>"
+        "</table>\n")})
+    cards = {c.term: c for c in extract_cards(sa.chunks())}
+    assert set(cards) == {"Symmetric", "Asymmetric", "hub", "switch"}  # not "Keys", "Speed", "layer"
+    assert cards["Symmetric"].definition == "Keys: one shared secret key; Speed: fast, for bulk data"
+    assert (cards["Symmetric"].start_line, cards["Symmetric"].end_line, cards["Symmetric"].kind) == (7, 8, "column")
+    # an HTML table on one line of the file: every row counts
+    assert cards["switch"].definition == "layer: 2 (link); forwards by: MAC address"
+    assert cards["hub"].group == cards["switch"].group != cards["Symmetric"].group
+
+
 def test_anki_export_has_a_deck_per_domain_and_keeps_note_ids_when_the_notes_change(kitchen, tmp_path):
     import sqlite3
     import zipfile
@@ -343,6 +364,34 @@ def test_quiz_questions_are_seeded_with_one_right_option_and_sibling_distractors
         c.term.lower() not in c.definition.lower() for c in cards)
     assert all(v == 0 for k, v in audit(quiz).items() if k != "questions")
     assert make_quiz(cards, 10, seed=3, domain="pastry") == []
+
+
+def test_commands_are_asked_among_commands_and_rows_among_their_table(tmp_path, make_assistant):
+    import random
+
+    from assistant.study.cards import extract_cards
+    from assistant.study.quiz import make_question
+
+    sa = indexed(tmp_path, make_assistant, {"ops.md": (
+        "# Ops\n\n## Cleanup\n\n"
+        "- **Dangling image:** An image no tag points to any more, left behind by a rebuild.\n"
+        "- **Build cache:** Layers kept from earlier builds so that a rebuild can skip steps.\n\n"
+        "```bash\ndocker image prune        # remove dangling images only\n"
+        "docker image prune -a     # remove every image no container uses\n"
+        "docker builder prune      # empty the build cache of old layers\n"
+        "docker system df          # show how much disk images and volumes take\n```\n\n"
+        "| flag | what it keeps |\n|---|---|\n| --filter until=24h | anything younger than a day stays |\n"
+        "| --filter label=keep | anything labelled keep stays put |\n"
+        "| --force | nothing: it skips the confirmation prompt |\n")})
+    cards = extract_cards(sa.chunks())
+    kinds = {c.term: c.kind for c in cards}
+    assert kinds["docker image prune -a"] == "command" and kinds["--force"] == "row"
+    assert kinds["Dangling image"] == "term"
+    for seed in range(8):
+        command = make_question(next(c for c in cards if c.term == "docker system df"), cards, random.Random(seed))
+        assert all(d.kind == "command" for d in command.distractors)
+        row = make_question(next(c for c in cards if c.term == "--force"), cards, random.Random(seed))
+        assert [d.kind for d in row.distractors][:2] == ["row", "row"]  # its table's other rows first
 
 
 def test_two_hundred_generated_questions_on_the_shipped_notes_pass_the_audit(notes_assistant):

@@ -50,6 +50,9 @@ class Card:
         region: The PDF page or notebook cell it is on ("page 3"), or "" (see `schema.Chunk.region`).
         region_start: The view line that is line 1 of the region.
         region_end: The region's last view line.
+        kind: What the card was made from: ``term`` (a lead-in and its text), ``row`` (a table row),
+            ``column`` (a column of a table comparing its columns), ``command`` (a commented command).
+        group: For a row or column, its table ("file:header line"); "" otherwise.
     """
 
     id: str
@@ -63,6 +66,8 @@ class Card:
     region: str = ""
     region_start: int = 0
     region_end: int = 0
+    kind: str = "term"
+    group: str = ""
 
     @property
     def place(self) -> str:
@@ -130,49 +135,90 @@ def extract_cards(chunks, domain_of=None) -> list[Card]:
     seen: dict[tuple, int] = defaultdict(int)
     out: list[Card] = []
     done: set[tuple[str, int, str]] = set()
+    # tables that compare their columns, gathered row by row: (file, header line) -> header, rows, where
+    tables: dict[tuple[str, int], dict] = {}
+
+    def add(term: str, definition: str, line: int, end: int, chunk, path: tuple[str, ...], kind: str,
+            group: str = "") -> None:
+        key = (chunk.source, line, term)
+        if key in done:  # a line in two overlapping passages
+            return
+        done.add(key)
+        domain = domain_of(chunk, path) if domain_of is not None else None
+        if not domain:
+            depth = level.get(chunk.source, 0)
+            domain = path[depth] if len(path) > depth else (path[-1] if path else chunk.source)
+        which = (chunk.source, path, term.lower())
+        seen[which] += 1
+        ident = hashlib.sha256(repr((*which, seen[which])).encode("utf-8")).hexdigest()[:16]
+        out.append(Card(ident, term, definition, domain, chunk.source, path, line, end, *_region(chunk), kind,
+                        group))
+
     for chunk in sorted(chunks, key=lambda c: (c.source, c.start_line)):
         for unit in passage_units(chunk, 0):
             path = tuple(unit.heading_path or chunk.heading_path)
-            if unit.kind == "row" and len(unit.cells) >= 2:
-                term = " ".join(unit.cells[0].split())
-                definition = "; ".join(f"{h}: {c}" if h else c for h, c in zip(unit.header[1:], unit.cells[1:],
-                                                                                strict=False) if c.strip())
-            elif unit.kind == "text":
+            if unit.kind == "row" and len(unit.cells) >= 2:  # tables are read whole, below
+                table = tables.setdefault((chunk.source, unit.parent_line),
+                                          {"header": unit.header, "rows": {}, "chunk": chunk, "path": path})
+                # keyed by line and cells: an HTML table's rows may all be on one line of the file
+                table["rows"].setdefault((unit.line, tuple(unit.cells)), (unit.cells, unit.end_line or unit.line))
+                continue
+            if unit.kind == "text":
                 term, definition = _term(unit, path), " ".join(unit.text.split())
             elif unit.kind == "code":
                 # command notes: a command and the comment that says what it does
                 for offset, command, comment in code_cards(unit.text):
                     line = unit.line + offset + (1 if unit.raw.lstrip().startswith(("```", "~~~")) else 0)
-                    key = (chunk.source, line, command)
-                    if key in done or len(comment.split()) < MIN_DEFINITION_WORDS:
-                        continue
-                    done.add(key)
-                    which = (chunk.source, path, command.lower())
-                    seen[which] += 1
-                    ident = hashlib.sha256(repr((*which, seen[which])).encode("utf-8")).hexdigest()[:16]
-                    domain = (domain_of(chunk, path) if domain_of is not None else None) or \
-                        (path[level.get(chunk.source, 0)] if len(path) > level.get(chunk.source, 0) else
-                         (path[-1] if path else chunk.source))
-                    out.append(Card(ident, command, comment, domain, chunk.source, path, line, line, *_region(chunk)))
+                    if len(comment.split()) >= MIN_DEFINITION_WORDS:
+                        add(command, comment, line, line, chunk, path, "command")
                 continue
             else:
                 continue
             if not term or len(term.split()) > MAX_TERM_WORDS or len(definition.split()) < MIN_DEFINITION_WORDS:
                 continue
-            key = (chunk.source, unit.line, term)
-            if key in done:  # a line in two overlapping passages
-                continue
-            done.add(key)
-            domain = domain_of(chunk, path) if domain_of is not None else None
-            if not domain:
-                domain = path[level.get(chunk.source, 0)] if len(path) > level.get(chunk.source, 0) else \
-                    (path[-1] if path else chunk.source)
-            which = (chunk.source, path, term.lower())
-            seen[which] += 1
-            ident = hashlib.sha256(repr((*which, seen[which])).encode("utf-8")).hexdigest()[:16]
-            out.append(Card(ident, term, definition, domain, chunk.source, path, unit.line,
-                            unit.end_line or unit.line, *_region(chunk)))
+            add(term, definition, unit.line, unit.end_line or unit.line, chunk, path, "term")
+    for (source, header_line), table in tables.items():
+        rows = [(line, value) for (line, _), value in table["rows"].items()]  # in the notes' order
+        header, group = table["header"], f"{source}:{header_line}"
+        chunk, path = table["chunk"], table["path"]
+        aspects = [" ".join(cells[0].split()) for _, (cells, _) in rows]
+        if compares(header):
+            # a card per column, its rows under their first cell ("Keys: one shared secret key; Speed: fast")
+            for column, name in enumerate(header[1:], 1):
+                term = " ".join(name.split()).strip(" *")
+                said = [(aspect, " ".join(cells[column].split()) if len(cells) > column else "")
+                        for aspect, (_, (cells, _)) in zip(aspects, rows, strict=True)]
+                definition = "; ".join(f"{aspect}: {text}" for aspect, text in said if text)
+                if term and len(term.split()) <= MAX_TERM_WORDS and \
+                        len(definition.split()) >= MIN_DEFINITION_WORDS:
+                    add(term, definition, rows[0][0], rows[-1][1][1], chunk, path, "column", group)
+            continue
+        for line, (cells, end) in rows:  # a row per thing: its first cell, the others under their column names
+            term = " ".join(cells[0].split())
+            definition = "; ".join(f"{h}: {c}" if h else c for h, c in zip(header[1:], cells[1:], strict=False)
+                                   if c.strip())
+            if term and len(term.split()) <= MAX_TERM_WORDS and len(definition.split()) >= MIN_DEFINITION_WORDS:
+                add(term, definition, line, end, chunk, path, "row", group)
+    out.sort(key=lambda c: (c.source, c.start_line))  # file order, the columns of a table where it stands
     return out
+
+
+# the first header cell of a table that compares its columns: empty, or a word for "what is compared"
+_ASPECT = frozenset("aspect aspects property properties criterion criteria attribute attributes characteristic "
+                    "characteristics dimension compare comparison vs vs. metric category".split())
+
+
+def compares(header: Sequence[str]) -> bool:
+    """Whether a table compares its columns rather than listing a thing per row.
+
+    "| | Symmetric | Asymmetric |": its first column holds aspects (the first header cell is empty
+    or says "aspect"). A two-column table reads as a thing per row ("| command | what it does |"):
+    telling it from two compared columns of descriptions would take reading the cells.
+    """
+    if len(header) < 3:
+        return False
+    first = " ".join(header[0].split()).strip(" *:").lower()
+    return not first or first in _ASPECT or is_generic(first)
 
 
 _COMMENT = re.compile(r"^(?P<command>\S.*?\S)\s+#\s+(?P<comment>\S.*)$")

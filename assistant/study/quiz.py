@@ -2,9 +2,11 @@
 
 A question shows one card's definition (the term itself masked where the definition repeats it)
 and asks which term it describes. The three distractors are terms of the same family: cards under
-the same heading first, then the same parent heading, then the same domain; never the same term
-twice, never one whose definition says the same (a second right answer), never one named inside the
-definition shown (a giveaway). Seeded, so a quiz can be taken again as it was.
+the same heading first (of those, the same table's rows or columns first), then the same parent
+heading, then the same domain; commands only with commands; never the same term twice, never one
+whose definition says the same or whose name is a part or the whole of the answer's (a second right
+answer), never one named inside the definition shown (a giveaway). Seeded, so a quiz can be taken
+again as it was.
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ def make_question(card: Card, cards: Sequence[Card], rng: random.Random,
         name = quiz_term(other).lower()
         if name in taken or other.id == card.id or _family(card, other) == 0:
             continue
+        if (other.kind == "command") != (card.kind == "command"):
+            continue  # a command among names (or a name among commands) is trivially wrong
         if jaccard(said, set(salient(other.definition))) >= SAME_DEFINITION or _nested(right, quiz_term(other)):
             continue  # says the same, or names a part or the whole of it: a second right answer
         if _spelled(quiz_term(other)).search(shown):
@@ -127,7 +131,8 @@ def make_question(card: Card, cards: Sequence[Card], rng: random.Random,
         taken.add(name)
         candidates.append(other)
     rng.shuffle(candidates)
-    candidates.sort(key=lambda other: -_family(card, other))  # stable: shuffled within each family level
+    # stable: shuffled within each family level; the other rows or columns of the same table first
+    candidates.sort(key=lambda other: (-_family(card, other), not (card.group and other.group == card.group)))
     wrong = _fair(shown, right, candidates, fit) if fit else candidates[:3]
     if len(wrong) < 3:
         return None
