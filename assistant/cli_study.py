@@ -254,9 +254,12 @@ def quiz_command(shell) -> click.Command:
     @click.option("--review", is_flag=True,
                   help="Weak topics first: the terms you answered, soonest due for review first (a missed one "
                        "is due within minutes).")
+    @click.option("--backend", "-b", default=None,
+                  help="An LLM backend that phrases each question exam-style (options and answers stay the "
+                       "notes'; a phrasing that names an option or adds facts is not used).")
     @click.pass_context
     def quiz(ctx: click.Context, count: int, domain: str | None, seed: int | None, as_json: bool,
-             review: bool) -> None:
+             review: bool, backend: str | None) -> None:
         """Quiz yourself: multiple-choice questions made from your notes' definitions, each explained and cited.
 
         Type a letter for each question (Enter skips, q stops). Answers are kept in ASSISTANT_STUDY_DIR
@@ -274,6 +277,18 @@ def quiz_command(shell) -> click.Command:
             where = f" for a domain matching {domain!r}" if domain else ""
             raise QuestionError(f"No quiz questions{where}: it takes terms your notes define, at least four of a "
                                 "kind (run `assistant flashcards` to see them).")
+        if backend and backend.strip().lower() != "extractive":
+            from collections import Counter
+
+            from assistant.study.llm_quiz import phrase_stems
+
+            composer = sa.backend(backend.strip().lower())
+            questions, kept = phrase_stems(questions, composer)
+            reasons = Counter(why for why in kept if why)
+            rest = ", ".join(f"{n} {why}" for why, n in reasons.most_common())
+            click.secho(f"{len(questions) - sum(reasons.values())} of {len(questions)} questions phrased by the "
+                        f"{composer.name} model" + (f"; the notes' own line for the rest ({rest})" if rest else "")
+                        + ".", dim=True, err=True)
         if as_json:
             for q in questions:
                 click.echo(json.dumps(q.to_dict(), ensure_ascii=False))

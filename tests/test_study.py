@@ -712,6 +712,63 @@ def test_a_model_saying_the_notes_dont_decide_is_a_cant_decide(bike_with_model):
     assert sa.answer(RIDDEN, backend="bedrock").practice["pick"] is None  # chat routes it the same way
 
 
+def _tool_question():
+    import random
+
+    from assistant.study.cards import Card
+    from assistant.study.quiz import make_question
+
+    def card(term: str, definition: str) -> Card:
+        return Card(term, term, definition, "Tools", "repairs.md", ("Tools",), 1, 1)
+
+    cards = [card("Spoke wrench", "Tightens or loosens spokes to true a wobbling wheel; use it with a truing stand."),
+             card("Tyre lever", "Pries the tyre bead off the rim to fix a puncture."),
+             card("Chain tool", "Pushes a pin out to shorten a chain or remove a broken link."),
+             card("Chain checker", "Measures chain stretch so you know when the chain is worn.")]
+    return make_question(cards[0], cards, random.Random(4))
+
+
+@pytest.mark.parametrize("reply, kept_because", [
+    ("Which tool trues a wobbling wheel by tightening or loosening its spokes on a truing stand?", ""),
+    ("Question: Which tool do you use with a truing stand to true a wobbling wheel?", ""),
+    ("Which tool, the spoke wrench, trues a wheel?", "names an option (Spoke wrench)"),
+    ("Which tool costs twenty dollars at Shimano dealers and is sold with carbon rims?",
+     "says what the notes' line doesn't"),
+    ("What trues a wheel? And what fixes a puncture?", "not one question"),
+    ("Which tool is used on a wheel?", "leaves out most of the notes' line"),
+])
+def test_a_model_phrases_quiz_stems_only_as_the_notes_say(bike_with_model, reply, kept_because):
+    from assistant.study.llm_quiz import phrase_stems
+
+    sa, calls = bike_with_model(reply)
+    offline = _tool_question()
+    [phrased], [why] = phrase_stems([offline], sa.backend("bedrock"))
+    assert why == kept_because
+    assert (phrased.options, phrased.answer, phrased.card) == (offline.options, offline.answer, offline.card)
+    if kept_because:
+        assert phrased == offline and phrased.phrased_by == ""
+    else:
+        assert phrased.stem.startswith("Which tool") and phrased.stem.endswith("?")
+        assert phrased.phrased_by == "bedrock" and phrased.to_dict()["question"] == phrased.stem
+    # the model saw the definition (the term blanked) and the options
+    prompt = calls[0]["messages"][-1]["content"][0]["text"]
+    assert "Tightens or loosens spokes" in prompt and "Spoke wrench" in prompt
+
+
+def test_a_phrased_stem_naming_an_option_without_its_vendor_is_a_giveaway():
+    import dataclasses
+
+    from assistant.study.llm_quiz import check_stem
+
+    question = _tool_question()
+    named = dataclasses.replace(question, options={**question.options, question.answer: "SageMaker Feature Store",
+                                                   "Z": "Amazon S3 (Simple Storage Service)"})
+    assert check_stem("Which feature store trues a wobbling wheel?", named).startswith("names an option")
+    assert check_stem("Which tool trues a wobbling wheel kept in S3?", named) == \
+        "names an option (Amazon S3 (Simple Storage Service))"
+    assert check_stem("Which tool tightens or loosens spokes to true a wobbling wheel?", named) == ""
+
+
 def test_command_notes_give_a_card_per_commented_command(tmp_path, make_assistant):
     from assistant.study.cards import code_cards
 

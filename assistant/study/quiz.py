@@ -59,6 +59,7 @@ class QuizQuestion:
         answer: The right letter.
         card: The card it was made from (its definition is the explanation; its place the citation).
         distractors: The cards the wrong options come from.
+        phrased_by: The model that phrased the stem (`llm_quiz`), or "" for the notes' own line.
     """
 
     stem: str
@@ -66,12 +67,14 @@ class QuizQuestion:
     answer: str
     card: Card
     distractors: tuple[Card, ...]
+    phrased_by: str = ""
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (the shape `assistant check` and practice sets read, plus the citation)."""
-        return {"id": self.card.id, "question": self.stem, "options": dict(self.options), "answer": self.answer,
-                "domain": self.card.domain, "heading": " › ".join(self.card.heading_path[-2:]),
-                "explanation": self.card.definition, "source": self.card.place}
+        out = {"id": self.card.id, "question": self.stem, "options": dict(self.options), "answer": self.answer,
+               "domain": self.card.domain, "heading": " › ".join(self.card.heading_path[-2:]),
+               "explanation": self.card.definition, "source": self.card.place}
+        return {**out, "phrased_by": self.phrased_by} if self.phrased_by else out
 
 
 def quiz_term(card: Card) -> str:
