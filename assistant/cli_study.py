@@ -124,15 +124,10 @@ def check_command(shell) -> click.Command:
 def _record(sa, result, mine: str, key: str | None) -> bool:
     """Grade the student's answer to a checked question, keep it, and say how it went; True when right."""
     graded, due = sa.record_check(result, mine, key)
-    right = ", ".join(f"{x}. {result.question.options[x]}" for x in graded.right)
-    against = "the answer key says" if graded.by == "key" else "your notes point to"
-    if graded.correct:
-        click.secho(f"Right: {against} {right}.", fg="green")
-    else:
-        click.secho(f"Not quite: {against} {right}; you answered {', '.join(graded.mine)}.", fg="yellow")
-    if graded.notes_disagree:
-        click.secho(f"Your notes point to {', '.join(graded.notes_pick)} instead: they may be missing or "
-                    "contradicting something here.", fg="yellow")
+    verdict, note = graded.said(result.question)
+    click.secho(verdict, fg="green" if graded.correct else "yellow")
+    if note:
+        click.secho(note, fg="yellow")
     click.secho(f"Kept in your progress; due for review {due.astimezone():%Y-%m-%d %H:%M}.", dim=True)
     return graded.correct
 

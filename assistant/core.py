@@ -472,7 +472,11 @@ class StudyAssistant:
         from assistant.study.domains import place_chunks
 
         retriever = self._ensure_retriever()
-        return place_chunks(list(retriever.chunks), np.asarray(retriever.vectors), self.embedder)
+        # placed once per loaded index: cards, and every practice answer filed, ask for them (~0.3 s)
+        if getattr(self, "_placed_for", None) is not retriever:
+            self._placed = place_chunks(list(retriever.chunks), np.asarray(retriever.vectors), self.embedder)
+            self._placed_for = retriever
+        return self._placed
 
     def _domain_of(self):
         """``(chunk, heading path of a line) -> domain``: the rule cards and practice answers are filed by."""

@@ -410,21 +410,25 @@ def test_two_hundred_generated_questions_on_the_shipped_notes_pass_the_audit(not
     assert audit(make_quiz(cards, 200, seed=7), fit)["fits_better"] > 0
 
 
+def cards_of(section: str, source: str, defined: dict[str, str]):
+    """Cards of one section, made directly (term -> definition): inputs for the pure quiz functions."""
+    from assistant.study.cards import Card
+
+    return [Card(term, term, definition, section, source, (section,), 1, 1) for term, definition in defined.items()]
+
+
 def test_a_distractor_naming_part_of_the_answer_or_fitting_it_better_is_left_out():
     import random
 
-    from assistant.study.cards import Card
     from assistant.study.quiz import make_question
 
-    def card(term: str, definition: str) -> Card:
-        return Card(term, term, definition, "Serving", "notes.md", ("Serving",), 1, 1)
-
-    cards = [card("Lambda", "Runs a function per request with nothing to manage, for light event-driven work."),
-             card("API Gateway + Lambda", "Puts an HTTPS front door on a function so that clients can call it."),
-             card("Batch Transform", "Scores a whole dataset in S3 offline, then shuts the cluster down."),
-             card("Real-Time Endpoints", "Keeps instances up to answer each request within milliseconds."),
-             card("Serverless Inference", "Scales to zero between sporadic requests, billed per request."),
-             card("Asynchronous Inference", "Queues large payloads and long jobs, and notifies when done.")]
+    cards = cards_of("Serving", "notes.md", {
+        "Lambda": "Runs a function per request with nothing to manage, for light event-driven work.",
+        "API Gateway + Lambda": "Puts an HTTPS front door on a function so that clients can call it.",
+        "Batch Transform": "Scores a whole dataset in S3 offline, then shuts the cluster down.",
+        "Real-Time Endpoints": "Keeps instances up to answer each request within milliseconds.",
+        "Serverless Inference": "Scales to zero between sporadic requests, billed per request.",
+        "Asynchronous Inference": "Queues large payloads and long jobs, and notifies when done."})
 
     def fit(text, names):  # a judge saying "Serverless Inference" fits the Lambda definition far better
         return [0.9 if name == "Serverless Inference" else 0.3 for name in names]
@@ -715,16 +719,13 @@ def test_a_model_saying_the_notes_dont_decide_is_a_cant_decide(bike_with_model):
 def _tool_question():
     import random
 
-    from assistant.study.cards import Card
     from assistant.study.quiz import make_question
 
-    def card(term: str, definition: str) -> Card:
-        return Card(term, term, definition, "Tools", "repairs.md", ("Tools",), 1, 1)
-
-    cards = [card("Spoke wrench", "Tightens or loosens spokes to true a wobbling wheel; use it with a truing stand."),
-             card("Tyre lever", "Pries the tyre bead off the rim to fix a puncture."),
-             card("Chain tool", "Pushes a pin out to shorten a chain or remove a broken link."),
-             card("Chain checker", "Measures chain stretch so you know when the chain is worn.")]
+    cards = cards_of("Tools", "repairs.md", {
+        "Spoke wrench": "Tightens or loosens spokes to true a wobbling wheel; use it with a truing stand.",
+        "Tyre lever": "Pries the tyre bead off the rim to fix a puncture.",
+        "Chain tool": "Pushes a pin out to shorten a chain or remove a broken link.",
+        "Chain checker": "Measures chain stretch so you know when the chain is worn."})
     return make_question(cards[0], cards, random.Random(4))
 
 

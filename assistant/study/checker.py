@@ -182,7 +182,8 @@ def _passages(assistant, question: PracticeQuestion) -> list[RetrievedChunk]:
 
 
 # a product family's name before the product's own ("Apache Avro": the notes may say just "Avro")
-_FAMILY = frozenset({"amazon", "aws", "apache", "azure", "google", "microsoft", "the", "a", "an"})
+VENDORS = frozenset({"amazon", "aws", "apache", "azure", "google", "microsoft"})
+_FAMILY = VENDORS | {"the", "a", "an"}
 
 
 def _spellings(option: str, family=lambda word: False) -> list[str]:

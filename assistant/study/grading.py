@@ -82,6 +82,16 @@ class Grade:
         """An answer key was given and the notes point elsewhere (the notes may be missing something)."""
         return self.by == "key" and bool(self.notes_pick) and self.notes_pick != self.right
 
+    def said(self, question: PracticeQuestion) -> tuple[str, str]:
+        """What the student is told: right or not and by what; and, when the key and the notes differ, that."""
+        right = "; ".join(f"{x}. {question.options[x]}" for x in self.right)
+        against = "the answer key says" if self.by == "key" else "your notes point to"
+        verdict = f"Right: {against} {right}." if self.correct else \
+            f"Not quite: {against} {right}; you answered {', '.join(self.mine)}."
+        note = (f"Your notes point to {', '.join(self.notes_pick)} instead: they may be missing or contradicting "
+                "something here.") if self.notes_disagree else ""
+        return verdict, note
+
 
 def grade(question: PracticeQuestion, notes_pick: tuple[str, ...], mine: str, key: str | None = None) -> Grade:
     """Grade the student's answer against ``key`` when given, else against the notes' pick.

@@ -13,6 +13,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
+from assistant.study.checker import VENDORS
 from assistant.study.quiz import QuizQuestion, _spelled
 from assistant.text.words import salient
 
@@ -44,7 +45,7 @@ def _messages(question: QuizQuestion) -> list[dict[str, str]]:
 
 
 # a vendor's or platform's name before a product's own ("SageMaker Feature Store" is named by "feature store")
-_VENDOR = frozenset("amazon aws sagemaker apache azure google microsoft the".split())
+_VENDOR = VENDORS | {"sagemaker", "the"}
 
 
 def _names(option: str) -> list[str]:

@@ -18,6 +18,8 @@ from assistant.errors import AssistantError
 from assistant.ui.render import markdown_literal, markdown_text
 
 ALL = "All domains"
+# what the tab holds about the question in the checker; a new question clears it
+_ANSWER_STATE = ("study-verdict", "study-result", "study-graded", "study-mine", "study-key")
 
 
 def _cards(sa):
@@ -43,7 +45,7 @@ def checker(sa, render_answer: Callable[[dict, str], None]) -> None:
                   on_click=_load_due, args=(kept[due[0]][0],))
     text = st.text_area("Paste a question with its options (A. B. C. D.)", key="study-check-text", height=180)
     if st.button("Check against my notes", key="study-check"):
-        for stale in ("study-graded", "study-mine", "study-key"):  # a new question: no answer to it yet
+        for stale in _ANSWER_STATE:  # a new question: no verdict or answer to it yet
             st.session_state.pop(stale, None)
         try:
             result = sa.check(text)
@@ -61,7 +63,7 @@ def checker(sa, render_answer: Callable[[dict, str], None]) -> None:
 def _load_due(question: str) -> None:
     """Put a practice question due for review into the text area (before it is drawn), without its verdict."""
     st.session_state["study-check-text"] = question
-    for stale in ("study-verdict", "study-result", "study-graded", "study-mine", "study-key"):
+    for stale in _ANSWER_STATE:
         st.session_state.pop(stale, None)
 
 
@@ -92,15 +94,10 @@ def record_answer(sa, result) -> None:
             st.error(markdown_text(str(exc)), icon=":material/error:")
     if found := st.session_state.get("study-graded"):
         graded, due = found
-        right_text = "; ".join(f"{x}. {result.question.options[x]}" for x in graded.right)
-        against = "the answer key says" if graded.by == "key" else "your notes point to"
-        if graded.correct:
-            st.success(markdown_literal(f"Right: {against} {right_text}."))
-        else:
-            st.warning(markdown_literal(f"Not quite: {against} {right_text}; you answered {', '.join(graded.mine)}."))
-        if graded.notes_disagree:
-            st.caption(markdown_literal(f"Your notes point to {', '.join(graded.notes_pick)} instead: they may be "
-                                        "missing or contradicting something here."))
+        verdict, note = graded.said(result.question)
+        (st.success if graded.correct else st.warning)(markdown_literal(verdict))
+        if note:
+            st.caption(markdown_literal(note))
         st.caption(f"Kept in your progress; due for review {due.astimezone():%Y-%m-%d %H:%M}.")
 
 
