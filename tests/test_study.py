@@ -62,6 +62,29 @@ def test_a_question_that_cannot_be_checked_says_what_to_fix(text, message):
     assert issubclass(PracticeError, QuestionError)  # the CLI and the app show it as one line
 
 
+def test_a_long_paste_with_vs_is_answered_as_a_question_not_echoed_as_headings(notes_assistant):
+    """The issue's bad input: a ~5,000-character paste with "vs" came back as a ~1,900-character heading."""
+    import re
+
+    from assistant.text.question import comparison_sides
+
+    # pasted prose: one long run of clauses, no sentence or comma before the "vs"
+    opening = "My team keeps arguing about our churn model and honestly I am lost because"
+    paste = (opening + " we score customers every night but sales wants instant scores in the CRM when an account "
+             "manager opens a record and finance worries about paying for idle endpoints and" * 30
+             + " real-time endpoints vs batch transform for that?")
+    assert len(paste) > 5000 and comparison_sides(paste) is None
+    answer = notes_assistant.answer(paste)
+    def runs(text: str) -> set[tuple[str, ...]]:  # runs of six words
+        words = re.findall(r"\w+", text.lower())
+        return {tuple(words[i:i + 6]) for i in range(len(words) - 5)}
+
+    pasted = runs(paste)
+    labels = re.findall(r"\*\*(.+?)\*\*", answer.text)  # bold labels: the notes' headings and lead-ins only
+    assert labels and not [label for label in labels if runs(label) & pasted]
+    assert opening[:60] not in answer.text and "sales wants instant scores" not in answer.text
+
+
 def test_ordinary_questions_are_not_practice_questions():
     for text in ("what is the difference between a. and b.?", "explain concept drift vs data drift",
                  "list the steps:\n1. prep\n2. cook", "I have a) no idea b) what this means"):
