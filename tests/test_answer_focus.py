@@ -1,6 +1,7 @@
-"""Tighter answers (issue 15): lines chosen for the question asked, the most relevant first, within
-~100 words. End to end through StudyAssistant on a tmp corpus: a services overview that ranks high
-for any SageMaker question, and a separate note on the tool asked about, in another style."""
+"""Tighter answers (issue 15): lines chosen for the question asked, the most relevant first, short
+(~70 words, more only for lines nearly as good as the best). End to end through StudyAssistant on a tmp
+corpus: a services overview that ranks high for any SageMaker question, and a separate note on the tool
+asked about, in another style."""
 
 from __future__ import annotations
 

@@ -613,3 +613,21 @@ def test_a_short_restatement_of_a_kept_line_is_left_out():
     picked = select(np.array([1.0, 0.95, 0.9]), units, budget=100, floor=0.5)
     # the second line's words are nearly all in the first (Jaccard alone keeps it: the first is longer)
     assert picked == [0, 2]
+
+
+def test_past_the_core_budget_only_lines_close_to_the_best_join():
+    import numpy as np
+
+    from assistant.answer.extractive.selection import select
+
+    text = ("- Endpoints scale on invocation count per instance.\n"    # 7 words
+            "- Target tracking keeps latency near a set value.\n"      # 8 words
+            "- CloudWatch alarms can also trigger scaling events.\n"   # 8 words
+            "- SageMaker hosts models on managed instances.")          # 6 words
+    units = passage_units(chunk(text), 0)
+    # after 7 words (the core), a line must score 0.8 of the best: the 0.9 and 0.85 lines join, the 0.5 one not
+    assert select(np.array([1.0, 0.9, 0.85, 0.5]), units, budget=100, floor=0.0, core=7, extend=0.8) == [0, 1, 2]
+    # the same lines when the best one stands out: the answer stops at its core
+    assert select(np.array([1.0, 0.6, 0.55, 0.5]), units, budget=100, floor=0.0, core=7, extend=0.8) == [0]
+    # within the core every line above the floor may join, as before
+    assert select(np.array([1.0, 0.6, 0.55, 0.5]), units, budget=100, floor=0.0, core=40, extend=0.8) == [0, 1, 2, 3]

@@ -65,8 +65,10 @@ class ExtractiveComposer:
 
         Args:
             embedder: Returns the loaded embedder (the index's own model).
-            word_budget: Longest answer about one topic, in words (lead-ins included); None:
-                `tuning.WORD_BUDGET`. A comparison has `tuning.COMPARISON_WORDS` for its sides and contrast.
+            word_budget: An answer about one topic's core, in words (lead-ins included); None:
+                `tuning.WORD_BUDGET`. Past it, only lines scoring `tuning.EXTEND_SHARE` of the best
+                join, up to the template's ``max_words``. A comparison has `tuning.COMPARISON_WORDS`
+                for its sides and contrast.
             cache_size: Line vectors (fallback path) kept in memory.
             line_vectors: A passage's stored token vectors per file line (see `embedding.lines`);
                 without it, or where it returns None, lines are embedded (and cached) instead.
@@ -220,7 +222,11 @@ class ExtractiveComposer:
                 s[int(np.argmax(code > 0))] = max(float(s[int(np.argmax(code > 0))]), floor)
             # the budget is the words the reader reads: a lead-in's too, once per lead-in
             leads = [lead_in(u, contexts[u.chunk].heading_path) for u in units]
-            picked = select(s, units, budget, floor=floor, leads=leads)
+            # past the core budget, only lines close to the best one, up to the template's length: a
+            # question the notes answer in one line stays short, one whose answer is spread over several
+            # equally good lines gets them
+            picked = select(s, units, max(budget, max_words), floor=floor, leads=leads, core=budget,
+                            extend=tuning.EXTEND_SHARE)
             # the most relevant line leads (`select` picks by score less repetition, plus coherence)
             picked.sort(key=lambda i: -s[i])
             return "\n".join(render(units, picked, contexts))

@@ -72,7 +72,8 @@ def _said_share(words: frozenset[str], said: set[str]) -> float:
 
 
 def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
-           taken: list[int] | None = None, leads: Sequence[str] | None = None) -> list[int]:
+           taken: list[int] | None = None, leads: Sequence[str] | None = None,
+           core: int | None = None, extend: float = 0.0) -> list[int]:
     """Greedy pick of the best sentences: above ``floor``, not redundant, within ``budget`` words.
 
     Maximal marginal relevance (Carbonell & Goldstein, 1998) on words: each step takes the line
@@ -92,6 +93,9 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
         taken: Units already picked elsewhere (not repeated, and redundant with).
         leads: Each unit's lead-in as the answer shows it: its words count against the budget
             once, with the first picked line under it (None: only the lines' own words count).
+        core: Words after which a line joins only if it scores ``extend`` times the best
+            candidate's score or more (None: every line up to ``budget``).
+        extend: See ``core``.
 
     Returns:
         Positions of the picked units, in the order they were picked.
@@ -104,6 +108,7 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
     topics: set[str] = set()  # lead-ins of this call's picks (another comparison side's are not this part's)
     shown: set[str] = set()  # lead-ins already paid for
     used = 0
+    top = float(scores[candidates[0]]) if candidates else 0.0
     while candidates and used < budget:
         gains = [float(scores[i]) - tuning.NOVELTY * _said_share(words[i], said)
                  + tuning.COHERENCE * (units[i].label.lower() in topics) for i in candidates]
@@ -111,6 +116,8 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
         candidates.remove(best)
         if any(jaccard(words[best], words[j]) >= tuning.REDUNDANT or _contained(words[best], words[j])
                for j in taken + picked):
+            continue
+        if core is not None and used >= core and float(scores[best]) < extend * top:
             continue
         size = shown_words(units[best])
         if leads is not None and leads[best] not in shown:
