@@ -98,7 +98,8 @@ WORD_BUDGET: Final = 70
 # `eval/sweep_answers.py`, coverage / median words, gold, held-out, an independent set of 30 questions kept
 # outside the repo: fixed 100: 0.819 / 95, 0.984 / 90, 0.850 / 97; fixed 110: 0.847 / 105, -, 0.900 / 104;
 # 70 + 0.8 (shipped): 0.854 / 93, 0.984 / 84, 0.917 / 82; 70 + 0.75: 0.860 / 99; 70 + 0.85: 0.818 / 85;
-# 60 + 0.78: 0.854 / 94. docker-commands 0.980 -> 0.960 at every setting tried (a second sentence left out).
+# 60 + 0.78: 0.854 / 94. Past the core, the rest of a line already quoted still joins (`selection._continues`;
+# without it docker-commands 0.980 -> 0.960: a line's second sentence left out).
 EXTEND_SHARE: Final = 0.8
 # A comparison's sides and contrast together (each side gets its share; the template's max_words caps it).
 # Comparisons stop short of it (gold median 91 words) but lose evidence below it (gold comparisons' coverage

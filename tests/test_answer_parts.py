@@ -631,3 +631,17 @@ def test_past_the_core_budget_only_lines_close_to_the_best_join():
     assert select(np.array([1.0, 0.6, 0.55, 0.5]), units, budget=100, floor=0.0, core=7, extend=0.8) == [0]
     # within the core every line above the floor may join, as before
     assert select(np.array([1.0, 0.6, 0.55, 0.5]), units, budget=100, floor=0.0, core=40, extend=0.8) == [0, 1, 2, 3]
+
+
+def test_past_the_core_budget_the_rest_of_a_quoted_line_still_joins():
+    import numpy as np
+
+    from assistant.answer.extractive.selection import select
+
+    text = ("On a user-defined bridge network, containers reach each other by name.\n"
+            "On the default bridge they can only use IP addresses.\n\n"
+            "- Every container gets its own network namespace.")
+    units = passage_units(chunk(text), 0)
+    assert [u.part for u in units] == [True, True, False]
+    # the second sentence scores as low as the unrelated line, yet it finishes the line already quoted
+    assert select(np.array([1.0, 0.5, 0.5]), units, budget=100, floor=0.0, core=5, extend=0.8) == [0, 1]

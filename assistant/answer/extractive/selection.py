@@ -71,6 +71,13 @@ def _said_share(words: frozenset[str], said: set[str]) -> float:
     return len(words & said) / len(words) if words else 1.0
 
 
+def _continues(units: Sequence[Unit], i: int, picked: list[int]) -> bool:
+    """Whether unit ``i`` is a sentence of a line one of ``picked`` is another sentence of."""
+    unit = units[i]
+    return unit.part and any(units[j].part and units[j].chunk == unit.chunk and units[j].span == unit.span
+                             for j in picked)
+
+
 def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
            taken: list[int] | None = None, leads: Sequence[str] | None = None,
            core: int | None = None, extend: float = 0.0) -> list[int]:
@@ -94,7 +101,9 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
         leads: Each unit's lead-in as the answer shows it: its words count against the budget
             once, with the first picked line under it (None: only the lines' own words count).
         core: Words after which a line joins only if it scores ``extend`` times the best
-            candidate's score or more (None: every line up to ``budget``).
+            candidate's score or more, or is the rest of a line already picked ("On the default
+            bridge they can only use IP addresses." after the line's first sentence); None: every
+            line up to ``budget``.
         extend: See ``core``.
 
     Returns:
@@ -117,7 +126,8 @@ def select(scores: np.ndarray, units: Sequence[Unit], budget: int, floor: float,
         if any(jaccard(words[best], words[j]) >= tuning.REDUNDANT or _contained(words[best], words[j])
                for j in taken + picked):
             continue
-        if core is not None and used >= core and float(scores[best]) < extend * top:
+        if (core is not None and used >= core and float(scores[best]) < extend * top
+                and not _continues(units, best, picked)):
             continue
         size = shown_words(units[best])
         if leads is not None and leads[best] not in shown:
