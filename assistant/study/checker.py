@@ -242,9 +242,10 @@ def _naming(options: dict[str, str], words: dict[str, list[str]], places: Sequen
             family=lambda word: False) -> tuple[set[str], int]:
     """The options a line is about, and at which of its places they are named.
 
-    ``places`` run from the most specific: the line's own lead-in, its parent's, its heading, its
-    text. The first that names any option decides ("Model Parallelism: ..." under "Distributed
-    training: data or model parallel" is about model parallelism; "Batch Transform: ... when
+    ``places`` run from the most specific: the line's own lead-in, its parent's (followed by the
+    line's: a name may run across both), its heading, its text. The first that names any option
+    decides ("Model Parallelism: ..." under "Distributed training: data or model parallel" is about
+    model parallelism; "Batch Transform: ... when
     real-time responses aren't needed" about batch transform). A name must stand in a row, in one
     of its spellings (`_spellings`: "... concept drift can occur" names concept drift, not "data
     drift" for its "training data"); an option that says what to do needs most of its words
@@ -365,7 +366,10 @@ def check_practice(assistant, question: PracticeQuestion) -> PracticeResult:
     about = []
     for u, c in units:
         label = "" if u.label.lower() in GENERIC_LABELS else u.label
-        about.append(_naming(question.options, words, [label, u.parent, " ".join(c.heading_path[-2:]), u.text],
+        # a name may run from the parent's lead-in into the line's ("Amazon Titan" > "Embeddings Model" is
+        # "Titan Embeddings")
+        parent = f"{u.parent} {label}" if u.parent and label else u.parent
+        about.append(_naming(question.options, words, [label, parent, " ".join(c.heading_path[-2:]), u.text],
                              family))
     closeness = _closeness(assistant.embedder, question.stem, [f"{u.label} {u.text}" for u, _ in units])
     # each option's lines: what each says of it (a listing line: the clause next to the option)
