@@ -162,6 +162,16 @@ def test_an_option_named_across_a_parent_lead_in_and_its_line_s_is_found(tmp_pat
     assert next(v for v in result.options if v.letter == "A").citation.start_line == 5
 
 
+def test_quantifiers_and_exam_framing_are_no_requirements():
+    from assistant.study.checker import requirement_words
+
+    # "each customer's application" asks for per-customer explanations: "each" is no word a line must state
+    words = requirement_words("A bank must tell each customer which input features drove every decision. "
+                              "Which tool should the company use?")
+    assert {"bank", "custom", "input", "feature", "decision"} <= set(words), words
+    assert not {"each", "every", "company", "which", "should"} & set(words), words
+
+
 def test_a_question_typed_in_lower_case_gets_the_same_verdict(bike_shop):
     from assistant.study.checker import requirement_words
 
@@ -185,7 +195,7 @@ def test_the_checker_says_the_notes_cannot_decide_and_why(bike_shop):
 
 
 # the checker on our practice set, measured (docs/benchmarks.md): a floor, so a change that loses picks shows
-PRACTICE_FLOOR = {"right": 35, "wrong": 4, "declined": 5}
+PRACTICE_FLOOR = {"right": 36, "wrong": 4, "declined": 5}
 
 
 def test_the_offline_checker_holds_its_measured_numbers_on_our_practice_set(notes_assistant):

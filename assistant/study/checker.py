@@ -28,7 +28,7 @@ _FRAMING = frozenset(salient(
     "company organization team engineer scientist developer solution requirement requirements meet meets "
     "need needs want wants option options choose select pick which should would best most following "
     "statement statements true correct answer describe describes scenario use using approach up down per via "
-    "most likely"))
+    "most likely each every"))
 
 
 @dataclass(frozen=True)
