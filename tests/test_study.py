@@ -129,37 +129,42 @@ def test_the_checker_picks_the_option_whose_lines_state_the_requirement_and_cite
     assert all(v.citation is not None for v in result.options)
 
 
-def test_a_lead_in_naming_what_only_one_option_has_names_that_option(tmp_path, make_assistant):
+# how the notes name an option in a lead-in, with a question only that lead-in answers: (notes, question, pick,
+# the cited line)
+LEAD_IN_NAMES = {
     # "Asynchronous Endpoints:" is the notes' name for the option "Asynchronous inference": "inference" is
     # shared with another option, "asynchronous" is not
-    sa = indexed(tmp_path, make_assistant, {"serving.md": (
+    "a lead-in holding what only one option has": (
         "# Serving models\n\n"
         "- **Real-time Endpoints:** Low-latency predictions for interactive applications.\n"
         "- **Asynchronous Endpoints:** For large payloads or long-running jobs that don't need an immediate "
         "response.\n"
         "- **Serverless Inference:** Scales to zero between sporadic requests, so idle time costs nothing.\n"
-        "- **AWS Lambda:** Runs code in response to events, for lightweight on-demand work.\n")})
-    result = sa.check("Requests carry payloads of up to 1 GB and take up to an hour to process; callers do not "
-                      "need an immediate response. Which option meets these requirements?\nA. Real-time endpoint\n"
-                      "B. Asynchronous inference\nC. Serverless inference\nD. AWS Lambda")
-    assert result.pick == ("B",), result.reason
-    assert next(v for v in result.options if v.letter == "B").citation.start_line == 4
-
-
-def test_an_option_named_across_a_parent_lead_in_and_its_line_s_is_found(tmp_path, make_assistant):
+        "- **AWS Lambda:** Runs code in response to events, for lightweight on-demand work.\n",
+        "Requests carry payloads of up to 1 GB and take up to an hour to process; callers do not need an "
+        "immediate response. Which option meets these requirements?\nA. Real-time endpoint\n"
+        "B. Asynchronous inference\nC. Serverless inference\nD. AWS Lambda", "B", 4),
     # "Amazon Titan" > "Embeddings Model" is the option "Amazon Titan Embeddings": neither lead-in names it alone
-    sa = indexed(tmp_path, make_assistant, {"bedrock.md": (
+    "a name across a parent's lead-in and the line's": (
         "# Foundation models\n\n"
         "- **Amazon Titan:**\n"
         "  - **Text Model:** General-purpose text generation and summarization.\n"
         "  - **Embeddings Model:** Produces vector embeddings of text for semantic search and RAG retrieval.\n"
         "- **Stable Diffusion:** Generates images from text prompts.\n"
-        "- **Jurassic-2:** Text generation for chatbots and creative writing.\n")})
-    result = sa.check("Documents and queries must be turned into vectors for semantic search in a RAG application. "
-                      "Which model should be used?\nA. Amazon Titan Embeddings\nB. Stable Diffusion\n"
-                      "C. Jurassic-2\nD. Anthropic Claude")
-    assert result.pick == ("A",), result.reason
-    assert next(v for v in result.options if v.letter == "A").citation.start_line == 5
+        "- **Jurassic-2:** Text generation for chatbots and creative writing.\n",
+        "Documents and queries must be turned into vectors for semantic search in a RAG application. "
+        "Which model should be used?\nA. Amazon Titan Embeddings\nB. Stable Diffusion\n"
+        "C. Jurassic-2\nD. Anthropic Claude", "A", 5),
+}
+
+
+@pytest.mark.parametrize("case", list(LEAD_IN_NAMES))
+def test_a_lead_in_names_the_option_it_is_about(case, tmp_path, make_assistant):
+    notes, question, pick, line = LEAD_IN_NAMES[case]
+    sa = indexed(tmp_path, make_assistant, {"notes.md": notes})
+    result = sa.check(question)
+    assert result.pick == (pick,), result.reason
+    assert next(v for v in result.options if v.letter == pick).citation.start_line == line
 
 
 def test_quantifiers_and_exam_framing_are_no_requirements():
