@@ -34,6 +34,7 @@ from bench_corpora import corpora  # noqa: E402
 from assistant import StudyAssistant  # noqa: E402
 from assistant.config import load_settings  # noqa: E402
 from assistant.evaluation.gold import load_gold  # noqa: E402
+from assistant.extras import LLAMACPP, problem  # noqa: E402
 
 SYSTEM = ("You check whether a student's notes answer a question. Reply with one word: YES if the notes state "
           "the answer, NO if they do not.")
@@ -60,8 +61,17 @@ def main() -> int:
     parser.add_argument("--answerable", type=int, default=20, help="answerable questions per gold file")
     args = parser.parse_args()
 
+    missing = problem("eval/judge_probe.py needs llama-cpp-python", "llamacpp", LLAMACPP)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
+    if not args.model.is_file():
+        print(f"No GGUF model at {args.model}.", file=sys.stderr)
+        return 2
     from llama_cpp import Llama
 
+    # llama.cpp directly, not `backends.llamacpp`: the probe needs the first token's log-probabilities,
+    # which the backend protocol (text in, text out) does not carry
     llama = Llama(model_path=str(args.model), n_ctx=4096, n_threads=os.cpu_count() or 2, logits_all=True,
                   verbose=False)
     with tempfile.TemporaryDirectory() as tmp:
